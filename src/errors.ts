@@ -1,0 +1,97 @@
+/**
+ * One error class per failure kind. Each carries the exit code the CLI maps it to and a message a
+ * user can act on: what went wrong, where (file:line, or registry and ref), and what to do.
+ *
+ * Exit codes (DESIGN.md): 0 passed, 1 policy violation, 2 usage or config error, 3 could not verify.
+ */
+import { redact } from './redact.js';
+
+export const EXIT = {
+  ok: 0,
+  violation: 1,
+  usage: 2,
+  unverifiable: 3,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export abstract class KamalGateError extends Error {
+  abstract readonly exitCode: ExitCode;
+  /** A short, stable machine-readable kind, e.g. `config`, `registry`. */
+  abstract readonly kind: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(redact(message), options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad command-line usage: unknown flag combination, invalid argument. */
+export class UsageError extends KamalGateError {
+  readonly exitCode = EXIT.usage;
+  readonly kind = 'usage';
+}
+
+/** A problem in a file the user gave us (deploy.yml, secrets, policy). Message names file and line. */
+export class ConfigError extends KamalGateError {
+  readonly exitCode = EXIT.usage;
+  readonly kind = 'config';
+  constructor(
+    message: string,
+    readonly file?: string,
+    readonly line?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(file ? `${file}${line ? `:${line}` : ''}: ${message}` : message, options);
+  }
+}
+
+/** An image reference that does not parse. */
+export class ReferenceFormatError extends KamalGateError {
+  readonly exitCode = EXIT.usage;
+  readonly kind = 'reference';
+  constructor(
+    readonly input: string,
+    readonly reason: string,
+  ) {
+    super(`invalid image reference "${input}": ${reason}`);
+  }
+}
+
+/** The registry could not be asked or did not answer usefully: the image could not be verified. */
+export class RegistryError extends KamalGateError {
+  readonly exitCode = EXIT.unverifiable;
+  readonly kind: string = 'registry';
+  constructor(
+    message: string,
+    readonly registry?: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Authentication was refused (401/403 after credentials and a fresh token). */
+export class AuthError extends RegistryError {
+  override readonly kind = 'auth';
+}
+
+/** The tag (or digest) does not exist in the registry. */
+export class NotFoundError extends RegistryError {
+  override readonly kind = 'not_found';
+}
+
+/** Content did not match the digest asked for or claimed: the registry (or something between) lies. */
+export class DigestMismatchError extends RegistryError {
+  override readonly kind = 'digest_mismatch';
+}
+
+/** A response broke a limit or the protocol: oversized, wrong media type, malformed JSON. */
+export class ProtocolError extends RegistryError {
+  override readonly kind = 'protocol';
+}
+
+export function isKamalGateError(e: unknown): e is KamalGateError {
+  return e instanceof KamalGateError;
+}

@@ -1,0 +1,114 @@
+/**
+ * The plain data that flows between stages (DESIGN.md "Data flow"):
+ *   readers → Target[] → registry → Subject[] → checks → Finding[] → policy → Report → reporters.
+ */
+
+export type Role = 'app' | 'accessory' | 'proxy';
+
+/** Where in a file something came from. `line` and `column` are 1-based. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column?: number;
+}
+
+/** An OCI platform as written in an image index (`os/architecture[/variant]`). */
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+/** Credentials for one registry host, from whichever source supplied them. */
+export interface RegistryCredential {
+  /** Registry host as written in the config (`ghcr.io`, `localhost:5555`); empty string means Docker Hub. */
+  server: string;
+  username: string;
+  /** Undefined when the password names a secret that could not be resolved. */
+  password?: string;
+  /** Human description of where the credential came from, never the value (e.g. `secret KAMAL_REGISTRY_PASSWORD`). */
+  origin: string;
+}
+
+/** One image the deploy pulls. */
+export interface Target {
+  /** The reference exactly as Kamal forms it (not normalized). */
+  ref: string;
+  role: Role;
+  /** Service name for the app, accessory name, or `kamal-proxy`. */
+  name: string;
+  /** The config line the image came from. */
+  source?: SourceLocation;
+  /** Platforms the deploy runs (Kamal's `builder.arch`); resolution picks the first when the tag is an index. */
+  platforms?: Platform[];
+  /** For the `latest[-dest]` tag Kamal pushes beside the app image: the ref it is an alias of. */
+  aliasOf?: string;
+  /** When true, the image missing from the registry is reported but does not fail verification. */
+  optional?: boolean;
+  /** Credentials named by the Kamal config for this image's registry. */
+  credential?: RegistryCredential;
+}
+
+/** What the Kamal reader produces. */
+export interface DeployPlan {
+  /** The config file read (after overlay), for reporting. */
+  configFile: string;
+  destination?: string;
+  service: string;
+  version: string;
+  /** Where the version came from: `--version`, `KAMAL_VERSION`, `VERSION`, `git HEAD`. */
+  versionSource: string;
+  targets: Target[];
+  /** Things the reader wants the user to know (e.g. the proxy image is decided on the hosts). */
+  notes: string[];
+}
+
+/** A descriptor as in the OCI image spec. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: Platform & { 'os.version'?: string; 'os.features'?: string[] };
+  annotations?: Record<string, string>;
+  artifactType?: string;
+  urls?: string[];
+}
+
+/** A target resolved at the registry: the tag pinned to a digest, the platform manifest and its config. */
+export interface Subject {
+  target: Target;
+  /** Normalized reference (`registry/repository:tag` or `@digest`). */
+  ref: string;
+  registry: string;
+  repository: string;
+  tag?: string;
+  /** What the tag points to now (an index digest for multi-platform images). */
+  digest: string;
+  mediaType: string;
+  /** When `digest` is an index: the platform chosen and its manifest digest. */
+  platform?: Platform;
+  platformDigest?: string;
+  /** Every platform the index offers (empty for a single-platform image). */
+  platforms: Platform[];
+  /** Config blob facts. */
+  config?: {
+    digest: string;
+    created?: string;
+    labels: Record<string, string>;
+    architecture?: string;
+    os?: string;
+  };
+  annotations: Record<string, string>;
+}
+
+export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
+
+export interface Finding {
+  rule: string;
+  severity: Severity;
+  target: Target;
+  digest?: string;
+  message: string;
+  remedy?: string;
+  evidence?: Record<string, unknown>;
+}
