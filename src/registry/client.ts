@@ -1,0 +1,422 @@
+/**
+ * The OCI distribution client: authenticated requests, manifests and blobs verified against their
+ * digests, tag lists, and tag → digest → platform manifest → config resolution.
+ */
+import { AuthError, DigestMismatchError, NotFoundError, ProtocolError, RegistryError } from '../errors.js';
+import type { Descriptor, Platform } from '../types.js';
+import { Authenticator, type Endpoint } from './auth.js';
+import { ChainedCredentials, type CredentialSource } from './credentials.js';
+import { computeDigest, digestAlgorithm, verifyDigest } from './digest.js';
+import { HttpTransport, type HttpOptions, type HttpResponse } from './http.js';
+import {
+  CONFIG_MAX_BYTES,
+  IMAGE_CONFIG_TYPES,
+  MANIFEST_ACCEPT,
+  MANIFEST_MAX_BYTES,
+  formatPlatform,
+  indexPlatforms,
+  normalizePlatform,
+  parseManifest,
+  selectPlatform,
+  type ImageIndex,
+  type ImageManifest,
+  type Manifest,
+} from './manifest.js';
+import { apiHost, formatReference, isLoopbackHost, validateDigest, type ImageReference } from './reference.js';
+import { Stats } from './stats.js';
+
+/** A repository on a registry. */
+export interface Repo {
+  registry: string;
+  repository: string;
+}
+
+export interface FetchedManifest {
+  digest: string;
+  mediaType: string;
+  size: number;
+  bytes: Buffer;
+  manifest: Manifest;
+}
+
+export interface ImageConfigFacts {
+  digest: string;
+  mediaType: string;
+  created?: string;
+  labels: Record<string, string>;
+  os?: string;
+  architecture?: string;
+  variant?: string;
+  diffIds: string[];
+}
+
+export interface Resolution {
+  ref: ImageReference;
+  /** What the reference points to now: the index digest for a multi-platform image. */
+  digest: string;
+  mediaType: string;
+  size: number;
+  index?: ImageIndex;
+  /** Platforms the image offers. */
+  platforms: Platform[];
+  /** The platform manifest chosen (for a single-platform image: the manifest itself). */
+  manifest: ImageManifest;
+  manifestDigest: string;
+  platform?: Platform;
+  /** For every platform asked for, the manifest digest that host would pull. */
+  platformDigests: Array<{ platform: Platform; digest: string }>;
+  config?: ImageConfigFacts;
+}
+
+export interface RegistryClientOptions {
+  credentials?: CredentialSource;
+  /** Registries reached over plain HTTP besides loopback ones. */
+  insecureRegistries?: string[];
+  http?: Partial<HttpOptions>;
+  stats?: Stats;
+}
+
+export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
+
+interface ErrorBody {
+  code: string;
+  message: string;
+}
+
+function registryErrors(res: HttpResponse): ErrorBody[] {
+  try {
+    const doc = JSON.parse(res.body.toString('utf8')) as { errors?: unknown };
+    if (!Array.isArray(doc.errors)) return [];
+    return doc.errors
+      .filter((e): e is { code?: unknown; message?: unknown } => typeof e === 'object' && e !== null)
+      .map((e) => ({ code: String(e.code ?? ''), message: String(e.message ?? '') }));
+  } catch {
+    return [];
+  }
+}
+
+export class RegistryClient {
+  readonly stats: Stats;
+  readonly http: HttpTransport;
+  readonly auth: Authenticator;
+  private readonly insecure: Set<string>;
+  /** Content fetched by digest during this run: immutable, so shared by every lookup. */
+  private readonly content = new Map<string, Buffer>();
+
+  constructor(opts: RegistryClientOptions = {}) {
+    this.stats = opts.stats ?? new Stats();
+    this.http = new HttpTransport(this.stats, opts.http);
+    this.auth = new Authenticator(this.http, opts.credentials ?? new ChainedCredentials([]));
+    this.insecure = new Set((opts.insecureRegistries ?? []).map((r) => r.toLowerCase()));
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+
+  endpoint(registry: string): Endpoint {
+    const host = apiHost(registry);
+    const plain = isLoopbackHost(host) || this.insecure.has(registry.toLowerCase()) || this.insecure.has(host.toLowerCase());
+    return { registry, base: new URL(`${plain ? 'http' : 'https'}://${host}`) };
+  }
+
+  /** An authenticated request to a repository's API, retried once per authentication step. */
+  private async request(
+    repo: Repo,
+    method: 'GET' | 'HEAD',
+    path: string,
+    opts: { accept?: string; maxBytes: number; headers?: Record<string, string> },
+  ): Promise<HttpResponse> {
+    const ep = this.endpoint(repo.registry);
+    const scope = `repository:${repo.repository}:pull`;
+    const url = new URL(`/v2/${repo.repository}/${path}`, ep.base);
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.accept) headers['accept'] = opts.accept;
+    let auth = await this.auth.authorization(ep, scope);
+    for (let attempt = 0; ; attempt++) {
+      const h = auth ? { ...headers, authorization: auth } : headers;
+      const res = await this.http.send({ method, url, headers: h, maxBytes: opts.maxBytes, registry: repo.registry });
+      if (res.status !== 401) {
+        if (res.status === 403) {
+          throw new AuthError(`${repo.registry} denied access to ${repo.repository} (403); check the credentials have pull access`, repo.registry, 403);
+        }
+        return res;
+      }
+      if (attempt >= 2) throw await this.auth.refusal(ep, res);
+      auth = await this.auth.onUnauthorized(ep, scope, res, auth !== undefined);
+    }
+  }
+
+  private fail(res: HttpResponse, repo: Repo, what: string): never {
+    const errs = registryErrors(res);
+    const detail = errs.length ? `: ${errs.map((e) => `${e.code} ${e.message}`.trim()).join('; ')}` : '';
+    if (res.status === 404) {
+      const codes = new Set(errs.map((e) => e.code));
+      const reason = codes.has('NAME_UNKNOWN')
+        ? `repository ${repo.repository} does not exist in ${repo.registry}`
+        : codes.has('BLOB_UNKNOWN')
+          ? `blob not found in ${repo.registry}`
+          : `not found in ${repo.registry}`;
+      throw new NotFoundError(`${what}: ${reason}; check the name, tag and that it was pushed`, repo.registry, 404);
+    }
+    if (res.status === 429) {
+      const after = res.headers['retry-after'];
+      throw new RegistryError(`${repo.registry} is rate limiting requests (429${after ? `, Retry-After ${after}` : ''}) for ${what}; try again later or log in for a higher limit`, repo.registry, 429);
+    }
+    throw new RegistryError(`${repo.registry} answered ${res.status} for ${what}${detail}`, repo.registry, res.status);
+  }
+
+  /**
+   * The digest a tag (or digest) points to, with one HEAD where the registry gives a
+   * Docker-Content-Digest; otherwise the manifest is fetched and hashed.
+   */
+  async headManifest(repo: Repo, reference: string): Promise<{ digest: string; mediaType: string; size: number }> {
+    const what = refName(repo, reference);
+    const res = await this.request(repo, 'HEAD', `manifests/${reference}`, { accept: MANIFEST_ACCEPT, maxBytes: 0 });
+    const claimed = res.headers['docker-content-digest'];
+    if (res.status === 200 && claimed && res.headers['content-length'] !== undefined) {
+      try {
+        validateDigest(claimed);
+      } catch {
+        throw new ProtocolError(`${what}: registry sent an invalid Docker-Content-Digest "${claimed.slice(0, 100)}"`, repo.registry);
+      }
+      if (reference.includes(':') && claimed !== reference) {
+        throw new ProtocolError(`${what}: registry says it is ${claimed}`, repo.registry);
+      }
+      return { digest: claimed, mediaType: (res.headers['content-type'] ?? '').split(';')[0]!.trim(), size: Number(res.headers['content-length']) };
+    }
+    if (res.status !== 200 && res.status !== 404 && res.status !== 405) this.fail(res, repo, what);
+    // No usable HEAD (or a 404, whose body-less answer cannot say why): ask with GET.
+    const m = await this.getManifest(repo, reference);
+    return { digest: m.digest, mediaType: m.mediaType, size: m.size };
+  }
+
+  /**
+   * A manifest by tag or digest, hashed and checked: by digest it must match; by tag a
+   * Docker-Content-Digest header, when sent, must match what was served.
+   */
+  async getManifest(repo: Repo, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
+    const what = refName(repo, reference);
+    const byDigest = reference.includes(':');
+    const cached = byDigest ? this.content.get(reference) : undefined;
+    let bytes: Buffer;
+    let contentType: string | undefined;
+    let digest: string;
+    if (cached) {
+      bytes = cached;
+      digest = reference;
+    } else {
+      if (expected && expected.size > MANIFEST_MAX_BYTES) {
+        throw new ProtocolError(`${what}: manifest is ${expected.size} bytes, over the ${MANIFEST_MAX_BYTES}-byte limit`, repo.registry);
+      }
+      const res = await this.request(repo, 'GET', `manifests/${reference}`, { accept: MANIFEST_ACCEPT, maxBytes: MANIFEST_MAX_BYTES });
+      if (res.status !== 200) this.fail(res, repo, what);
+      bytes = res.body;
+      contentType = res.headers['content-type'];
+      const claimed = res.headers['docker-content-digest'];
+      if (byDigest) {
+        verifyDigest(bytes, reference, what, repo.registry);
+        digest = reference;
+        if (claimed && claimed !== reference) {
+          throw new ProtocolError(`${what}: Docker-Content-Digest header ${claimed} disagrees with the digest asked for`, repo.registry);
+        }
+      } else {
+        digest = computeDigest(bytes);
+        if (claimed) {
+          const algo = digestAlgorithm(claimed);
+          let actual: string;
+          try {
+            validateDigest(claimed);
+            actual = algo === 'sha256' ? digest : computeDigest(bytes, algo);
+          } catch {
+            throw new ProtocolError(`${what}: registry sent an invalid Docker-Content-Digest "${claimed.slice(0, 100)}"`, repo.registry);
+          }
+          if (actual !== claimed) {
+            throw new DigestMismatchError(
+              `${what}: the registry says the tag points to ${claimed} but served content with digest ${actual}; refusing it`,
+              repo.registry,
+            );
+          }
+        }
+      }
+      this.content.set(digest, bytes);
+    }
+    if (expected) {
+      if (expected.digest !== digest) verifyDigest(bytes, expected.digest, what, repo.registry);
+      if (bytes.length !== expected.size) {
+        throw new ProtocolError(`${what}: manifest is ${bytes.length} bytes but its descriptor says ${expected.size}`, repo.registry);
+      }
+    }
+    const manifest = parseManifest(bytes, what, { contentType, expectedMediaType: expected?.mediaType });
+    return { digest, mediaType: manifest.mediaType, size: bytes.length, bytes, manifest };
+  }
+
+  /** A blob by descriptor, size-checked and hashed. Redirects to a CDN never carry credentials. */
+  async getBlob(repo: Repo, desc: Descriptor, maxBytes: number): Promise<Buffer> {
+    const what = `${repo.registry}/${repo.repository}@${desc.digest}`;
+    const cached = this.content.get(desc.digest);
+    if (cached) return cached;
+    if (desc.size > maxBytes) {
+      throw new ProtocolError(`${what}: blob is ${desc.size} bytes, over the ${maxBytes}-byte limit`, repo.registry);
+    }
+    const res = await this.request(repo, 'GET', `blobs/${desc.digest}`, { maxBytes });
+    if (res.status !== 200) this.fail(res, repo, what);
+    if (res.body.length !== desc.size) {
+      throw new ProtocolError(`${what}: blob is ${res.body.length} bytes but its descriptor says ${desc.size}`, repo.registry);
+    }
+    verifyDigest(res.body, desc.digest, what, repo.registry);
+    this.content.set(desc.digest, res.body);
+    return res.body;
+  }
+
+  /** Every tag of a repository, following `Link: rel="next"` (relative to the request URL). */
+  async listTags(repo: Repo): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | undefined = 'tags/list?n=1000';
+    for (let page = 0; path; page++) {
+      if (page >= 10_000) throw new ProtocolError(`${repo.registry}: tag list for ${repo.repository} never ends`, repo.registry);
+      const res = await this.request(repo, 'GET', path, { maxBytes: MANIFEST_MAX_BYTES, headers: { accept: 'application/json' } });
+      if (res.status !== 200) this.fail(res, repo, `${repo.registry}/${repo.repository} tags`);
+      let doc: { tags?: unknown };
+      try {
+        doc = JSON.parse(res.body.toString('utf8')) as typeof doc;
+      } catch {
+        throw new ProtocolError(`${repo.registry}: tag list for ${repo.repository} is not JSON`, repo.registry);
+      }
+      if (Array.isArray(doc.tags)) for (const t of doc.tags) if (typeof t === 'string') tags.push(t);
+      path = nextLink(res, repo);
+    }
+    return tags;
+  }
+
+  /**
+   * Resolves a reference: tag → digest, index → the manifest for the first requested platform,
+   * and that manifest's config. Every platform asked for must exist.
+   */
+  async resolve(ref: ImageReference, platforms: Platform[] = [DEFAULT_PLATFORM]): Promise<Resolution> {
+    const repo: Repo = { registry: ref.registry, repository: ref.repository };
+    const shown = formatReference(ref);
+    const wanted = platforms.length ? platforms : [DEFAULT_PLATFORM];
+    const top = await this.getManifest(repo, ref.digest ?? ref.tag!);
+    let manifest: ImageManifest;
+    let manifestDigest: string;
+    let platform: Platform | undefined;
+    let offered: Platform[];
+    const platformDigests: Array<{ platform: Platform; digest: string }> = [];
+    if (top.manifest.kind === 'index') {
+      offered = indexPlatforms(top.manifest.manifests);
+      const missing: Platform[] = [];
+      let first: Descriptor | undefined;
+      for (const want of wanted) {
+        const d = selectPlatform(top.manifest.manifests, want);
+        if (!d) missing.push(want);
+        else {
+          platformDigests.push({ platform: want, digest: d.digest });
+          first ??= d;
+        }
+      }
+      if (missing.length || !first) {
+        throw new NotFoundError(
+          `${shown}: no ${missing.map(formatPlatform).join(', ')} image in the index (it offers ${offered.map(formatPlatform).join(', ') || 'no runnable platform'}); build for the platform or pass --platform`,
+          ref.registry,
+        );
+      }
+      const child = await this.getManifest(repo, first.digest, first);
+      if (child.manifest.kind !== 'manifest') {
+        throw new ProtocolError(`${shown}: index entry ${first.digest} is itself an index; nested indexes are not supported`, ref.registry);
+      }
+      manifest = child.manifest;
+      manifestDigest = child.digest;
+      platform = first.platform ? { ...first.platform } : undefined;
+      if (platform && !platform.variant) delete platform.variant;
+    } else {
+      manifest = top.manifest;
+      manifestDigest = top.digest;
+      offered = [];
+    }
+    let config: ImageConfigFacts | undefined;
+    if (IMAGE_CONFIG_TYPES.has(manifest.config.mediaType)) {
+      const blob = await this.getBlob(repo, manifest.config, CONFIG_MAX_BYTES);
+      config = parseImageConfig(blob, manifest.config, shown);
+    }
+    if (top.manifest.kind !== 'index') {
+      const own: Platform | undefined = config?.os && config.architecture ? { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } : undefined;
+      if (own) {
+        offered = [own];
+        platform = own;
+        const mismatch = wanted.filter((w) => !samePlatform(w, own));
+        if (mismatch.length) {
+          throw new NotFoundError(
+            `${shown}: is a single-platform ${formatPlatform(own)} image, but the deploy needs ${mismatch.map(formatPlatform).join(', ')}; build for the platform or pass --platform`,
+            ref.registry,
+          );
+        }
+      }
+      for (const w of wanted) platformDigests.push({ platform: w, digest: top.digest });
+    }
+    return {
+      ref,
+      digest: top.digest,
+      mediaType: top.mediaType,
+      size: top.size,
+      index: top.manifest.kind === 'index' ? top.manifest : undefined,
+      platforms: offered,
+      manifest,
+      manifestDigest,
+      platform,
+      platformDigests,
+      config,
+    };
+  }
+}
+
+function samePlatform(a: Platform, b: Platform): boolean {
+  const x = normalizePlatform(a);
+  const y = normalizePlatform(b);
+  return x.os === y.os && x.architecture === y.architecture && (x.variant ?? '') === (y.variant ?? '');
+}
+
+function refName(repo: Repo, reference: string): string {
+  return `${repo.registry}/${repo.repository}${reference.includes(':') ? '@' : ':'}${reference}`;
+}
+
+function nextLink(res: HttpResponse, repo: Repo): string | undefined {
+  const link = res.headers['link'];
+  if (!link) return undefined;
+  const m = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(link);
+  if (!m) return undefined;
+  const next = new URL(m[1]!, res.url);
+  if (next.origin !== res.url.origin) throw new ProtocolError(`${repo.registry}: tag list pagination points at another host`, repo.registry);
+  const prefix = `/v2/${repo.repository}/`;
+  if (!next.pathname.startsWith(prefix)) throw new ProtocolError(`${repo.registry}: tag list pagination points outside the repository`, repo.registry);
+  return next.pathname.slice(prefix.length) + next.search;
+}
+
+export function parseImageConfig(blob: Buffer, desc: Descriptor, where: string): ImageConfigFacts {
+  let doc: Record<string, unknown>;
+  try {
+    const parsed = JSON.parse(blob.toString('utf8')) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    doc = parsed as Record<string, unknown>;
+  } catch {
+    throw new ProtocolError(`${where}: image config ${desc.digest} is not a JSON object`);
+  }
+  const cfg = (typeof doc.config === 'object' && doc.config !== null ? doc.config : {}) as Record<string, unknown>;
+  const labels: Record<string, string> = {};
+  if (typeof cfg.Labels === 'object' && cfg.Labels !== null) {
+    for (const [k, v] of Object.entries(cfg.Labels as Record<string, unknown>)) if (typeof v === 'string') labels[k] = v;
+  }
+  const rootfs = (typeof doc.rootfs === 'object' && doc.rootfs !== null ? doc.rootfs : {}) as { diff_ids?: unknown };
+  const diffIds = Array.isArray(rootfs.diff_ids) ? rootfs.diff_ids.filter((d): d is string => typeof d === 'string') : [];
+  const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  return {
+    digest: desc.digest,
+    mediaType: desc.mediaType,
+    created: str(doc.created),
+    labels,
+    os: str(doc.os),
+    architecture: str(doc.architecture),
+    variant: str(doc.variant),
+    diffIds,
+  };
+}

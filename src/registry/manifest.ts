@@ -1,0 +1,235 @@
+/**
+ * Manifest and index media types, parsing with the checks real attacks call for (manifest/index
+ * confusion, CVE-2021-41190), and platform selection in an index.
+ */
+import { ProtocolError } from '../errors.js';
+import type { Descriptor, Platform } from '../types.js';
+import { validateDigest } from './reference.js';
+
+export const MEDIA_TYPES = {
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+} as const;
+
+const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList]);
+const MANIFEST_TYPES = new Set<string>([MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest]);
+const SCHEMA1_TYPES = new Set([
+  'application/vnd.docker.distribution.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v1+prettyjws',
+]);
+export const IMAGE_CONFIG_TYPES = new Set<string>([MEDIA_TYPES.ociConfig, MEDIA_TYPES.dockerConfig]);
+
+/**
+ * Always the full list: without it distribution 2.8 answers 404 for OCI content and rewrites
+ * Docker manifests fetched by tag to schema 1 under another digest.
+ */
+export const MANIFEST_ACCEPT = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerList, MEDIA_TYPES.dockerManifest].join(', ');
+
+export const MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
+export const CONFIG_MAX_BYTES = 8 * 1024 * 1024;
+
+export interface ImageIndex {
+  kind: 'index';
+  mediaType: string;
+  manifests: Descriptor[];
+  annotations: Record<string, string>;
+  subject?: Descriptor;
+  artifactType?: string;
+}
+
+export interface ImageManifest {
+  kind: 'manifest';
+  mediaType: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  annotations: Record<string, string>;
+  subject?: Descriptor;
+  artifactType?: string;
+}
+
+export type Manifest = ImageIndex | ImageManifest;
+
+export function isIndexType(mediaType: string): boolean {
+  return INDEX_TYPES.has(mediaType);
+}
+
+function stripParams(contentType: string | undefined): string | undefined {
+  if (!contentType) return undefined;
+  return contentType.split(';')[0]!.trim().toLowerCase();
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function stringMap(v: unknown, what: string, where: string): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (!isObject(v)) throw new ProtocolError(`${where}: ${what} is not an object`);
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) {
+    if (typeof val !== 'string') throw new ProtocolError(`${where}: ${what}["${k}"] is not a string`);
+    out[k] = val;
+  }
+  return out;
+}
+
+export function parseDescriptor(v: unknown, where: string, what: string): Descriptor {
+  if (!isObject(v)) throw new ProtocolError(`${where}: ${what} is not a descriptor object`);
+  const { mediaType, digest, size } = v;
+  if (typeof mediaType !== 'string' || mediaType === '') throw new ProtocolError(`${where}: ${what} has no mediaType`);
+  if (typeof digest !== 'string') throw new ProtocolError(`${where}: ${what} has no digest`);
+  try {
+    validateDigest(digest);
+  } catch {
+    throw new ProtocolError(`${where}: ${what} has an invalid digest "${digest.slice(0, 80)}"`);
+  }
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+    throw new ProtocolError(`${where}: ${what} has an invalid size`);
+  }
+  const d: Descriptor = { mediaType, digest, size };
+  if (v.annotations !== undefined) d.annotations = stringMap(v.annotations, `${what}.annotations`, where);
+  if (typeof v.artifactType === 'string') d.artifactType = v.artifactType;
+  if (isObject(v.platform)) {
+    const p = v.platform;
+    if (typeof p.os !== 'string' || typeof p.architecture !== 'string') {
+      throw new ProtocolError(`${where}: ${what}.platform needs os and architecture`);
+    }
+    d.platform = { os: p.os, architecture: p.architecture };
+    if (typeof p.variant === 'string' && p.variant !== '') d.platform.variant = p.variant;
+    if (typeof p['os.version'] === 'string') d.platform['os.version'] = p['os.version'];
+  }
+  // Foreign-layer `urls` are deliberately dropped: kamal-gate never follows them (CVE-2020-15157).
+  return d;
+}
+
+/**
+ * Parses manifest bytes. The type is decided from the body's `mediaType` and must agree with the
+ * Content-Type and with the descriptor that pointed here, when those are known. A document that
+ * carries both `manifests` and `layers`/`config` is refused.
+ */
+export function parseManifest(bytes: Buffer, where: string, opts: { contentType?: string; expectedMediaType?: string } = {}): Manifest {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new ProtocolError(`${where}: the registry returned a manifest that is not valid JSON`);
+  }
+  if (!isObject(doc)) throw new ProtocolError(`${where}: the manifest is not a JSON object`);
+  const contentType = stripParams(opts.contentType);
+  const bodyType = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
+  if (doc.schemaVersion === 1 || (contentType && SCHEMA1_TYPES.has(contentType)) || (bodyType && SCHEMA1_TYPES.has(bodyType))) {
+    throw new ProtocolError(`${where}: Docker schema 1 manifests are deprecated and not supported; rebuild and push the image with a current builder`);
+  }
+  if (doc.schemaVersion !== 2) throw new ProtocolError(`${where}: unsupported manifest schemaVersion ${JSON.stringify(doc.schemaVersion)}`);
+  if (bodyType && contentType && contentType !== bodyType && contentType !== 'application/json' && contentType !== 'application/octet-stream') {
+    throw new ProtocolError(`${where}: Content-Type ${contentType} disagrees with the manifest's mediaType ${bodyType}`);
+  }
+  const hasManifests = 'manifests' in doc;
+  const hasImageParts = 'layers' in doc || 'config' in doc;
+  if (hasManifests && hasImageParts) {
+    throw new ProtocolError(`${where}: ambiguous document has both "manifests" and "layers"/"config"; refusing it`);
+  }
+  const mediaType = bodyType ?? (contentType && (INDEX_TYPES.has(contentType) || MANIFEST_TYPES.has(contentType)) ? contentType : undefined)
+    ?? (hasManifests ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest);
+  if (opts.expectedMediaType && opts.expectedMediaType !== mediaType) {
+    throw new ProtocolError(`${where}: expected a ${opts.expectedMediaType} but the registry served a ${mediaType}`);
+  }
+  const annotations = stringMap(doc.annotations, 'annotations', where);
+  const subject = doc.subject !== undefined ? parseDescriptor(doc.subject, where, 'subject') : undefined;
+  const artifactType = typeof doc.artifactType === 'string' ? doc.artifactType : undefined;
+
+  if (INDEX_TYPES.has(mediaType)) {
+    if (hasImageParts) throw new ProtocolError(`${where}: an index must not carry layers or config`);
+    if (!Array.isArray(doc.manifests)) throw new ProtocolError(`${where}: index has no "manifests" list`);
+    const manifests = doc.manifests.map((m, i) => parseDescriptor(m, where, `manifests[${i}]`));
+    return { kind: 'index', mediaType, manifests, annotations, subject, artifactType };
+  }
+  if (MANIFEST_TYPES.has(mediaType)) {
+    if (hasManifests) throw new ProtocolError(`${where}: an image manifest must not carry "manifests"`);
+    const config = parseDescriptor(doc.config, where, 'config');
+    if (!Array.isArray(doc.layers)) throw new ProtocolError(`${where}: manifest has no "layers" list`);
+    const layers = doc.layers.map((l, i) => parseDescriptor(l, where, `layers[${i}]`));
+    return { kind: 'manifest', mediaType, config, layers, annotations, subject, artifactType };
+  }
+  throw new ProtocolError(`${where}: unsupported manifest media type ${mediaType}`);
+}
+
+// ---- platforms ----------------------------------------------------------------------------------
+
+export function formatPlatform(p: Platform): string {
+  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+
+export function parsePlatform(s: string): Platform {
+  const parts = s.trim().split('/');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9._-]+$/i.test(p))) {
+    throw new Error(`"${s}" is not a platform (expected os/architecture[/variant], e.g. linux/amd64 or linux/arm64/v8)`);
+  }
+  const p: Platform = { os: parts[0]!.toLowerCase(), architecture: parts[1]!.toLowerCase() };
+  if (parts[2]) p.variant = parts[2].toLowerCase();
+  return p;
+}
+
+/** containerd's normalization: aarch64→arm64, x86_64→amd64; arm64 v8 = none; arm none = v7; amd64 v1 = none. */
+export function normalizePlatform(p: Platform): Platform {
+  let arch = p.architecture.toLowerCase();
+  let variant = p.variant?.toLowerCase();
+  if (arch === 'aarch64') arch = 'arm64';
+  if (arch === 'x86_64' || arch === 'x86-64') arch = 'amd64';
+  if (arch === 'armhf') {
+    arch = 'arm';
+    variant = 'v7';
+  }
+  if (arch === 'armel') {
+    arch = 'arm';
+    variant = 'v6';
+  }
+  if (variant && /^[0-9]+$/.test(variant)) variant = `v${variant}`;
+  if (arch === 'arm64' && variant === 'v8') variant = undefined;
+  if (arch === 'amd64' && variant === 'v1') variant = undefined;
+  if (arch === 'arm' && !variant) variant = 'v7';
+  const out: Platform = { os: p.os.toLowerCase(), architecture: arch };
+  if (variant) out.variant = variant;
+  return out;
+}
+
+function variantRank(v: string | undefined): number {
+  return v ? Number(v.replace(/^v/, '')) || 0 : 0;
+}
+
+/** BuildKit attestation manifests and `unknown/unknown` entries are never platforms to run. */
+export function isRunnableEntry(d: Descriptor): boolean {
+  if (d.annotations?.['vnd.docker.reference.type']) return false;
+  if (!d.platform) return false;
+  return !(d.platform.os === 'unknown' && d.platform.architecture === 'unknown');
+}
+
+/**
+ * The entry of an index that a host of platform `want` pulls: os and architecture must match;
+ * an exact variant wins, then the highest compatible lower variant (an arm/v7 host runs v6).
+ */
+export function selectPlatform(manifests: Descriptor[], want: Platform): Descriptor | undefined {
+  const w = normalizePlatform(want);
+  let best: { d: Descriptor; rank: number } | undefined;
+  for (const d of manifests) {
+    if (!isRunnableEntry(d)) continue;
+    const p = normalizePlatform(d.platform!);
+    if (p.os !== w.os || p.architecture !== w.architecture) continue;
+    if (p.variant === w.variant) return d;
+    const r = variantRank(p.variant);
+    if (w.variant && r <= variantRank(w.variant) && (!best || r > best.rank)) best = { d, rank: r };
+  }
+  return best?.d;
+}
+
+export function indexPlatforms(manifests: Descriptor[]): Platform[] {
+  return manifests.filter(isRunnableEntry).map((d) => {
+    const p: Platform = { os: d.platform!.os, architecture: d.platform!.architecture };
+    if (d.platform!.variant) p.variant = d.platform!.variant;
+    return p;
+  });
+}

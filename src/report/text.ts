@@ -1,0 +1,52 @@
+import type { RegistryStats } from '../registry/stats.js';
+import type { ImageReport, VerifyReport } from './model.js';
+import { shortDigest, table } from './table.js';
+
+function where(r: ImageReport): string {
+  return r.source ? `${r.source.file}:${r.source.line}` : '';
+}
+
+export function renderVerifyText(report: VerifyReport): string {
+  const out: string[] = [];
+  if (report.config) {
+    const dest = report.destination ? ` (destination ${report.destination})` : '';
+    out.push(`${report.config}${dest}, version ${report.version} (from ${report.versionSource})`, '');
+  }
+  const rows = report.images.map((r) => [
+    r.role,
+    r.ref,
+    r.status === 'pinned' ? shortDigest(r.digest) : r.status === 'absent' ? 'absent' : 'ERROR',
+    r.platform ?? '-',
+    r.created ?? '-',
+  ]);
+  out.push(table(['ROLE', 'IMAGE', 'DIGEST', 'PLATFORM', 'CREATED'], rows));
+  const pinned = report.images.filter((r) => r.status === 'pinned');
+  if (pinned.length) {
+    out.push('', 'Pinned:');
+    for (const r of pinned) {
+      out.push(`  ${r.pinned}`);
+      if (r.platformDigest) out.push(`    ${r.platform} → ${r.platformDigest}`);
+    }
+  }
+  const problems = report.images.filter((r) => r.status !== 'pinned');
+  if (problems.length) {
+    out.push('');
+    for (const r of problems) {
+      const loc = where(r);
+      if (r.status === 'absent') out.push(`note: ${r.ref} (alias of ${r.aliasOf ?? 'the app image'}) is not in the registry; Kamal re-tags it on the hosts, so this is not a failure`);
+      else out.push(`error: ${r.role} ${r.name}${loc ? ` (${loc})` : ''}: ${r.error?.message}`);
+    }
+  }
+  for (const n of report.notes) out.push(`note: ${n}`);
+  const failed = report.images.filter((r) => r.status === 'error').length;
+  out.push('', `${pinned.length} image${pinned.length === 1 ? '' : 's'} pinned${failed ? `, ${failed} could not be verified` : ''}`);
+  return out.join('\n') + '\n';
+}
+
+export function renderStats(stats: Array<[string, RegistryStats]>, images: number, wallMs: number): string {
+  const rows = stats.map(([reg, s]) => [reg, String(s.requests), String(s.bytes), `${Math.round(s.ms)} ms`]);
+  const total = stats.reduce((n, [, s]) => n + s.requests, 0);
+  const lines = [table(['REGISTRY', 'REQUESTS', 'BYTES', 'TIME'], rows)];
+  lines.push(`${total} requests for ${images} image${images === 1 ? '' : 's'} (${images ? (total / images).toFixed(1) : '0'} per image), ${Math.round(wallMs)} ms wall`);
+  return lines.join('\n') + '\n';
+}
