@@ -1,2 +1,37 @@
-// Placeholder: replaced by the test harness (checks that the servers tests need are installed).
-export default function setup(): void {}
+/**
+ * vitest globalSetup: fails the whole run at once, with the fix, when a server or tool the
+ * integration tests start is not installed. Tests never skip for a missing server.
+ * Keep this list in step with DEBIAN_NEEDS in scripts/test.sh, which installs them.
+ */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** command on PATH → Debian package that provides it */
+const NEEDED: Record<string, string> = {
+  'docker-registry': 'docker-registry',
+  skopeo: 'skopeo',
+  openssl: 'openssl',
+};
+
+export function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    if (!dir) return false;
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export default function setup(): void {
+  const missing = Object.keys(NEEDED).filter((cmd) => !onPath(cmd));
+  if (missing.length === 0) return;
+  const packages = [...new Set(missing.map((cmd) => NEEDED[cmd]))].join(' ');
+  throw new Error(
+    `The integration tests need ${missing.join(', ')} on PATH, and they are missing. ` +
+      `Run the tests with \`npm test\` (scripts/test.sh installs them as root), or install them yourself: ` +
+      `apt-get update && apt-get install -y --no-install-recommends ${packages}`,
+  );
+}
