@@ -102,6 +102,14 @@ export class RegistryClient {
   private readonly insecure: Set<string>;
   /** Content fetched by digest during this run: immutable, so shared by every lookup. */
   private readonly content = new Map<string, Buffer>();
+  /** Fetches by digest under way, so concurrent lookups of the same content make one request. */
+  private readonly inflight = new Map<string, Promise<unknown>>();
+  /**
+   * The first request to each registry, while it is under way: it learns whether and how the
+   * registry wants credentials, so concurrent requests wait for it instead of each paying a 401.
+   */
+  private readonly probes = new Map<string, Promise<void>>();
+  private readonly probed = new Set<string>();
 
   constructor(opts: RegistryClientOptions = {}) {
     this.stats = opts.stats ?? new Stats();
@@ -132,10 +140,36 @@ export class RegistryClient {
     const url = new URL(`/v2/${repo.repository}/${path}`, ep.base);
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.accept) headers['accept'] = opts.accept;
+    let endProbe: (() => void) | undefined;
+    if (!this.probed.has(repo.registry)) {
+      const probe = this.probes.get(repo.registry);
+      if (probe) await probe;
+      else this.probes.set(repo.registry, new Promise<void>((resolve) => (endProbe = resolve)));
+    }
+    try {
+      return await this.authenticated(repo, ep, scope, method, url, headers, opts.maxBytes);
+    } finally {
+      if (endProbe) {
+        this.probed.add(repo.registry);
+        this.probes.delete(repo.registry);
+        endProbe();
+      }
+    }
+  }
+
+  private async authenticated(
+    repo: Repo,
+    ep: Endpoint,
+    scope: string,
+    method: 'GET' | 'HEAD',
+    url: URL,
+    headers: Record<string, string>,
+    maxBytes: number,
+  ): Promise<HttpResponse> {
     let auth = await this.auth.authorization(ep, scope);
     for (let attempt = 0; ; attempt++) {
       const h = auth ? { ...headers, authorization: auth } : headers;
-      const res = await this.http.send({ method, url, headers: h, maxBytes: opts.maxBytes, registry: repo.registry });
+      const res = await this.http.send({ method, url, headers: h, maxBytes, registry: repo.registry });
       if (res.status !== 401) {
         if (res.status === 403) {
           throw new AuthError(`${repo.registry} denied access to ${repo.repository} (403); check the credentials have pull access`, repo.registry, 403);
@@ -195,7 +229,22 @@ export class RegistryClient {
    * A manifest by tag or digest, hashed and checked: by digest it must match; by tag a
    * Docker-Content-Digest header, when sent, must match what was served.
    */
-  async getManifest(repo: Repo, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
+  getManifest(repo: Repo, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
+    if (!reference.includes(':')) return this.fetchManifest(repo, reference, expected);
+    return this.once(`m|${repo.registry}/${repo.repository}|${reference}|${expected?.mediaType ?? ''}`, () => this.fetchManifest(repo, reference, expected));
+  }
+
+  /** Runs `f` once for concurrent callers with the same key. */
+  private once<T>(key: string, f: () => Promise<T>): Promise<T> {
+    let p = this.inflight.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = f().finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  private async fetchManifest(repo: Repo, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
     const what = refName(repo, reference);
     const byDigest = reference.includes(':');
     const cached = byDigest ? this.content.get(reference) : undefined;
@@ -252,7 +301,11 @@ export class RegistryClient {
   }
 
   /** A blob by descriptor, size-checked and hashed. Redirects to a CDN never carry credentials. */
-  async getBlob(repo: Repo, desc: Descriptor, maxBytes: number): Promise<Buffer> {
+  getBlob(repo: Repo, desc: Descriptor, maxBytes: number): Promise<Buffer> {
+    return this.once(`b|${repo.registry}/${repo.repository}|${desc.digest}|${desc.size}`, () => this.fetchBlob(repo, desc, maxBytes));
+  }
+
+  private async fetchBlob(repo: Repo, desc: Descriptor, maxBytes: number): Promise<Buffer> {
     const what = `${repo.registry}/${repo.repository}@${desc.digest}`;
     const cached = this.content.get(desc.digest);
     if (cached) return cached;

@@ -191,6 +191,32 @@ describe('network behaviour', () => {
 });
 
 describe('authentication', () => {
+  it('lets only the first request to a registry meet the 401; concurrent ones wait and reuse the answer', async () => {
+    const img = fakeImage();
+    const inner = honest('app', 'v1', img);
+    let unauthorized = 0;
+    const creds = new StaticCredentials();
+    const { client, ref, server } = await setup(
+      (req, res, body) => {
+        if (!req.headers.authorization) {
+          unauthorized++;
+          return void res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end();
+        }
+        return inner(req, res, body);
+      },
+      { credentials: creds },
+    );
+    creds.set(server.host, basicCredential('u', 'pw-123456', 'test'));
+    const results = await Promise.all([client.resolve(ref('app:v1')), client.resolve(ref('app:v1')), client.resolve(ref(`app@${img.manifestDigest}`))]);
+    expect(results.map((r) => r.digest)).toEqual([img.manifestDigest, img.manifestDigest, img.manifestDigest]);
+    expect(unauthorized).toBe(1);
+    // 1 × 401, 2 × GET by tag, at most 1 × GET by digest (none when a tag GET has already brought
+    // those bytes), 1 × config shared by all three.
+    expect(server.requests.length).toBeGreaterThanOrEqual(4);
+    expect(server.requests.length).toBeLessThanOrEqual(5);
+    expect(server.requests.filter((r) => r.path.includes('/blobs/')).length).toBe(1);
+  });
+
   it('fails clearly when a Basic registry gets no credentials', async () => {
     const { client, ref, server } = await setup((req, res) => void res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end());
     const err = await client.resolve(ref('app:v1')).catch((e: unknown) => e);
