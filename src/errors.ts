@@ -92,6 +92,42 @@ export class ProtocolError extends RegistryError {
   override readonly kind = 'protocol';
 }
 
+/**
+ * The digest ledger cannot be trusted: a line that is not an entry, a broken hash or prev link, a
+ * sequence out of order. The message names the file and line (or the database row's seq) and says
+ * to run `kamal-gate ledger verify` and restore the ledger; the ledger is never silently rewritten.
+ */
+export class LedgerError extends KamalGateError {
+  readonly exitCode = EXIT.usage;
+  readonly kind = 'ledger';
+  constructor(
+    message: string,
+    /** The ledger file path or redacted database URL. */
+    readonly location?: string,
+    /** 1-based line of the file ledger, when the problem is in one line. */
+    readonly line?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * The ledger could not be used at all: database unreachable or refusing our credentials, the file
+ * not readable or writable, the writer lock not obtained in time. Nothing could be verified.
+ */
+export class LedgerUnavailableError extends KamalGateError {
+  readonly exitCode = EXIT.unverifiable;
+  readonly kind = 'ledger_unavailable';
+  constructor(
+    message: string,
+    readonly location?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 export function isKamalGateError(e: unknown): e is KamalGateError {
   return e instanceof KamalGateError;
 }

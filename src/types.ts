@@ -88,6 +88,8 @@ export interface Subject {
   /** When `digest` is an index: the platform chosen and its manifest digest. */
   platform?: Platform;
   platformDigest?: string;
+  /** For every platform the deploy runs (`os/arch[/variant]` as asked), the manifest digest a host pulls. */
+  platformDigests: Record<string, string>;
   /** Every platform the index offers (empty for a single-platform image). */
   platforms: Platform[];
   /** Config blob facts. */

@@ -4,6 +4,7 @@
  */
 import { isKamalGateError, KamalGateError, NotFoundError, RegistryError } from './errors.js';
 import type { RegistryClient, Resolution } from './registry/client.js';
+import { formatPlatform } from './registry/manifest.js';
 import { formatReference, parseReference } from './registry/reference.js';
 import type { Platform, Subject, Target } from './types.js';
 
@@ -33,6 +34,7 @@ export function toSubject(target: Target, r: Resolution): Subject {
     digest: r.digest,
     mediaType: r.mediaType,
     platforms: r.platforms,
+    platformDigests: Object.fromEntries(r.platformDigests.map((p) => [formatPlatform(p.platform), p.digest])),
     annotations: { ...(r.index?.annotations ?? {}), ...r.manifest.annotations },
   };
   if (r.index) {
@@ -76,9 +78,18 @@ async function resolveOne(client: RegistryClient, target: Target, opts: ResolveO
   }
 }
 
-/** The exit code of a resolution run: the worst error of any target that is not optional. */
+/**
+ * Which exit code wins when targets fail differently: a usage or config error (2) first, since it
+ * is the user's to fix whatever the registry says; then could not verify (3); then a violation (1).
+ */
+const EXIT_PRECEDENCE = [2, 3, 1];
+
+export function combineExitCodes(codes: number[]): number {
+  for (const c of EXIT_PRECEDENCE) if (codes.includes(c)) return c;
+  return 0;
+}
+
+/** The exit code of a resolution run, from the errors of targets that are not optional. */
 export function resolutionExitCode(results: TargetResult[]): number {
-  let code = 0;
-  for (const r of results) if (r.error && !r.absent) code = Math.max(code, r.error.exitCode);
-  return code;
+  return combineExitCodes(results.filter((r) => r.error && !r.absent).map((r) => r.error!.exitCode));
 }

@@ -1,7 +1,7 @@
 /**
  * vitest globalSetup: fails the whole run at once, with the fix, when a server or tool the
  * integration tests start is not installed. Tests never skip for a missing server.
- * Keep this list in step with DEBIAN_NEEDS in scripts/test.sh, which installs them.
+ * Keep this list in step with scripts/test.sh, which installs them.
  */
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';

@@ -29,6 +29,8 @@ export interface ImageReport {
   platform?: string;
   /** The platform manifest a host pulls, when `digest` is an index. */
   platformDigest?: string;
+  /** For every platform the deploy runs, the manifest digest a host of that platform pulls. */
+  platformDigests?: Record<string, string>;
   platforms?: string[];
   created?: string;
   labels?: Record<string, string>;
@@ -62,6 +64,7 @@ export function imageReport(r: TargetResult): ImageReport {
     out.mediaType = s.mediaType;
     if (s.platform) out.platform = formatPlatform(s.platform);
     if (s.platformDigest) out.platformDigest = s.platformDigest;
+    if (s.platformDigest) out.platformDigests = s.platformDigests;
     if (s.platforms.length) out.platforms = s.platforms.map(formatPlatform);
     if (s.config?.created) out.created = s.config.created;
     if (s.config) out.labels = s.config.labels;

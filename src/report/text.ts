@@ -23,9 +23,12 @@ export function renderVerifyText(report: VerifyReport): string {
   const pinned = report.images.filter((r) => r.status === 'pinned');
   if (pinned.length) {
     out.push('', 'Pinned:');
+    const shown = new Set<string>();
     for (const r of pinned) {
+      if (shown.has(r.pinned!)) continue;
+      shown.add(r.pinned!);
       out.push(`  ${r.pinned}`);
-      if (r.platformDigest) out.push(`    ${r.platform} → ${r.platformDigest}`);
+      for (const [platform, digest] of Object.entries(r.platformDigests ?? {})) out.push(`    ${platform} → ${digest}`);
     }
   }
   const problems = report.images.filter((r) => r.status !== 'pinned');

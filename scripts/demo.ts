@@ -1,0 +1,100 @@
+/**
+ * `npm run demo`: a registry on loopback, a sample Kamal app pushed to it, and kamal-gate run on
+ * it through its real CLI. Every step prints the command a reader can run themselves.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ImageBuilder } from '../test/helpers/image-builder.js';
+import { startRegistry } from '../test/helpers/registry.js';
+
+const root = resolve(import.meta.dirname, '..');
+const cli = join(root, 'dist', 'cli.js');
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+
+function step(title: string): void {
+  console.log(`\n${bold(`== ${title}`)}`);
+}
+
+function kamalGate(args: string[], cwd: string, env: NodeJS.ProcessEnv): number {
+  console.log(`$ kamal-gate ${args.join(' ')}`);
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd, env, stdio: 'inherit' });
+  console.log(`(exit ${r.status})`);
+  return r.status ?? 3;
+}
+
+/** The file under `dir` whose path ends with `suffix`: the registry's own storage. */
+function findFile(dir: string, suffix: string): string | undefined {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) {
+      const found = findFile(p, suffix);
+      if (found) return found;
+    } else if (p.endsWith(suffix)) return p;
+  }
+  return undefined;
+}
+
+async function main(): Promise<number> {
+  const failures: string[] = [];
+  const expect = (what: string, code: number, want: number) => {
+    if (code !== want) failures.push(`${what}: exit ${code}, expected ${want}`);
+  };
+
+  step('A registry on loopback (Debian docker-registry, htpasswd auth)');
+  const reg = await startRegistry({ auth: 'htpasswd', users: { demo: `demo-${Math.random().toString(36).slice(2)}` } });
+  const app = mkdtempSync(join(tmpdir(), 'kamal-gate-demo-'));
+  try {
+    console.log(`registry: ${reg.url} (user demo)`);
+
+    step('The sample app is built and pushed (as `kamal build push` would)');
+    const builder = new ImageBuilder(reg);
+    const amd64 = { os: 'linux', architecture: 'amd64' };
+    const arm64 = { os: 'linux', architecture: 'arm64', variant: 'v8' };
+    const shop = await builder.pushImage('acme/shop', 'v1', {
+      platforms: [amd64, arm64],
+      created: new Date(Date.now() - 3600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+      labels: { service: 'shop' },
+    });
+    await builder.tagExisting('acme/shop', shop.digest, 'latest');
+    const pg = await builder.pushImage('library/postgres', '16.4', { created: '2026-08-14T09:00:00Z' });
+    const valkey = await builder.pushImage('library/valkey', '8.0', { platforms: [amd64, arm64], created: '2026-10-02T12:00:00Z' });
+    for (const img of [shop, pg, valkey]) console.log(`pushed ${img.ref} → ${img.digest}`);
+
+    cpSync(join(root, 'fixtures', 'demo-app'), app, { recursive: true });
+    const env: NodeJS.ProcessEnv = { ...process.env, DEMO_REGISTRY: reg.host, KAMAL_REGISTRY_PASSWORD: reg.password, DOCKER_CONFIG: join(app, '.docker') };
+    delete env['KAMAL_VERSION'];
+    delete env['VERSION'];
+    console.log(`sample Kamal app: ${app} (config/deploy.yml, config/deploy.staging.yml, .kamal/secrets)`);
+
+    step('Which images does this deploy pull? (reads the config; runs nothing, touches no network)');
+    expect('targets', kamalGate(['targets', '--version', 'v1'], app, env), 0);
+
+    step('Resolve and pin every image at the registry');
+    expect('verify', kamalGate(['verify', '--version', 'v1', '--stats'], app, env), 0);
+
+    step('Someone with access to the registry storage swaps the postgres config blob');
+    const hex = pg.manifests[0]!.configDigest.slice('sha256:'.length);
+    const blob = findFile(reg.dir, join('blobs', 'sha256', hex.slice(0, 2), hex, 'data'));
+    if (!blob) throw new Error('could not find the config blob in the registry storage');
+    const original = pg.manifests[0]!.config.bytes;
+    writeFileSync(blob, Buffer.from(original.toString('utf8').replace('"amd64"', '"amd65"')));
+    expect('verify after tampering', kamalGate(['verify', '--version', 'v1'], app, env), 3);
+  } finally {
+    await reg.stop();
+    rmSync(app, { recursive: true, force: true });
+  }
+
+  step(failures.length ? 'Demo FAILED' : 'Done: every image pinned, and content that did not match its digest was refused');
+  for (const f of failures) console.log(`  ${f}`);
+  return failures.length ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`demo failed: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,119 @@
+/**
+ * What every registry-facing command sets up from its options: the deploy plan or explicit refs,
+ * credentials in precedence order, and the registry client.
+ */
+import { UsageError } from '../errors.js';
+import { readDeployPlan } from '../kamal/index.js';
+import { registerBasicAuth } from '../redact.js';
+import { RegistryClient } from '../registry/client.js';
+import {
+  ChainedCredentials,
+  DockerConfigCredentials,
+  StaticCredentials,
+  basicCredential,
+  normalizeRegistryName,
+} from '../registry/credentials.js';
+import { parsePlatform } from '../registry/manifest.js';
+import { parseReference } from '../registry/reference.js';
+import type { DeployPlan, Platform, Target } from '../types.js';
+
+export interface TargetOptions {
+  configFile?: string;
+  destination?: string;
+  version?: string;
+}
+
+export interface RegistryOptions {
+  platform?: string[];
+  insecureRegistry?: string[];
+  registryUsername?: string;
+  registryPasswordStdin?: boolean;
+  registryServer?: string;
+  timeout?: string;
+}
+
+export interface Plan {
+  plan?: DeployPlan;
+  targets: Target[];
+  notes: string[];
+}
+
+/** Explicit refs, or the Kamal config in the current folder (or -c). */
+export async function loadTargets(refs: string[], opts: TargetOptions, env: NodeJS.ProcessEnv): Promise<Plan> {
+  if (refs.length > 0) {
+    if (opts.configFile || opts.destination) {
+      throw new UsageError('give either image references or a Kamal config (-c/-d), not both');
+    }
+    const targets = refs.map((ref): Target => {
+      parseReference(ref); // fail early, with the reason
+      return { ref, role: 'app', name: ref };
+    });
+    return { targets, notes: [] };
+  }
+  const plan = await readDeployPlan({
+    configFile: opts.configFile,
+    destination: opts.destination,
+    version: opts.version,
+    env,
+  });
+  return { plan, targets: plan.targets, notes: plan.notes };
+}
+
+export function parsePlatforms(values: string[] | undefined): Platform[] | undefined {
+  if (!values?.length) return undefined;
+  return values.flatMap((v) => v.split(',')).filter(Boolean).map((v) => {
+    try {
+      return parsePlatform(v);
+    } catch (e) {
+      throw new UsageError(`--platform: ${(e as Error).message}`);
+    }
+  });
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError('--registry-password-stdin reads the password from standard input; pipe it in (e.g. echo "$PASSWORD" | kamal-gate …)');
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+export async function makeClient(opts: RegistryOptions, targets: Target[], env: NodeJS.ProcessEnv): Promise<RegistryClient> {
+  const sources = [];
+  if (opts.registryUsername !== undefined || opts.registryPasswordStdin) {
+    if (!opts.registryUsername || !opts.registryPasswordStdin) {
+      throw new UsageError('--registry-username and --registry-password-stdin go together');
+    }
+    const password = await readStdin();
+    if (!password) throw new UsageError('--registry-password-stdin: standard input was empty');
+    registerBasicAuth(opts.registryUsername, password);
+    const server = opts.registryServer ?? (targets[0] ? parseReference(targets[0].ref).registry : undefined);
+    if (!server) throw new UsageError('--registry-username: no registry to use it for; add --registry-server HOST');
+    const cli = new StaticCredentials();
+    cli.set(server, basicCredential(opts.registryUsername, password, 'the command line'));
+    sources.push(cli);
+  }
+  const fromConfig = new StaticCredentials();
+  for (const t of targets) {
+    const c = t.credential;
+    if (!c || c.password === undefined) continue;
+    let registry: string;
+    try {
+      registry = parseReference(t.ref).registry;
+    } catch {
+      registry = normalizeRegistryName(c.server);
+    }
+    fromConfig.set(registry, basicCredential(c.username, c.password, c.origin));
+  }
+  sources.push(fromConfig, new DockerConfigCredentials(env));
+  let timeoutMs: number | undefined;
+  if (opts.timeout !== undefined) {
+    const s = Number(opts.timeout);
+    if (!Number.isFinite(s) || s <= 0) throw new UsageError(`--timeout: "${opts.timeout}" is not a positive number of seconds`);
+    timeoutMs = s * 1000;
+  }
+  return new RegistryClient({
+    credentials: new ChainedCredentials(sources),
+    insecureRegistries: (opts.insecureRegistry ?? []).map(normalizeRegistryName),
+    http: timeoutMs ? { timeoutMs } : {},
+  });
+}

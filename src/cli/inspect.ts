@@ -1,0 +1,53 @@
+import { formatPlatform } from '../registry/manifest.js';
+import { formatReference, parseReference } from '../registry/reference.js';
+import { renderStats } from '../report/text.js';
+import { makeClient, parsePlatforms, type RegistryOptions } from './context.js';
+import type { Io } from './main.js';
+
+export async function inspectCommand(ref: string, opts: RegistryOptions & { format: 'text' | 'json'; stats?: boolean }, io: Io): Promise<number> {
+  const started = performance.now();
+  const parsed = parseReference(ref);
+  const client = await makeClient(opts, [{ ref, role: 'app', name: ref }], io.env);
+  try {
+    const r = await client.resolve(parsed, parsePlatforms(opts.platform));
+    const doc = {
+      schema: 'kamal-gate/inspect/v1',
+      ref: formatReference({ ...parsed, digest: undefined }),
+      digest: r.digest,
+      mediaType: r.mediaType,
+      size: r.size,
+      platforms: r.platforms.map(formatPlatform),
+      platform: r.platform ? formatPlatform(r.platform) : undefined,
+      platformDigest: r.index ? r.manifestDigest : undefined,
+      platformMediaType: r.index ? r.manifest.mediaType : undefined,
+      annotations: { ...(r.index?.annotations ?? {}), ...r.manifest.annotations },
+      config: r.config
+        ? { digest: r.config.digest, mediaType: r.config.mediaType, created: r.config.created, labels: r.config.labels, layers: r.config.diffIds.length }
+        : undefined,
+    };
+    if (opts.format === 'json') io.out(JSON.stringify(doc, null, 2) + '\n');
+    else {
+      const lines = [
+        `Reference:    ${doc.ref}`,
+        `Digest:       ${doc.digest}`,
+        `Media type:   ${doc.mediaType}`,
+      ];
+      if (doc.platforms.length) lines.push(`Platforms:    ${doc.platforms.join(', ')}`);
+      if (doc.platformDigest) lines.push(`Resolved:     ${doc.platform} → ${doc.platformDigest}`);
+      if (doc.config) {
+        lines.push(`Config:       ${doc.config.digest}`, `Created:      ${doc.config.created ?? '-'}`, `Layers:       ${doc.config.layers}`);
+        const labels = Object.entries(doc.config.labels);
+        lines.push(`Labels:${labels.length ? '' : '       -'}`);
+        for (const [k, v] of labels) lines.push(`  ${k}=${v}`);
+      }
+      const ann = Object.entries(doc.annotations);
+      lines.push(`Annotations:${ann.length ? '' : '  -'}`);
+      for (const [k, v] of ann) lines.push(`  ${k}=${v}`);
+      io.out(lines.join('\n') + '\n');
+    }
+    if (opts.stats) io.err(renderStats(client.stats.entries(), 1, performance.now() - started));
+    return 0;
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The command line: argument parsing, the commands, and the mapping of failures to exit codes
+ * (0 passed, 1 policy violation, 2 usage or config error, 3 could not verify). A user mistake never
+ * prints a stack trace.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, isKamalGateError } from '../errors.js';
+import { redact } from '../redact.js';
+import { VERSION } from '../version.js';
+import { inspectCommand } from './inspect.js';
+import { targetsCommand } from './targets.js';
+import { verifyCommand } from './verify.js';
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+const defaultIo: Io = {
+  out: (s) => process.stdout.write(redact(s)),
+  err: (s) => process.stderr.write(redact(s)),
+  env: process.env,
+};
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function addTargetOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config-file <path>', 'Kamal config file', undefined)
+    .option('-d, --destination <name>', 'Kamal destination (reads config/deploy.<name>.yml over deploy.yml)')
+    .option('--version <version>', 'the version being deployed (default: $KAMAL_VERSION, $VERSION, then git HEAD)');
+}
+
+function addRegistryOptions(cmd: Command): Command {
+  return cmd
+    .option('--platform <os/arch[/variant]>', 'platform to resolve in multi-platform images (repeatable; default: builder.arch, else linux/amd64)', collect)
+    .option('--insecure-registry <host>', 'allow plain HTTP to this registry (loopback registries always may)', collect)
+    .option('--registry-username <user>', 'registry user name (with --registry-password-stdin)')
+    .option('--registry-password-stdin', 'read the registry password from standard input')
+    .option('--registry-server <host>', 'the registry --registry-username applies to (default: the app image\'s registry)')
+    .option('--timeout <seconds>', 'deadline for each registry request', undefined)
+    .option('--stats', 'print requests, bytes and time per registry at the end');
+}
+
+function addFormat(cmd: Command, formats: string[]): Command {
+  return cmd.addOption(new Option('--format <format>', 'output format').choices(formats).default('text'));
+}
+
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = new Command('kamal-gate')
+    .description('Stops a bad container image before Kamal deploys it.')
+    .version(VERSION, '-V, --version', 'print the kamal-gate version')
+    .addHelpText('after', '\nExit codes: 0 passed, 1 policy violation, 2 usage or config error, 3 could not verify.')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showSuggestionAfterError(true);
+  program.enablePositionalOptions();
+
+  const verify = addFormat(addRegistryOptions(addTargetOptions(program.command('verify').argument('[refs...]', 'image references (default: the images of the Kamal config)'))), ['text', 'json'])
+    .description('resolve every image of the deploy at its registry and pin it to a digest')
+    .addHelpText('after', '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64');
+  verify.action(async (refs: string[], opts) => {
+    exitCode = await verifyCommand(refs, opts, io);
+  });
+
+  const targets = addFormat(addTargetOptions(program.command('targets')), ['text', 'json'])
+    .description('list the images a deploy pulls, with the config line each comes from (no network)')
+    .addHelpText('after', '\nExample:\n  kamal-gate targets -d production --version v42');
+  targets.action(async (opts) => {
+    exitCode = await targetsCommand(opts, io);
+  });
+
+  const inspect = addFormat(addRegistryOptions(program.command('inspect').argument('<ref>', 'image reference')), ['text', 'json'])
+    .description('show one image in detail: digest, media type, platforms, created time, labels, annotations')
+    .addHelpText('after', '\nExample:\n  kamal-gate inspect docker.io/library/redis:7.4');
+  inspect.action(async (ref: string, opts) => {
+    exitCode = await inspectCommand(ref, opts, io);
+  });
+
+  if (argv.length <= 2) {
+    io.out(program.helpInformation());
+    return EXIT.usage;
+  }
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage; // commander already printed the message
+    }
+    if (isKamalGateError(e)) {
+      io.err(`kamal-gate: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    io.err(`kamal-gate: internal error: ${msg}\n(this is a bug in kamal-gate; the image was not verified)\n`);
+    if (io.env['KAMAL_GATE_DEBUG'] && e instanceof Error && e.stack) io.err(`${e.stack}\n`);
+    return EXIT.unverifiable;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Loads the Kamal config as `Kamal::Configuration.create_from` does: the config file, then with a
+ * destination the `<name>.<dest>.yml` overlay beside it; each ERB-rendered (safe subset), YAML-loaded
+ * and deep-merged. Top-level `x-` keys are dropped; `require_destination` is enforced.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { renderErb, type Env } from './erb.js';
+import { errorAt, isTruthy } from './fields.js';
+import { displayPath } from './paths.js';
+import { deepMerge, parseYaml, type ConfigMap } from './yaml-tree.js';
+
+export const DEFAULT_CONFIG_FILE = 'config/deploy.yml';
+
+export interface LoadOptions {
+  configFile?: string;
+  destination?: string;
+  env?: Env;
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  /** The merged config; top-level `x-` keys removed. */
+  root: ConfigMap;
+  /** The config file as given (relative to cwd when inside it). */
+  configFile: string;
+  /** Absolute path of the config file. */
+  configPath: string;
+  /** Every file read, base first. */
+  files: string[];
+  destination?: string;
+  /** What the user should know about the rendering (e.g. ENV lookups of unset variables). */
+  notes: string[];
+}
+
+export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> {
+  const cwd = opts.cwd ?? process.cwd();
+  const env = kamalEnv(opts.env ?? process.env, opts.destination);
+  const configPath = path.resolve(cwd, opts.configFile ?? DEFAULT_CONFIG_FILE);
+  const paths = [configPath];
+  if (opts.destination !== undefined) paths.push(overlayPath(configPath, opts.destination));
+
+  const notes: string[] = [];
+  const files: string[] = [];
+  let root: ConfigMap | undefined;
+  for (const [i, abs] of paths.entries()) {
+    const file = displayPath(abs, cwd);
+    const source = await readConfigFile(abs, file, i === 0 ? undefined : opts.destination);
+    const rendered = renderErb(source, { file, env });
+    for (const u of rendered.unsetEnv) {
+      notes.push(`${file}:${u.line}: ENV["${u.name}"] is not set, so it renders as an empty value (as in Kamal)`);
+    }
+    const doc = parseYaml(rendered.text, rendered.map);
+    if (doc?.kind !== 'map') {
+      throw new ConfigError('the top level must be a mapping of Kamal settings (service, image, servers, …)', file, doc?.loc.line ?? 1);
+    }
+    files.push(file);
+    root = root ? deepMerge(root, doc) : doc;
+  }
+  root = withoutExtensions(root!);
+
+  const required = root.entries.get('require_destination');
+  if (opts.destination === undefined && required && isTruthy(required.value)) {
+    throw errorAt(required.keyLoc, 'require_destination is set: pass a destination with -d NAME');
+  }
+
+  return {
+    root,
+    configFile: files[0]!,
+    configPath,
+    files,
+    ...(opts.destination !== undefined ? { destination: opts.destination } : {}),
+    notes,
+  };
+}
+
+/** Kamal's `config_file.sub_ext(".<dest>.yml")`: config/foo.yml -d staging → config/foo.staging.yml. */
+export function overlayPath(configPath: string, destination: string): string {
+  const ext = path.extname(configPath);
+  return `${ext ? configPath.slice(0, -ext.length) : configPath}.${destination}.yml`;
+}
+
+/** The environment Kamal runs with: it sets ENV["KAMAL_DESTINATION"] = destination (nil deletes it). */
+export function kamalEnv(env: Env, destination: string | undefined): Env {
+  const out = { ...env };
+  if (destination === undefined) delete out.KAMAL_DESTINATION;
+  else out.KAMAL_DESTINATION = destination;
+  return out;
+}
+
+async function readConfigFile(abs: string, file: string, destination: string | undefined): Promise<string> {
+  try {
+    return await readFile(abs, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR') {
+      throw new ConfigError(
+        destination === undefined
+          ? 'Kamal config file not found; give its path with -c PATH'
+          : `destination "${destination}" needs the overlay file ${file}, which does not exist`,
+        file,
+      );
+    }
+    throw new ConfigError(`cannot read the Kamal config (${code ?? (e as Error).message})`, file);
+  }
+}
+
+function withoutExtensions(root: ConfigMap): ConfigMap {
+  const entries = new Map([...root.entries].filter(([k]) => !k.startsWith('x-')));
+  return { ...root, entries };
+}

@@ -1,0 +1,117 @@
+/**
+ * The Ruby that kamal-gate accepts inside `<%= %>`: ENV lookups and string literals. This is a
+ * parser, not an evaluator: anything it does not recognise is refused, and `describeRuby` says
+ * what the code would have done so the error can tell the user.
+ */
+
+export type SafeExpr =
+  | { kind: 'literal'; value: string }
+  /** `ENV["X"]` (nil renders as ""), `ENV.fetch("X")` (missing is an error), `ENV.fetch("X", default)`. */
+  | { kind: 'env'; name: string; fetch: boolean; fallback?: string };
+
+/** Parses `code` (the inside of an output tag) as one safe expression, or returns undefined. */
+export function parseSafeExpr(code: string): SafeExpr | undefined {
+  const s = code.trim();
+  if (s === '') return { kind: 'literal', value: '' };
+  const p = new Cursor(s);
+
+  const literal = p.string();
+  if (literal !== undefined) return p.done() ? { kind: 'literal', value: literal } : undefined;
+
+  if (!p.eat(/ENV\s*/y)) return undefined;
+  if (p.eat(/\[\s*/y)) {
+    const name = p.string();
+    if (name === undefined || !p.eat(/\s*\]/y) || !p.done()) return undefined;
+    return { kind: 'env', name, fetch: false };
+  }
+  if (!p.eat(/\.\s*fetch\s*\(\s*/y)) return undefined;
+  const name = p.string();
+  if (name === undefined) return undefined;
+  let fallback: string | undefined;
+  if (p.eat(/\s*,\s*/y)) {
+    fallback = p.eat(/nil\b/y) ? '' : p.string();
+    if (fallback === undefined) return undefined;
+  }
+  if (!p.eat(/\s*\)/y) || !p.done()) return undefined;
+  return fallback === undefined ? { kind: 'env', name, fetch: true } : { kind: 'env', name, fetch: true, fallback };
+}
+
+/** What a piece of Ruby the safe subset refuses would do, for the error message. */
+export function describeRuby(code: string): string {
+  const s = code.trim();
+  if (s.includes('`') || /%x\s*[^\w\s]/.test(s)) return 'runs a shell command';
+  if (/\b(system|exec|spawn|popen|Open3|fork)\b/.test(s)) return 'runs a shell command';
+  if (/#\{|#[@$]/.test(s)) return 'uses string interpolation';
+  if (/\b(require|require_relative|load)\b/.test(s)) return 'loads Ruby code';
+  const call = /\b([A-Z]\w*(?:::[A-Z]\w*)*)\s*\.\s*([a-z_]\w*[?!]?)/.exec(s);
+  if (call && call[1] !== 'ENV') return `calls Ruby code (${call[1]}.${call[2]})`;
+  if (/\b(if|unless|else|elsif|end|each|for|while|until|case|when|do|loop|times|begin)\b/.test(s)) {
+    return 'is Ruby control flow';
+  }
+  if (/^ENV\b/.test(s)) {
+    return 'is an ENV lookup in a form kamal-gate does not evaluate (it reads only ENV["NAME"], ENV.fetch("NAME") and ENV.fetch("NAME", "default"))';
+  }
+  return 'is Ruby code';
+}
+
+const DOUBLE_QUOTE_ESCAPES: Record<string, string> = {
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  s: ' ',
+  '0': '\0',
+  e: '\x1b',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  v: '\v',
+  '\\': '\\',
+  '"': '"',
+  "'": "'",
+  '#': '#',
+};
+
+class Cursor {
+  private pos = 0;
+  constructor(private readonly s: string) {}
+
+  done(): boolean {
+    return this.pos === this.s.length;
+  }
+
+  eat(re: RegExp): boolean {
+    re.lastIndex = this.pos;
+    const m = re.exec(this.s);
+    if (!m) return false;
+    this.pos += m[0].length;
+    return true;
+  }
+
+  /** A Ruby string literal without interpolation; undefined if there is none here. */
+  string(): string | undefined {
+    const quote = this.s[this.pos];
+    if (quote !== '"' && quote !== "'") return undefined;
+    let out = '';
+    for (let i = this.pos + 1; i < this.s.length; i++) {
+      const c = this.s[i]!;
+      if (c === quote) {
+        this.pos = i + 1;
+        return out;
+      }
+      if (c === '\\') {
+        const next = this.s[++i];
+        if (next === undefined) return undefined;
+        if (quote === "'") out += next === "'" || next === '\\' ? next : `\\${next}`;
+        else {
+          const esc = DOUBLE_QUOTE_ESCAPES[next];
+          if (esc === undefined) return undefined; // \u, \x, octal…: not worth evaluating
+          out += esc;
+        }
+        continue;
+      }
+      if (quote === '"' && c === '#' && /[{@$]/.test(this.s[i + 1] ?? '')) return undefined; // interpolation
+      out += c;
+    }
+    return undefined;
+  }
+}
