@@ -3,7 +3,7 @@
  * integration tests start is not installed. Tests never skip for a missing server.
  * Keep this list in step with scripts/test.sh, which installs them.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** command on PATH → Debian package that provides it */
@@ -25,8 +25,28 @@ export function onPath(command: string): boolean {
   });
 }
 
+/** PostgreSQL's server binaries are not on PATH in Debian: /usr/lib/postgresql/<version>/bin. */
+function postgresInstalled(): boolean {
+  try {
+    return readdirSync('/usr/lib/postgresql').some((v) => {
+      try {
+        accessSync(join('/usr/lib/postgresql', v, 'bin', 'initdb'), constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
 export default function setup(): void {
   const missing = Object.keys(NEEDED).filter((cmd) => !onPath(cmd));
+  if (!postgresInstalled()) {
+    missing.push('initdb');
+    NEEDED['initdb'] = 'postgresql';
+  }
   if (missing.length === 0) return;
   const packages = [...new Set(missing.map((cmd) => NEEDED[cmd]))].join(' ');
   throw new Error(

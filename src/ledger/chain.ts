@@ -1,0 +1,199 @@
+/**
+ * Backend-independent pieces: validating entries read from storage, chaining a new batch, checking
+ * the chain one entry at a time, and the in-memory index readers answer from.
+ */
+import { GENESIS_HASH, validatedEntryHash } from './hash.js';
+import {
+  LEDGER_EVENTS,
+  LEDGER_SOURCES,
+  type LedgerEntry,
+  type NewEntry,
+  type TagRef,
+} from './types.js';
+
+/** The last entry of a ledger, as far as a writer needs it. */
+export interface ChainTip {
+  seq: number;
+  hash: string;
+}
+
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+// OCI digest grammar: algorithm ":" encoded.
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+const FIELDS = new Set([
+  'seq', 'time', 'registry', 'repository', 'tag', 'digest', 'platformDigests', 'event', 'source', 'actor', 'prev', 'hash',
+]);
+const EVENTS = new Set<string>(LEDGER_EVENTS);
+const SOURCES = new Set<string>(LEDGER_SOURCES);
+
+/** A string key for one tag, for callers' maps. NUL cannot occur in a registry, repository or tag. */
+export function tagKey(registry: string, repository: string, tag: string): string {
+  return `${registry}\u0000${repository}\u0000${tag}`;
+}
+
+/** `time` as stored: `toISOString()` form. Anything else would not survive a PostgreSQL round trip. */
+export function normalizeTime(time: string | Date | undefined, now: Date): string {
+  const d = time === undefined ? now : new Date(time);
+  if (Number.isNaN(d.getTime())) throw new TypeError(`ledger entry time "${String(time)}" is not a date`);
+  return d.toISOString();
+}
+
+function isNonEmptyString(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0;
+}
+
+function platformDigestsProblem(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'platformDigests must be an object';
+  for (const [platform, digest] of Object.entries(v)) {
+    if (typeof digest !== 'string' || !DIGEST.test(digest)) return `platformDigests["${platform}"] is not a digest`;
+  }
+  return undefined;
+}
+
+/** Why the tag fields, digest and event of an entry (new or stored) are not acceptable, if they are not. */
+function contentProblem(e: Record<string, unknown>): string | undefined {
+  for (const f of ['registry', 'repository', 'tag'] as const) {
+    if (!isNonEmptyString(e[f])) return `${f} must be a non-empty string`;
+    if ((e[f] as string).includes('\u0000')) return `${f} contains a NUL character`;
+  }
+  if (typeof e.event !== 'string' || !EVENTS.has(e.event)) return `event must be one of ${LEDGER_EVENTS.join(', ')}`;
+  if (typeof e.source !== 'string' || !SOURCES.has(e.source)) return `source must be one of ${LEDGER_SOURCES.join(', ')}`;
+  if (e.digest === null) {
+    if (e.event !== 'deleted') return 'digest is null but event is not "deleted"';
+  } else if (typeof e.digest !== 'string' || !DIGEST.test(e.digest)) {
+    return 'digest must be a digest (algorithm:hex) or null';
+  } else if (e.event === 'deleted') {
+    return 'event "deleted" must have a null digest';
+  }
+  const pd = platformDigestsProblem(e.platformDigests);
+  if (pd) return pd;
+  if (e.actor !== undefined && typeof e.actor !== 'string') return 'actor must be a string';
+  return undefined;
+}
+
+/**
+ * Checks a caller's entry before it is chained. A bad entry is a bug in the caller, not a user
+ * mistake, hence TypeError.
+ */
+export function assertNewEntry(e: NewEntry): void {
+  let problem = contentProblem(e as unknown as Record<string, unknown>);
+  if (!problem && e.time !== undefined) {
+    const d = new Date(e.time);
+    if (Number.isNaN(d.getTime()) || !ISO_TIME.test(d.toISOString())) problem = `time "${String(e.time)}" is not a date in years 0-9999`;
+  }
+  if (problem) throw new TypeError(`invalid ledger entry for ${String(e.registry)}/${String(e.repository)}:${String(e.tag)}: ${problem}`);
+}
+
+/** Turns a batch into stored entries chained after `tip` (null for an empty ledger). */
+export function chainBatch(batch: NewEntry[], tip: ChainTip | null, now = new Date()): LedgerEntry[] {
+  let seq = tip?.seq ?? 0;
+  let prev = tip?.hash ?? GENESIS_HASH;
+  const out: LedgerEntry[] = [];
+  for (const e of batch) {
+    assertNewEntry(e);
+    // Optional fields only when present, so the canonical JSON (and the hash) is the same whether
+    // the entry was built here, read from a file or read from a database row.
+    const hasPlatforms = e.platformDigests !== undefined && Object.keys(e.platformDigests).length > 0;
+    const base: Omit<LedgerEntry, 'hash'> = {
+      seq: ++seq,
+      time: normalizeTime(e.time, now),
+      registry: e.registry,
+      repository: e.repository,
+      tag: e.tag,
+      digest: e.digest,
+      ...(hasPlatforms ? { platformDigests: { ...e.platformDigests } } : {}),
+      event: e.event,
+      source: e.source,
+      ...(e.actor !== undefined && e.actor !== '' ? { actor: e.actor } : {}),
+      prev,
+    };
+    const entry: LedgerEntry = { ...base, hash: validatedEntryHash(base) };
+    out.push(entry);
+    prev = entry.hash;
+  }
+  return out;
+}
+
+/** A stored entry, or why the value read from storage is not one. */
+export type Checked = { entry: LedgerEntry; reason?: undefined } | { entry?: undefined; reason: string };
+
+/** Validates the shape of a value read from storage and recomputes its hash (not its links). */
+export function checkStored(raw: unknown): Checked {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { reason: 'not a ledger entry (not a JSON object)' };
+  const e = raw as Record<string, unknown>;
+  for (const key of Object.keys(e)) {
+    if (!FIELDS.has(key)) return { reason: `unknown field "${key}"` };
+  }
+  if (typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq) || e.seq < 1) return { reason: 'seq must be a positive integer' };
+  // The toISOString() form. (A regex rather than a Date round trip: this runs for every line read.
+  // A well-formed but impossible date is still caught, by the hash, if it was ever changed.)
+  if (typeof e.time !== 'string' || !ISO_TIME.test(e.time)) {
+    return { reason: 'time must be an ISO 8601 UTC time (YYYY-MM-DDTHH:MM:SS.sssZ)' };
+  }
+  const problem = contentProblem(e);
+  if (problem) return { reason: problem };
+  // prev and hash need no pattern check: hash must equal the recomputed hash, prev the previous one.
+  if (typeof e.prev !== 'string') return { reason: 'prev must be a string' };
+  if (typeof e.hash !== 'string') return { reason: 'hash must be a string' };
+  const entry = raw as LedgerEntry;
+  if (validatedEntryHash(entry) !== entry.hash) return { reason: 'hash does not match the entry: the entry was edited' };
+  return { entry };
+}
+
+/** Why `entry` cannot follow `tip` in the chain, if it cannot. */
+export function linkProblem(entry: LedgerEntry, tip: ChainTip | null): string | undefined {
+  const expectedSeq = (tip?.seq ?? 0) + 1;
+  if (entry.seq !== expectedSeq) {
+    return entry.seq <= expectedSeq - 1
+      ? `seq ${entry.seq} does not increase (the previous entry is seq ${tip?.seq ?? 0})`
+      : `seq ${entry.seq} follows seq ${tip?.seq ?? 0}: entries are missing`;
+  }
+  if (entry.prev !== (tip?.hash ?? GENESIS_HASH)) {
+    return tip
+      ? `prev does not match the hash of entry ${tip.seq}: an entry was removed, inserted or reordered`
+      : 'prev of the first entry is not the genesis hash: entries before it are missing';
+  }
+  return undefined;
+}
+
+/**
+ * The entries a reader answers from, with a by-tag index. Filled in chain order by the backends,
+ * which check each entry (checkStored + linkProblem) before adding it.
+ */
+export class EntryIndex {
+  readonly entries: LedgerEntry[] = [];
+  // registry → repository → tag → entries. Nested maps rather than one map keyed by a joined string:
+  // no key string is built per entry, which keeps loading 100,000 entries fast.
+  private readonly byTag = new Map<string, Map<string, Map<string, LedgerEntry[]>>>();
+
+  get tip(): ChainTip | null {
+    const last = this.entries[this.entries.length - 1];
+    return last ? { seq: last.seq, hash: last.hash } : null;
+  }
+
+  /** Adds one entry already checked with checkStored + linkProblem. */
+  add(entry: LedgerEntry): void {
+    this.entries.push(entry);
+    let repos = this.byTag.get(entry.registry);
+    if (!repos) this.byTag.set(entry.registry, (repos = new Map()));
+    let tags = repos.get(entry.repository);
+    if (!tags) repos.set(entry.repository, (tags = new Map()));
+    const list = tags.get(entry.tag);
+    if (list) list.push(entry);
+    else tags.set(entry.tag, [entry]);
+  }
+
+  history(registry: string, repository: string, tag: string): LedgerEntry[] {
+    return [...(this.byTag.get(registry)?.get(repository)?.get(tag) ?? [])];
+  }
+
+  /** In order of first appearance. */
+  tags(): TagRef[] {
+    const firsts: LedgerEntry[] = [];
+    for (const repos of this.byTag.values()) {
+      for (const tags of repos.values()) for (const list of tags.values()) firsts.push(list[0]!);
+    }
+    return firsts.sort((a, b) => a.seq - b.seq).map((e) => ({ registry: e.registry, repository: e.repository, tag: e.tag }));
+  }
+}

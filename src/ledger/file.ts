@@ -1,0 +1,340 @@
+/**
+ * The file ledger (the default): JSON Lines, one entry per line, append-only, meant to be committed
+ * next to the Kamal config (`.kamal/image-ledger.jsonl`).
+ *
+ * Writers take `<path>.lock` (lock.ts), read the tail of the file for the entry to chain onto,
+ * append the batch with one write and fsync it. A crash mid-write can leave a torn last line: final
+ * bytes without a newline that are not a JSON entry, or a final line that is not valid JSON. Readers
+ * report and ignore it; the next writer truncates it away under the lock. Anything else wrong (a
+ * middle line that is not an entry, a broken hash or prev link, seq out of order) makes the ledger
+ * untrusted: readers throw LedgerError naming the line; nothing is ever rewritten.
+ */
+import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { LedgerError, LedgerUnavailableError } from '../errors.js';
+import { EntryIndex, assertNewEntry, chainBatch, checkStored, linkProblem, type ChainTip } from './chain.js';
+import { acquireLock } from './lock.js';
+import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagRef } from './types.js';
+
+const NL = 0x0a;
+const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+
+/** What reading the whole file found. */
+export interface ParsedLedger {
+  /** The entries up to the first broken one. */
+  index: EntryIndex;
+  /** Lines holding entries (or meant to), the torn last line not counted. */
+  lines: number;
+  firstBroken?: { seq: number; line: number; reason: string };
+  torn?: { line: number; offset: number };
+}
+
+function errCode(e: unknown): string | undefined {
+  return e && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+}
+
+function tryParse(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/**
+ * Where the last line of `buf` starts, and whether it is torn. `buf` ends at the end of the file.
+ * Returns undefined when the line starts before `buf` (the caller reads more).
+ */
+function lastLine(buf: Buffer, atFileStart: boolean): { start: number; torn: boolean; terminated: boolean } | undefined {
+  const size = buf.length;
+  const terminated = buf[size - 1] === NL;
+  const nl = terminated ? (size >= 2 ? buf.lastIndexOf(NL, size - 2) : -1) : buf.lastIndexOf(NL);
+  if (nl < 0 && !atFileStart) return undefined;
+  const start = nl + 1;
+  const parsed = tryParse(buf.toString('utf8', start, terminated ? size - 1 : size));
+  return { start, torn: !parsed.ok, terminated };
+}
+
+/** Reads and checks every line. Stops checking (but keeps counting lines) at the first broken one. */
+export function parseLedger(buf: Buffer): ParsedLedger {
+  const index = new EntryIndex();
+  if (buf.length === 0) return { index, lines: 0 };
+  const last = lastLine(buf, true)!;
+  const end = last.torn ? last.start : buf.length;
+  const text = buf.toString('utf8', 0, end);
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop(); // the text ends with a newline
+  const result: ParsedLedger = { index, lines: lines.length };
+  if (last.torn) result.torn = { line: lines.length + 1, offset: last.start };
+  let tip: ChainTip | null = null;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const expectedSeq = (tip?.seq ?? 0) + 1;
+    const parsed = line === '' ? undefined : tryParse(line);
+    if (!parsed?.ok) {
+      result.firstBroken = { seq: expectedSeq, line: i + 1, reason: line === '' ? 'empty line' : 'not valid JSON' };
+      break;
+    }
+    const checked = checkStored(parsed.value);
+    const problem = checked.reason ?? linkProblem(checked.entry, tip);
+    if (problem) {
+      const seq = checked.entry?.seq ?? (typeof (parsed.value as { seq?: unknown })?.seq === 'number' ? (parsed.value as { seq: number }).seq : expectedSeq);
+      result.firstBroken = { seq, line: i + 1, reason: problem };
+      break;
+    }
+    index.add(checked.entry!);
+    tip = { seq: checked.entry!.seq, hash: checked.entry!.hash };
+  }
+  return result;
+}
+
+export function untrustedError(path: string, broken: { seq: number; line: number; reason: string }): LedgerError {
+  return new LedgerError(
+    `${path}:${broken.line}: ${broken.reason} (entry seq ${broken.seq}). The ledger cannot be trusted: ` +
+      `run \`kamal-gate ledger verify\` and restore ${path} from version control (\`git log -p -- ${path}\`).`,
+    path,
+    broken.line,
+  );
+}
+
+/** One JSON line per entry, fields in a readable order (the hash does not depend on it). */
+function serialize(e: LedgerEntry): string {
+  const ordered: Record<string, unknown> = {
+    seq: e.seq,
+    time: e.time,
+    registry: e.registry,
+    repository: e.repository,
+    tag: e.tag,
+    digest: e.digest,
+    platformDigests: e.platformDigests,
+    event: e.event,
+    source: e.source,
+    actor: e.actor,
+    prev: e.prev,
+    hash: e.hash,
+  };
+  return `${JSON.stringify(ordered)}\n`;
+}
+
+async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return buf.subarray(0, done);
+}
+
+/** What a writer needs from the end of the file. */
+interface Tail {
+  tip: ChainTip | null;
+  /** Offset of a torn last line to truncate. */
+  tornOffset?: number;
+  /** The last line is a complete entry without its newline. */
+  missingNewline: boolean;
+  /** The entry to chain onto does not verify: the caller parses the whole file for the message. */
+  broken: boolean;
+}
+
+async function readTail(fh: FileHandle, size: number): Promise<Tail> {
+  if (size === 0) return { tip: null, missingNewline: false, broken: false };
+  for (let chunk = 64 * 1024; ; chunk *= 4) {
+    const start = Math.max(0, size - chunk);
+    const buf = await readAt(fh, start, size - start);
+    const atFileStart = start === 0;
+    const last = lastLine(buf, atFileStart);
+    if (!last) continue;
+    let entryEnd = buf.length;
+    let tornOffset: number | undefined;
+    if (last.torn) {
+      tornOffset = start + last.start;
+      entryEnd = last.start; // the entry line ends with the newline just before the torn line
+      if (entryEnd === 0) {
+        if (atFileStart) return { tip: null, tornOffset, missingNewline: false, broken: false };
+        continue;
+      }
+    }
+    // The line [lineStart, lineEnd) before entryEnd (which is either the end or just after a newline).
+    const lineEnd = buf[entryEnd - 1] === NL ? entryEnd - 1 : entryEnd;
+    const nl = lineEnd > 0 ? buf.lastIndexOf(NL, lineEnd - 1) : -1;
+    if (nl < 0 && !atFileStart) continue;
+    const parsed = tryParse(buf.toString('utf8', nl + 1, lineEnd));
+    const checked = parsed.ok ? checkStored(parsed.value) : undefined;
+    const missingNewline = !last.torn && !last.terminated;
+    if (!checked?.entry) return { tip: null, tornOffset, missingNewline, broken: true };
+    return { tip: { seq: checked.entry.seq, hash: checked.entry.hash }, tornOffset, missingNewline, broken: false };
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export class FileLedger implements Ledger {
+  readonly location: string;
+  private readonly lockTimeoutMs: number;
+  private cache?: { key: string; parsed: ParsedLedger };
+  /** Serializes this instance's appends, so they queue here rather than poll the lock file. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly path: string,
+    private readonly options: LedgerOptions = {},
+  ) {
+    this.location = path;
+    this.lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  }
+
+  append(entries: NewEntry[]): Promise<LedgerEntry[]> {
+    const run = this.queue.then(() => this.appendLocked(entries));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async appendLocked(batch: NewEntry[]): Promise<LedgerEntry[]> {
+    if (batch.length === 0) return [];
+    batch.forEach(assertNewEntry); // before touching the disk: a bad entry is a caller bug
+    const dir = dirname(this.path);
+    let createdDir: string | undefined;
+    try {
+      createdDir = await mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw this.unavailable(`cannot create ${dir}`, e);
+    }
+    if (createdDir) await fsyncDir(dirname(createdDir)).catch(() => undefined);
+    for (;;) {
+      const lock = await acquireLock(`${this.path}.lock`, {
+        timeoutMs: this.lockTimeoutMs,
+        ledger: this.path,
+        onWait: this.options.onLockWait,
+      });
+      try {
+        // Defensive: if our lock file was removed behind our back (by hand), take it again rather
+        // than write without it.
+        if (!(await lock.stillHeld())) continue;
+        return await this.writeBatch(batch, dir);
+      } finally {
+        await lock.release();
+      }
+    }
+  }
+
+  /** Under the lock: chain onto the tail as it is on disk now (other processes append) and write. */
+  private async writeBatch(batch: NewEntry[], dir: string): Promise<LedgerEntry[]> {
+    let created = false;
+    try {
+      await stat(this.path);
+    } catch (e) {
+      if (errCode(e) !== 'ENOENT') throw this.unavailable(`cannot read ${this.path}`, e);
+      created = true;
+    }
+    let fh: FileHandle;
+    try {
+      fh = await open(this.path, 'a+', 0o644);
+    } catch (e) {
+      throw this.unavailable(`cannot open ${this.path} for writing`, e);
+    }
+    try {
+      const { size } = await fh.stat();
+      const tail = await readTail(fh, size);
+      if (tail.broken) {
+        // Never chain onto an entry that does not verify: find and name the broken line.
+        const parsed = parseLedger(await readAt(fh, 0, size));
+        const broken = parsed.firstBroken ?? { seq: (parsed.index.tip?.seq ?? 0) + 1, line: parsed.lines, reason: 'the last entry does not verify' };
+        throw untrustedError(this.path, broken);
+      }
+      if (tail.tornOffset !== undefined) {
+        await fh.truncate(tail.tornOffset);
+        this.options.onWarning?.(`${this.path}: removed a torn last line (an interrupted write) before appending; no complete entry was lost`);
+      }
+      const entries = chainBatch(batch, tail.tip);
+      const data = Buffer.from((tail.missingNewline ? '\n' : '') + entries.map(serialize).join(''), 'utf8');
+      let written = 0;
+      while (written < data.length) {
+        // The file is opened O_APPEND: each write lands at the end. Normally one write does it all.
+        const { bytesWritten } = await fh.write(data, written, data.length - written);
+        written += bytesWritten;
+      }
+      await fh.sync();
+      if (created) await fsyncDir(dir);
+      this.cache = undefined;
+      return entries;
+    } catch (e) {
+      if (e instanceof LedgerError || e instanceof TypeError) throw e;
+      throw this.unavailable(`cannot append to ${this.path}`, e);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Reads the file, or reuses the last reading when the file has not changed since. */
+  private async load(): Promise<ParsedLedger> {
+    let key: string;
+    try {
+      const st = await stat(this.path);
+      key = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    } catch (e) {
+      if (errCode(e) === 'ENOENT') return { index: new EntryIndex(), lines: 0 };
+      throw this.unavailable(`cannot read ${this.path}`, e);
+    }
+    if (this.cache?.key === key) return this.cache.parsed;
+    let buf: Buffer;
+    try {
+      buf = await readFile(this.path);
+    } catch (e) {
+      if (errCode(e) === 'ENOENT') return { index: new EntryIndex(), lines: 0 };
+      throw this.unavailable(`cannot read ${this.path}`, e);
+    }
+    const parsed = parseLedger(buf);
+    if (parsed.torn) {
+      this.options.onWarning?.(
+        `${this.path}:${parsed.torn.line}: torn last line (an interrupted write) ignored; the next append removes it`,
+      );
+    }
+    this.cache = { key, parsed };
+    return parsed;
+  }
+
+  private async trusted(): Promise<EntryIndex> {
+    const parsed = await this.load();
+    if (parsed.firstBroken) throw untrustedError(this.path, parsed.firstBroken);
+    return parsed.index;
+  }
+
+  async all(): Promise<LedgerEntry[]> {
+    return [...(await this.trusted()).entries];
+  }
+
+  async history(registry: string, repository: string, tag: string): Promise<LedgerEntry[]> {
+    return (await this.trusted()).history(registry, repository, tag);
+  }
+
+  async tags(): Promise<TagRef[]> {
+    return (await this.trusted()).tags();
+  }
+
+  async verify(): Promise<ChainReport> {
+    this.cache = undefined; // verify always reads the file afresh
+    const parsed = await this.load();
+    const report: ChainReport = { ok: !parsed.firstBroken, entries: parsed.lines };
+    if (parsed.firstBroken) report.firstBroken = parsed.firstBroken;
+    if (parsed.torn) report.repairedTornLine = true;
+    return report;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+  }
+
+  private unavailable(what: string, cause: unknown): LedgerUnavailableError {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new LedgerUnavailableError(`${what}: ${reason}`, this.path, { cause });
+  }
+}

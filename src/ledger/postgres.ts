@@ -1,0 +1,351 @@
+/**
+ * The PostgreSQL ledger: `postgres://` or `postgresql://` URL (e.g. `--ledger` or
+ * `KAMAL_GATE_LEDGER_URL`), for many CI runners sharing one ledger.
+ *
+ * The tool creates and migrates its schema (`kamal_gate_schema`, `kamal_gate_ledger`) under a
+ * session advisory lock, so concurrent first runs do not race. An append is one transaction that
+ * takes a transaction advisory lock, reads the last entry, and inserts the batch chained after it:
+ * concurrent writers queue on the lock and the chain stays linear. Entries carry the same hash chain
+ * as the file ledger (hash.ts).
+ *
+ * An unreachable database, refused credentials or any other database failure is a
+ * LedgerUnavailableError (exit 3) naming the host, the password never shown.
+ */
+import pg from 'pg';
+import { LedgerError, LedgerUnavailableError, UsageError } from '../errors.js';
+import { registerSecret } from '../redact.js';
+import { EntryIndex, assertNewEntry, chainBatch, checkStored, linkProblem, type ChainTip } from './chain.js';
+import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagRef } from './types.js';
+
+// Fixed advisory lock keys (arbitrary 63-bit constants owned by kamal-gate). Advisory locks are per
+// database, so ledgers in different databases do not contend.
+const MIGRATE_LOCK = '4207715603871350001';
+const APPEND_LOCK = '4207715603871350002';
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+/** Rows per INSERT: 11 parameters each, well under PostgreSQL's 65,535 bind parameters. */
+const INSERT_CHUNK = 1_000;
+
+/** Each migration's statements; migration N (1-based) brings the schema to version N. */
+const MIGRATIONS: string[][] = [
+  [
+    `CREATE TABLE kamal_gate_ledger (
+       seq bigint PRIMARY KEY,
+       time timestamptz NOT NULL,
+       registry text NOT NULL,
+       repository text NOT NULL,
+       tag text NOT NULL,
+       digest text,
+       platform_digests jsonb,
+       event text NOT NULL,
+       source text NOT NULL,
+       actor text,
+       prev text NOT NULL,
+       hash text NOT NULL
+     )`,
+    'CREATE INDEX kamal_gate_ledger_tag ON kamal_gate_ledger (registry, repository, tag, seq)',
+  ],
+];
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+const COLUMNS = 'seq, time, registry, repository, tag, digest, platform_digests, event, source, actor, prev, hash';
+
+interface Row {
+  seq: string | number;
+  time: Date;
+  registry: string;
+  repository: string;
+  tag: string;
+  digest: string | null;
+  platform_digests: Record<string, string> | null;
+  event: string;
+  source: string;
+  actor: string | null;
+  prev: string;
+  hash: string;
+}
+
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(?:ql)?:\/\//i.test(location);
+}
+
+/** The URL as shown in messages: no password, no query string (which may hold one). */
+export function describePostgresUrl(url: string): { location: string; host: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError('the ledger URL is not a valid postgres:// URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)');
+  }
+  const host = u.host || u.searchParams.get('host') || 'localhost';
+  const user = u.username ? `${u.username}${u.password ? ':***' : ''}@` : '';
+  return { location: `${u.protocol}//${user}${u.host}${u.pathname}`, host };
+}
+
+/** Registers every secret the URL carries, so no message or log can show it. */
+function registerUrlSecrets(url: string): void {
+  const u = new URL(url);
+  if (u.password) {
+    registerSecret(u.password);
+    try {
+      registerSecret(decodeURIComponent(u.password));
+    } catch {
+      // not percent-encoded validly: the raw form is registered
+    }
+  }
+  for (const key of ['password', 'sslpassword']) registerSecret(u.searchParams.get(key));
+}
+
+function rowToEntry(row: Row): LedgerEntry {
+  const entry: LedgerEntry = {
+    seq: Number(row.seq),
+    time: row.time instanceof Date ? row.time.toISOString() : String(row.time),
+    registry: row.registry,
+    repository: row.repository,
+    tag: row.tag,
+    digest: row.digest,
+    event: row.event as LedgerEntry['event'],
+    source: row.source as LedgerEntry['source'],
+    prev: row.prev,
+    hash: row.hash,
+  };
+  if (row.platform_digests !== null) entry.platformDigests = row.platform_digests;
+  if (row.actor !== null) entry.actor = row.actor;
+  return entry;
+}
+
+export class PostgresLedger implements Ledger {
+  readonly location: string;
+  private readonly host: string;
+  private readonly pool: pg.Pool;
+  private readonly lockTimeoutMs: number;
+  private index = new EntryIndex();
+  private closed = false;
+
+  private constructor(url: string, options: LedgerOptions) {
+    const { location, host } = describePostgresUrl(url);
+    registerUrlSecrets(url);
+    this.location = location;
+    this.host = host;
+    this.lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    this.pool = new pg.Pool({
+      connectionString: url,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      max: 4,
+      idleTimeoutMillis: 10_000,
+      allowExitOnIdle: true,
+      application_name: 'kamal-gate',
+    });
+    // An idle client losing its connection must not crash the process; the next query reports it.
+    this.pool.on('error', () => undefined);
+  }
+
+  /** Connects and brings the schema up to date. Throws LedgerUnavailableError when unreachable. */
+  static async open(url: string, options: LedgerOptions = {}): Promise<PostgresLedger> {
+    const ledger = new PostgresLedger(url, options);
+    try {
+      await ledger.migrate();
+    } catch (e) {
+      await ledger.close();
+      throw e;
+    }
+    return ledger;
+  }
+
+  private async client(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (e) {
+      throw this.unavailable(e, true);
+    }
+  }
+
+  private async migrate(): Promise<void> {
+    const client = await this.client();
+    try {
+      await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${this.lockTimeoutMs}ms`]);
+      await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATE_LOCK]);
+      try {
+        await client.query('CREATE TABLE IF NOT EXISTS kamal_gate_schema (version int PRIMARY KEY)');
+        const { rows } = await client.query<{ v: number }>('SELECT coalesce(max(version), 0)::int AS v FROM kamal_gate_schema');
+        const current = rows[0]?.v ?? 0;
+        if (current > SCHEMA_VERSION) {
+          throw new LedgerError(
+            `the ledger database ${this.location} has schema version ${current}, newer than this kamal-gate knows (${SCHEMA_VERSION}): upgrade kamal-gate`,
+            this.location,
+          );
+        }
+        for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
+          await client.query('BEGIN');
+          try {
+            for (const sql of MIGRATIONS[version - 1]!) await client.query(sql);
+            await client.query('INSERT INTO kamal_gate_schema (version) VALUES ($1)', [version]);
+            await client.query('COMMIT');
+          } catch (e) {
+            await client.query('ROLLBACK').catch(() => undefined);
+            throw e;
+          }
+        }
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATE_LOCK]).catch(() => undefined);
+      }
+      await client.query('RESET lock_timeout');
+    } catch (e) {
+      throw this.mapError(e);
+    } finally {
+      client.release();
+    }
+  }
+
+  async append(batch: NewEntry[]): Promise<LedgerEntry[]> {
+    if (batch.length === 0) return [];
+    batch.forEach(assertNewEntry);
+    const client = await this.client();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${this.lockTimeoutMs}ms`]);
+      // Every writer queues here until the one before it commits: the chain stays linear.
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [APPEND_LOCK]);
+      const { rows } = await client.query<Row>(`SELECT ${COLUMNS} FROM kamal_gate_ledger ORDER BY seq DESC LIMIT 1`);
+      let tip: ChainTip | null = null;
+      if (rows[0]) {
+        const checked = checkStored(rowToEntry(rows[0]));
+        if (checked.reason !== undefined) throw this.untrusted(Number(rows[0].seq), checked.reason);
+        tip = { seq: checked.entry.seq, hash: checked.entry.hash };
+      }
+      const entries = chainBatch(batch, tip);
+      for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
+        await this.insert(client, entries.slice(i, i + INSERT_CHUNK));
+      }
+      await client.query('COMMIT');
+      return entries;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw this.mapError(e);
+    } finally {
+      client.release();
+    }
+  }
+
+  private async insert(client: pg.PoolClient, entries: LedgerEntry[]): Promise<void> {
+    const values: unknown[] = [];
+    const tuples = entries.map((e) => {
+      const base = values.length;
+      values.push(
+        e.seq,
+        e.time,
+        e.registry,
+        e.repository,
+        e.tag,
+        e.digest,
+        e.platformDigests === undefined ? null : JSON.stringify(e.platformDigests),
+        e.event,
+        e.source,
+        e.actor ?? null,
+        e.prev,
+        e.hash,
+      );
+      return `(${Array.from({ length: 12 }, (_, k) => `$${base + k + 1}${k === 6 ? '::jsonb' : ''}`).join(', ')})`;
+    });
+    await client.query(`INSERT INTO kamal_gate_ledger (${COLUMNS}) VALUES ${tuples.join(', ')}`, values);
+  }
+
+  /**
+   * Brings the in-memory index up to date: reads only the entries after the last one checked and
+   * checks each against the chain. (Rows edited before that point are found by `verify()` and by the
+   * next process, which reads everything.)
+   */
+  private async refresh(): Promise<EntryIndex> {
+    const after = this.index.tip?.seq ?? 0;
+    let rows: Row[];
+    try {
+      rows = (await this.pool.query<Row>(`SELECT ${COLUMNS} FROM kamal_gate_ledger WHERE seq > $1 ORDER BY seq`, [after])).rows;
+    } catch (e) {
+      throw this.mapError(e);
+    }
+    for (const row of rows) {
+      const checked = checkStored(rowToEntry(row));
+      const problem = checked.reason ?? linkProblem(checked.entry!, this.index.tip);
+      if (problem !== undefined) {
+        this.index = new EntryIndex(); // read everything again next time
+        throw this.untrusted(Number(row.seq), problem);
+      }
+      this.index.add(checked.entry!);
+    }
+    return this.index;
+  }
+
+  async all(): Promise<LedgerEntry[]> {
+    return [...(await this.refresh()).entries];
+  }
+
+  async history(registry: string, repository: string, tag: string): Promise<LedgerEntry[]> {
+    return (await this.refresh()).history(registry, repository, tag);
+  }
+
+  async tags(): Promise<TagRef[]> {
+    return (await this.refresh()).tags();
+  }
+
+  async verify(): Promise<ChainReport> {
+    let rows: Row[];
+    try {
+      rows = (await this.pool.query<Row>(`SELECT ${COLUMNS} FROM kamal_gate_ledger ORDER BY seq`)).rows;
+    } catch (e) {
+      throw this.mapError(e);
+    }
+    let tip: ChainTip | null = null;
+    for (const row of rows) {
+      const checked = checkStored(rowToEntry(row));
+      const problem = checked.reason ?? linkProblem(checked.entry!, tip);
+      if (problem !== undefined) return { ok: false, entries: rows.length, firstBroken: { seq: Number(row.seq), reason: problem } };
+      tip = { seq: Number(row.seq), hash: row.hash };
+    }
+    return { ok: true, entries: rows.length };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  private untrusted(seq: number, reason: string): LedgerError {
+    return new LedgerError(
+      `${this.location}: ledger entry seq ${seq}: ${reason}. The ledger cannot be trusted: ` +
+        'run `kamal-gate ledger verify` and restore the kamal_gate_ledger table from a backup.',
+      this.location,
+    );
+  }
+
+  private mapError(e: unknown): Error {
+    if (e instanceof LedgerError || e instanceof LedgerUnavailableError || e instanceof TypeError) return e;
+    return this.unavailable(e, false);
+  }
+
+  private unavailable(e: unknown, connecting: boolean): LedgerUnavailableError {
+    const what = connecting
+      ? `cannot connect to the PostgreSQL ledger on ${this.host} (${this.location})`
+      : `the PostgreSQL ledger on ${this.host} (${this.location}) failed`;
+    return new LedgerUnavailableError(
+      `${what}: ${describeError(e)}. Check the URL, that the server is running and reachable, and the credentials.`,
+      this.location,
+      { cause: e },
+    );
+  }
+}
+
+/** A readable reason; connection failures to several addresses come as an AggregateError with no message. */
+function describeError(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  if (e.message) return e.message;
+  const code = (e as { code?: unknown }).code;
+  if (code !== undefined) return String(code);
+  if (e instanceof AggregateError && e.errors[0] instanceof Error) return describeError(e.errors[0]);
+  return e.name;
+}
+
+export function openPostgresLedger(url: string, options?: LedgerOptions): Promise<PostgresLedger> {
+  return PostgresLedger.open(url, options);
+}

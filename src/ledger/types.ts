@@ -1,0 +1,122 @@
+/**
+ * The digest ledger: an append-only, hash-chained record of which digest every tag pointed to and
+ * when. Two backends (a JSON Lines file, PostgreSQL) with the same semantics and the same chain.
+ */
+
+/**
+ * What happened to a tag:
+ * - `recorded`: the first time the ledger saw the tag (or `kamal-gate record` after a push);
+ * - `observed`: seen again pointing to the digest the ledger already had;
+ * - `moved`: the tag now points to another digest (an overwrite or a rollback);
+ * - `deleted`: the tag is gone from the registry (`digest` is null);
+ * - `restored`: a deleted tag is back, pointing to a digest it had before.
+ */
+export type LedgerEvent = 'recorded' | 'observed' | 'moved' | 'deleted' | 'restored';
+
+/** Which command wrote the entry. */
+export type LedgerSource = 'record' | 'verify' | 'drift' | 'hook';
+
+export const LEDGER_EVENTS: readonly LedgerEvent[] = ['recorded', 'observed', 'moved', 'deleted', 'restored'];
+export const LEDGER_SOURCES: readonly LedgerSource[] = ['record', 'verify', 'drift', 'hook'];
+
+/** The fields a caller gives; the ledger adds `seq`, `prev` and `hash` (and `time` when absent). */
+export interface NewEntry {
+  registry: string;
+  repository: string;
+  tag: string;
+  /** What the tag points to (an index digest for multi-platform images); null only for `deleted`. */
+  digest: string | null;
+  /** When the tag is an index: each platform's manifest digest, e.g. `{"linux/amd64": "sha256:…"}`. */
+  platformDigests?: Record<string, string>;
+  event: LedgerEvent;
+  source: LedgerSource;
+  /** Who caused it, when known: the CI job, `KAMAL_PERFORMER`. Never a secret. */
+  actor?: string;
+  /** When it was seen (any form `Date` parses); default now. Stored as ISO 8601 UTC with milliseconds. */
+  time?: string | Date;
+}
+
+/** One line of the file ledger, one row of the database ledger. */
+export interface LedgerEntry {
+  /** 1 for the first entry, then +1 for each entry: no gaps. */
+  seq: number;
+  /** ISO 8601 UTC, `toISOString()` form (e.g. `2025-01-31T12:00:00.000Z`). */
+  time: string;
+  registry: string;
+  repository: string;
+  tag: string;
+  /** Null for `deleted`. */
+  digest: string | null;
+  platformDigests?: Record<string, string>;
+  event: LedgerEvent;
+  source: LedgerSource;
+  actor?: string;
+  /** The `hash` of the previous entry; `GENESIS_HASH` ("sha256:" + 64 zeros) for the first. */
+  prev: string;
+  /** "sha256:" + hex sha256 of the canonical JSON of this entry without `hash` (see hash.ts). */
+  hash: string;
+}
+
+/** A tag as the ledger keys it. */
+export interface TagRef {
+  registry: string;
+  repository: string;
+  tag: string;
+}
+
+/** The result of checking the whole hash chain. */
+export interface ChainReport {
+  ok: boolean;
+  /** Entries in the ledger (a torn last line not counted). */
+  entries: number;
+  /** The first entry that breaks the chain: `line` for the file ledger (1-based). */
+  firstBroken?: { seq: number; line?: number; reason: string };
+  /**
+   * File ledger: the last line is torn (a crash mid-write). Readers ignore it; the next writer
+   * truncates it away before appending. Set by `verify()` when such a line is present.
+   */
+  repairedTornLine?: boolean;
+}
+
+export interface Ledger {
+  /** The file path, or the database URL with its password redacted: for messages. */
+  readonly location: string;
+  /**
+   * Appends one batch under the writer lock, chained after the last entry, and returns the entries
+   * as stored (with seq, time, prev, hash). The batch is all-or-nothing in PostgreSQL; in the file it
+   * is one write + fsync (a crash mid-write leaves a torn last line that the next writer removes).
+   * Throws LedgerError when the entry to chain onto does not verify (never writes on top of it).
+   */
+  append(entries: NewEntry[]): Promise<LedgerEntry[]>;
+  /** Every entry in seq order. Throws LedgerError when the chain does not verify. */
+  all(): Promise<LedgerEntry[]>;
+  /** One tag's entries in seq order (empty when never recorded). Throws LedgerError like `all()`. */
+  history(registry: string, repository: string, tag: string): Promise<LedgerEntry[]>;
+  /** Every tag ever recorded, in order of first appearance. Throws LedgerError like `all()`. */
+  tags(): Promise<TagRef[]>;
+  /** Recomputes every hash and prev link; reports the first broken entry instead of throwing. */
+  verify(): Promise<ChainReport>;
+  close(): Promise<void>;
+}
+
+export interface LedgerOptions {
+  /** How long a writer waits for the lock (file) or advisory lock (PostgreSQL). Default 30 s. */
+  lockTimeoutMs?: number;
+  /** PostgreSQL: how long to wait for a connection. Default 10 s. */
+  connectTimeoutMs?: number;
+  /**
+   * File ledger: called once per append when another live process holds the lock and this one has
+   * to wait (e.g. to print "waiting for the ledger lock held by pid 123 on ci-7").
+   */
+  onLockWait?: (holder: LockHolder) => void;
+  /** File ledger: called when a torn last line is found by a reader or removed by a writer. */
+  onWarning?: (message: string) => void;
+}
+
+/** What a file ledger's lock file records about its holder. */
+export interface LockHolder {
+  pid: number;
+  hostname: string;
+  /** ISO 8601 time the lock was taken. */
+  time: string;
+}
