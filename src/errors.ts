@@ -79,7 +79,17 @@ export class AuthError extends RegistryError {
 
 /** The tag (or digest) does not exist in the registry. */
 export class NotFoundError extends RegistryError {
-  override readonly kind = 'not_found';
+  override readonly kind: string = 'not_found';
+}
+
+/** The tag (or digest) a reference names is not in the registry: the thing the ledger calls deleted. */
+export class TagNotFoundError extends NotFoundError {
+  override readonly kind = 'tag_not_found';
+}
+
+/** The image exists but has no build for a platform the deploy runs. */
+export class PlatformMissingError extends RegistryError {
+  override readonly kind = 'platform_missing';
 }
 
 /** Content did not match the digest asked for or claimed: the registry (or something between) lies. */

@@ -2,7 +2,7 @@
  * The pipeline every command uses: targets → subjects (resolved at the registry). Later stages
  * (checks, policy, ledger) hang off the same results.
  */
-import { isKamalGateError, KamalGateError, NotFoundError, RegistryError } from './errors.js';
+import { isKamalGateError, KamalGateError, RegistryError, TagNotFoundError } from './errors.js';
 import type { RegistryClient, Resolution } from './registry/client.js';
 import { formatPlatform } from './registry/manifest.js';
 import { formatReference, parseReference } from './registry/reference.js';
@@ -71,7 +71,7 @@ async function resolveOne(client: RegistryClient, target: Target, opts: ResolveO
     const r = await client.resolve(ref, platforms);
     return { target, subject: toSubject(target, r) };
   } catch (e) {
-    if (target.optional && e instanceof NotFoundError) return { target, absent: true, error: e };
+    if (target.optional && e instanceof TagNotFoundError) return { target, absent: true, error: e };
     if (isKamalGateError(e)) return { target, error: e };
     const msg = e instanceof Error ? e.message : String(e);
     return { target, error: new RegistryError(`${target.ref}: unexpected failure: ${msg}`) };

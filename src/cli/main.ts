@@ -7,7 +7,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT, isKamalGateError } from '../errors.js';
 import { redact } from '../redact.js';
 import { VERSION } from '../version.js';
+import { driftCommand } from './drift.js';
 import { inspectCommand } from './inspect.js';
+import { ledgerExportCommand, ledgerShowCommand, ledgerVerifyCommand } from './ledger.js';
+import { addLedgerOption } from './ledger-options.js';
+import { recordCommand } from './record.js';
 import { targetsCommand } from './targets.js';
 import { verifyCommand } from './verify.js';
 
@@ -15,12 +19,15 @@ export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
   env: NodeJS.ProcessEnv;
+  /** Whether stderr is a terminal (progress is shown only there). */
+  isTty: boolean;
 }
 
 const defaultIo: Io = {
   out: (s) => process.stdout.write(redact(s)),
   err: (s) => process.stderr.write(redact(s)),
   env: process.env,
+  isTty: Boolean(process.stderr.isTTY),
 };
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -60,12 +67,50 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .showSuggestionAfterError(true);
   program.enablePositionalOptions();
 
-  const verify = addFormat(addRegistryOptions(addTargetOptions(program.command('verify').argument('[refs...]', 'image references (default: the images of the Kamal config)'))), ['text', 'json'])
-    .description('resolve every image of the deploy at its registry and pin it to a digest')
-    .addHelpText('after', '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64');
+  const verify = addFormat(addLedgerOption(addRegistryOptions(addTargetOptions(program.command('verify').argument('[refs...]', 'image references (default: the images of the Kamal config)'))), true), ['text', 'json'])
+    .option('--require-recorded', 'fail tags the ledger has never seen (tag.unrecorded) instead of recording them on first use')
+    .description('resolve every image of the deploy, pin it to a digest, and check each tag against the digest ledger')
+    .addHelpText('after', '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64 --no-ledger');
   verify.action(async (refs: string[], opts) => {
     exitCode = await verifyCommand(refs, opts, io);
   });
+
+  const record = addFormat(addLedgerOption(addRegistryOptions(addTargetOptions(program.command('record').argument('[refs...]', 'image references (default: the images of the Kamal config)')))), ['text', 'json'])
+    .description('record in the digest ledger what each tag points to now (run right after the push)')
+    .addHelpText('after', '\nExamples:\n  kamal-gate record --version "$GITHUB_SHA"      # after kamal build push\n  kamal-gate record ghcr.io/acme/app:1.4.2 --ledger postgres://ci@db/ledger');
+  record.action(async (refs: string[], opts) => {
+    exitCode = await recordCommand(refs, opts, io);
+  });
+
+  const drift = addFormat(addLedgerOption(addRegistryOptions(program.command('drift'))), ['text', 'json'])
+    .option('--concurrency <n>', 'tags checked at once (connections per registry stay bounded)', undefined)
+    .option('-q, --quiet', 'no progress on the terminal')
+    .description('re-resolve every tag in the ledger and report tags that were overwritten, rolled back or deleted')
+    .addHelpText('after', '\nExamples:\n  kamal-gate drift                                  # exit 1 when a tag drifted\n  kamal-gate drift --ledger "$KAMAL_GATE_LEDGER_URL" --format json');
+  drift.action(async (opts) => {
+    exitCode = await driftCommand(opts, io, io.isTty);
+  });
+
+  const ledgerCmd = program.command('ledger').description('inspect the digest ledger');
+  addFormat(addLedgerOption(ledgerCmd.command('verify')), ['text', 'json'])
+    .description('check the hash chain of the whole ledger and name the first broken entry')
+    .addHelpText('after', '\nExample:\n  kamal-gate ledger verify --ledger .kamal/image-ledger.jsonl')
+    .action(async (opts) => {
+      exitCode = await ledgerVerifyCommand(opts, io);
+    });
+  addFormat(addLedgerOption(ledgerCmd.command('show').argument('[ref]', 'one tag (default: every tag)')), ['text', 'json'])
+    .description("show every tag with its approved digest, or one tag's history")
+    .addHelpText('after', '\nExamples:\n  kamal-gate ledger show\n  kamal-gate ledger show ghcr.io/acme/app:v42')
+    .action(async (ref: string | undefined, opts) => {
+      exitCode = await ledgerShowCommand(ref, opts, io);
+    });
+  addLedgerOption(ledgerCmd.command('export'))
+    .option('-o, --output <file>', 'write to a file instead of standard output')
+    .description('write every ledger entry as JSON')
+    .addHelpText('after', '\nExample:\n  kamal-gate ledger export -o ledger-backup.json')
+    .action(async (opts) => {
+      exitCode = await ledgerExportCommand(opts, io);
+    });
 
   const targets = addFormat(addTargetOptions(program.command('targets')), ['text', 'json'])
     .description('list the images a deploy pulls, with the config line each comes from (no network)')

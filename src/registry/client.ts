@@ -2,7 +2,7 @@
  * The OCI distribution client: authenticated requests, manifests and blobs verified against their
  * digests, tag lists, and tag → digest → platform manifest → config resolution.
  */
-import { AuthError, DigestMismatchError, NotFoundError, ProtocolError, RegistryError } from '../errors.js';
+import { AuthError, DigestMismatchError, NotFoundError, PlatformMissingError, ProtocolError, RegistryError, TagNotFoundError } from '../errors.js';
 import type { Descriptor, Platform } from '../types.js';
 import { Authenticator, type Endpoint } from './auth.js';
 import { ChainedCredentials, type CredentialSource } from './credentials.js';
@@ -350,7 +350,13 @@ export class RegistryClient {
     const repo: Repo = { registry: ref.registry, repository: ref.repository };
     const shown = formatReference(ref);
     const wanted = platforms.length ? platforms : [DEFAULT_PLATFORM];
-    const top = await this.getManifest(repo, ref.digest ?? ref.tag!);
+    let top: FetchedManifest;
+    try {
+      top = await this.getManifest(repo, ref.digest ?? ref.tag!);
+    } catch (e) {
+      if (e instanceof NotFoundError) throw new TagNotFoundError(e.message, ref.registry, e.status);
+      throw e;
+    }
     let manifest: ImageManifest;
     let manifestDigest: string;
     let platform: Platform | undefined;
@@ -369,7 +375,7 @@ export class RegistryClient {
         }
       }
       if (missing.length || !first) {
-        throw new NotFoundError(
+        throw new PlatformMissingError(
           `${shown}: no ${missing.map(formatPlatform).join(', ')} image in the index (it offers ${offered.map(formatPlatform).join(', ') || 'no runnable platform'}); build for the platform or pass --platform`,
           ref.registry,
         );
@@ -399,7 +405,7 @@ export class RegistryClient {
         platform = own;
         const mismatch = wanted.filter((w) => !samePlatform(w, own));
         if (mismatch.length) {
-          throw new NotFoundError(
+          throw new PlatformMissingError(
             `${shown}: is a single-platform ${formatPlatform(own)} image, but the deploy needs ${mismatch.map(formatPlatform).join(', ')}; build for the platform or pass --platform`,
             ref.registry,
           );

@@ -4,7 +4,7 @@
  */
 import { formatPlatform } from '../registry/manifest.js';
 import type { RegistryStats } from '../registry/stats.js';
-import type { Role, SourceLocation } from '../types.js';
+import type { Finding, Role, Severity, SourceLocation } from '../types.js';
 import { VERSION } from '../version.js';
 import type { TargetResult } from '../verify.js';
 
@@ -18,7 +18,11 @@ export interface ImageReport {
   source?: SourceLocation;
   aliasOf?: string;
   optional?: boolean;
-  status: 'pinned' | 'absent' | 'error';
+  /**
+   * `pinned`; `absent`: an optional alias not in the registry; `missing`: a tag the ledger knew
+   * that is gone (its finding says more); `error`: could not be resolved.
+   */
+  status: 'pinned' | 'absent' | 'missing' | 'error';
   /** `registry/repository:tag`, normalized. */
   normalized?: string;
   /** What the tag points to (an index digest for multi-platform images). */
@@ -35,6 +39,15 @@ export interface ImageReport {
   created?: string;
   labels?: Record<string, string>;
   error?: { kind: string; message: string };
+  findings?: FindingReport[];
+}
+
+export interface FindingReport {
+  rule: string;
+  severity: Severity;
+  message: string;
+  remedy?: string;
+  evidence?: Record<string, unknown>;
 }
 
 export interface VerifyReport {
@@ -46,13 +59,28 @@ export interface VerifyReport {
   versionSource?: string;
   images: ImageReport[];
   notes: string[];
+  /** Where the digest ledger is (absent with --no-ledger). */
+  ledger?: string;
   stats?: Record<string, RegistryStats>;
   exitCode: number;
 }
 
-export function imageReport(r: TargetResult): ImageReport {
+export function findingReport(f: Finding): FindingReport {
+  const out: FindingReport = { rule: f.rule, severity: f.severity, message: f.message };
+  if (f.remedy) out.remedy = f.remedy;
+  if (f.evidence) out.evidence = f.evidence;
+  return out;
+}
+
+/** Findings that fail a run until the policy engine decides modes: critical and high. */
+export function failing(f: Pick<Finding, 'severity'>): boolean {
+  return f.severity === 'critical' || f.severity === 'high';
+}
+
+export function imageReport(r: TargetResult, findings: Finding[] = []): ImageReport {
   const t = r.target;
-  const out: ImageReport = { role: t.role, name: t.name, ref: t.ref, status: r.subject ? 'pinned' : r.absent ? 'absent' : 'error' };
+  const status: ImageReport['status'] = r.subject ? 'pinned' : r.absent ? 'absent' : r.error ? 'error' : 'missing';
+  const out: ImageReport = { role: t.role, name: t.name, ref: t.ref, status };
   if (t.source) out.source = t.source;
   if (t.aliasOf) out.aliasOf = t.aliasOf;
   if (t.optional) out.optional = true;
@@ -70,6 +98,7 @@ export function imageReport(r: TargetResult): ImageReport {
     if (s.config) out.labels = s.config.labels;
   }
   if (r.error) out.error = { kind: r.error.kind, message: r.error.message };
+  if (findings.length) out.findings = findings.map(findingReport);
   return out;
 }
 

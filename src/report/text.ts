@@ -15,7 +15,7 @@ export function renderVerifyText(report: VerifyReport): string {
   const rows = report.images.map((r) => [
     r.role,
     r.ref,
-    r.status === 'pinned' ? shortDigest(r.digest) : r.status === 'absent' ? 'absent' : 'ERROR',
+    r.status === 'pinned' ? shortDigest(r.digest) : r.status === 'error' ? 'ERROR' : r.status,
     r.platform ?? '-',
     r.created ?? '-',
   ]);
@@ -31,7 +31,18 @@ export function renderVerifyText(report: VerifyReport): string {
       for (const [platform, digest] of Object.entries(r.platformDigests ?? {})) out.push(`    ${platform} → ${digest}`);
     }
   }
-  const problems = report.images.filter((r) => r.status !== 'pinned');
+  const withFindings = report.images.filter((r) => r.findings?.length);
+  if (withFindings.length) {
+    out.push('');
+    for (const r of withFindings) {
+      const loc = where(r);
+      for (const f of r.findings!) {
+        out.push(`${f.severity.toUpperCase()} ${f.rule}: ${r.role} ${r.name}${loc ? ` (${loc})` : ''}`, `  ${f.message}`);
+        if (f.remedy) out.push(`  fix: ${f.remedy}`);
+      }
+    }
+  }
+  const problems = report.images.filter((r) => r.status === 'absent' || r.status === 'error');
   if (problems.length) {
     out.push('');
     for (const r of problems) {
@@ -42,7 +53,12 @@ export function renderVerifyText(report: VerifyReport): string {
   }
   for (const n of report.notes) out.push(`note: ${n}`);
   const failed = report.images.filter((r) => r.status === 'error').length;
-  out.push('', `${pinned.length} image${pinned.length === 1 ? '' : 's'} pinned${failed ? `, ${failed} could not be verified` : ''}`);
+  const findings = report.images.reduce((n, r) => n + (r.findings?.length ?? 0), 0);
+  out.push(
+    '',
+    `${pinned.length} image${pinned.length === 1 ? '' : 's'} pinned${failed ? `, ${failed} could not be verified` : ''}` +
+      `${findings ? `, ${findings} finding${findings === 1 ? '' : 's'}` : ''}${report.ledger ? ` (ledger ${report.ledger})` : ''}`,
+  );
   return out.join('\n') + '\n';
 }
 

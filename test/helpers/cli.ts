@@ -1,6 +1,8 @@
 /** Runs the built CLI (dist/cli.js) as a user would: a child process, its exit code and output. */
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 export const CLI = resolve(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 
@@ -15,7 +17,9 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
     const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
     // A developer's own environment must not leak into what the tests see.
     for (const k of ['KAMAL_VERSION', 'VERSION', 'KAMAL_DESTINATION']) if (!(opts.env && k in opts.env)) delete env[k];
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Without a cwd, a fresh folder: the CLI writes its ledger beside where it runs, never into the repo.
+    const cwd = opts.cwd ?? mkdtempSync(join(tmpdir(), 'kg-cwd-'));
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

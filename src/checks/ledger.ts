@@ -1,0 +1,138 @@
+/**
+ * The ledger check: every resolved tag is compared with the digest the ledger approved for it.
+ * Approval comes only from `kamal-gate record` (the build pipeline) or from first use; what verify
+ * and drift observe is recorded as evidence but never approves anything, so an overwrite stays an
+ * overwrite however often it is seen.
+ */
+import { TagNotFoundError } from '../errors.js';
+import { classify, observationEntry, type Classification } from '../ledger/state.js';
+import { parseReference } from '../registry/reference.js';
+import type { Ledger, LedgerSource, NewEntry, TagRef } from '../ledger/types.js';
+import type { Finding, Subject, Target } from '../types.js';
+import type { TargetResult } from '../verify.js';
+
+export interface LedgerCheckOptions {
+  source: LedgerSource;
+  actor?: string;
+  /** Tags the ledger has never seen fail (`tag.unrecorded`) instead of being recorded on first use. */
+  requireRecorded: boolean;
+}
+
+export interface LedgerCheckResult {
+  /** Findings per result index. */
+  findings: Map<number, Finding[]>;
+  /** Result indexes whose resolution error the ledger explains (a recorded tag that is gone). */
+  explained: Set<number>;
+  entries: NewEntry[];
+}
+
+/** The tag a result speaks of, when it has one the ledger can track. */
+export function ledgerTag(r: TargetResult): TagRef | undefined {
+  if (r.target.aliasOf) return undefined; // Kamal moves its latest alias on every deploy, by design
+  const s = r.subject;
+  if (s) return s.tag && !s.target.ref.includes('@') ? { registry: s.registry, repository: s.repository, tag: s.tag } : undefined;
+  return undefined;
+}
+
+function short(d: string | undefined | null): string {
+  return d ? d.slice(0, 19) : 'none';
+}
+
+function when(t: string | undefined): string {
+  return t ? ` (first seen ${t})` : '';
+}
+
+/** The finding for a classification, or none when the tag is where the ledger says. */
+export function ledgerFinding(
+  target: Target,
+  ref: string,
+  observed: string | null,
+  c: Classification,
+  opts: { requireRecorded: boolean },
+): Finding | undefined {
+  const base = { target, ...(observed ? { digest: observed } : {}) };
+  const evidence = { ref, observed, approved: c.previous ?? null, approvedFirstSeen: c.firstSeenPrevious ?? null, observedFirstSeen: c.firstSeenObserved ?? null };
+  switch (c.kind) {
+    case 'same':
+    case 'restored':
+      return undefined;
+    case 'unrecorded':
+      if (!opts.requireRecorded) return undefined;
+      return {
+        ...base,
+        rule: 'tag.unrecorded',
+        severity: 'high',
+        message: `${ref} has never been recorded in the ledger`,
+        remedy: 'run `kamal-gate record` in the build pipeline right after the push, or drop --require-recorded to trust on first use',
+        evidence,
+      };
+    case 'overwritten':
+      return {
+        ...base,
+        rule: 'tag.overwritten',
+        severity: 'critical',
+        message: `${ref} now points to ${observed}, but the ledger recorded ${c.previous}${when(c.firstSeenPrevious)}: the tag was overwritten`,
+        remedy: 'do not deploy: find out who pushed this image; if the new image is legitimate, approve it with `kamal-gate record`',
+        evidence,
+      };
+    case 'rolled_back':
+      return {
+        ...base,
+        rule: 'tag.rolled_back',
+        severity: 'critical',
+        message: `${ref} points back to ${observed}${when(c.firstSeenObserved)}, an older digest; the ledger recorded ${c.previous}${when(c.firstSeenPrevious)}`,
+        remedy: 'do not deploy: someone moved the tag back to an older image; if that is intended, approve it with `kamal-gate record`',
+        evidence,
+      };
+    case 'deleted':
+      return {
+        ...base,
+        rule: 'tag.deleted',
+        severity: 'critical',
+        message: `${ref} is gone from the registry; the ledger recorded ${short(c.previous)}…${when(c.firstSeenPrevious)}`,
+        remedy: 'find out who deleted the tag; deploy by digest from the ledger (`kamal-gate ledger show`) or push and record it again',
+        evidence,
+      };
+  }
+}
+
+export async function checkLedger(ledger: Ledger, results: TargetResult[], opts: LedgerCheckOptions): Promise<LedgerCheckResult> {
+  const out: LedgerCheckResult = { findings: new Map(), explained: new Set(), entries: [] };
+  for (const [i, r] of results.entries()) {
+    let tag = ledgerTag(r);
+    let observed: { digest: string | null; platformDigests?: Record<string, string> } | undefined;
+    if (tag && r.subject) observed = observation(r.subject);
+    else if (!r.subject && r.error instanceof TagNotFoundError && !r.target.aliasOf) {
+      tag = tagOfMissing(r.target);
+      observed = { digest: null };
+    }
+    if (!tag || !observed) continue;
+    const history = await ledger.history(tag.registry, tag.repository, tag.tag);
+    const c = classify(history, observed);
+    if (observed.digest === null) {
+      if (c.kind === 'unrecorded') continue; // never recorded: the resolution error speaks for itself
+      out.explained.add(i);
+    }
+    const ref = `${tag.registry}/${tag.repository}:${tag.tag}`;
+    const finding = ledgerFinding(r.target, ref, observed.digest, c, opts);
+    if (finding) out.findings.set(i, [finding]);
+    if (c.kind === 'unrecorded' && opts.requireRecorded) continue; // strict mode records nothing on first sight
+    const entry = observationEntry(tag, observed, c, { source: opts.source, ...(opts.actor ? { actor: opts.actor } : {}) }, history);
+    if (entry) out.entries.push(entry);
+  }
+  return out;
+}
+
+export function observation(s: Subject): { digest: string; platformDigests?: Record<string, string> } {
+  return Object.keys(s.platformDigests).length && s.platformDigest ? { digest: s.digest, platformDigests: s.platformDigests } : { digest: s.digest };
+}
+
+/** The tag of a target that could not be resolved, when its reference names one. */
+function tagOfMissing(target: Target): TagRef | undefined {
+  try {
+    const p = parseReference(target.ref);
+    return p.tag && !p.digest ? { registry: p.registry, repository: p.repository, tag: p.tag } : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,77 @@
+import { writeFile } from 'node:fs/promises';
+import { tagState } from '../ledger/state.js';
+import { parseReference } from '../registry/reference.js';
+import { table } from '../report/table.js';
+import { openLedgerFor, type LedgerFlags } from './ledger-options.js';
+import type { Io } from './main.js';
+
+/** `kamal-gate ledger verify`: checks the whole hash chain and names the first broken entry. */
+export async function ledgerVerifyCommand(opts: LedgerFlags & { format: 'text' | 'json' }, io: Io): Promise<number> {
+  const ledger = (await openLedgerFor(opts, io))!;
+  try {
+    const report = await ledger.verify();
+    const code = report.ok ? 0 : 2;
+    if (opts.format === 'json') io.out(JSON.stringify({ schema: 'kamal-gate/ledger-verify/v1', ledger: ledger.location, ...report, exitCode: code }, null, 2) + '\n');
+    else if (report.ok) {
+      io.out(`${ledger.location}: ${report.entries} entries, hash chain intact${report.repairedTornLine ? ' (a torn last line from an interrupted write is ignored; the next write removes it)' : ''}\n`);
+    } else {
+      const b = report.firstBroken!;
+      io.out(
+        `${ledger.location}${b.line ? `:${b.line}` : ''}: the ledger does not verify at entry ${b.seq}: ${b.reason}\n` +
+          `Entries from there on cannot be trusted. Restore the ledger from version control (or a database backup) and run kamal-gate drift.\n`,
+      );
+    }
+    return code;
+  } finally {
+    await ledger.close();
+  }
+}
+
+/** `kamal-gate ledger show [REF]`: every tag with its approved digest, or one tag's history. */
+export async function ledgerShowCommand(ref: string | undefined, opts: LedgerFlags & { format: 'text' | 'json' }, io: Io): Promise<number> {
+  const ledger = (await openLedgerFor(opts, io))!;
+  try {
+    if (ref) {
+      const p = parseReference(ref);
+      const history = await ledger.history(p.registry, p.repository, p.tag ?? 'latest');
+      if (opts.format === 'json') io.out(JSON.stringify({ schema: 'kamal-gate/ledger-history/v1', ref: `${p.registry}/${p.repository}:${p.tag}`, entries: history }, null, 2) + '\n');
+      else if (!history.length) io.out(`${p.registry}/${p.repository}:${p.tag} is not in ${ledger.location}\n`);
+      else {
+        const rows = history.map((e) => [String(e.seq), e.time, e.event, e.source, e.digest ?? '-', e.actor ?? '']);
+        const state = tagState(history);
+        io.out(`${table(['SEQ', 'TIME', 'EVENT', 'SOURCE', 'DIGEST', 'ACTOR'], rows)}\napproved: ${state.approved ?? 'none'}\n`);
+      }
+      return 0;
+    }
+    const tags = await ledger.tags();
+    const summary = [];
+    for (const t of tags) {
+      const state = tagState(await ledger.history(t.registry, t.repository, t.tag));
+      summary.push({ ref: `${t.registry}/${t.repository}:${t.tag}`, approved: state.approved ?? null, current: state.current ?? null, lastEvent: state.last?.event, lastTime: state.last?.time });
+    }
+    if (opts.format === 'json') io.out(JSON.stringify({ schema: 'kamal-gate/ledger-tags/v1', ledger: ledger.location, tags: summary }, null, 2) + '\n');
+    else {
+      const rows = summary.map((s) => [s.ref, s.approved ?? '-', s.current === s.approved ? '' : s.current === null ? 'deleted' : `now ${s.current}`, `${s.lastEvent} ${s.lastTime}`]);
+      io.out(`${table(['TAG', 'APPROVED', 'DRIFT', 'LAST'], rows)}\n${summary.length} tags in ${ledger.location}\n`);
+    }
+    return 0;
+  } finally {
+    await ledger.close();
+  }
+}
+
+/** `kamal-gate ledger export`: every entry as JSON, for backups, audits or moving backends. */
+export async function ledgerExportCommand(opts: LedgerFlags & { output?: string }, io: Io): Promise<number> {
+  const ledger = (await openLedgerFor(opts, io))!;
+  try {
+    const entries = await ledger.all();
+    const text = JSON.stringify({ schema: 'kamal-gate/ledger-export/v1', ledger: ledger.location, entries }, null, 2) + '\n';
+    if (opts.output) {
+      await writeFile(opts.output, text);
+      io.err(`${entries.length} entries written to ${opts.output}\n`);
+    } else io.out(text);
+    return 0;
+  } finally {
+    await ledger.close();
+  }
+}

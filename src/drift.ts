@@ -1,0 +1,72 @@
+/**
+ * Drift: every tag in the ledger re-resolved at its registry (one HEAD per tag) and compared with
+ * the digest the ledger approved for it. Built for cron: bounded concurrency, one batch of ledger
+ * entries for what changed, nothing appended when nothing did.
+ */
+import { isKamalGateError, NotFoundError } from './errors.js';
+import { classify, observationEntry, type ClassificationKind } from './ledger/state.js';
+import type { Ledger, LedgerSource, NewEntry, TagRef } from './ledger/types.js';
+import type { RegistryClient } from './registry/client.js';
+
+export interface DriftItem {
+  tag: TagRef;
+  ref: string;
+  /** What the tag points to now; null when it is gone; undefined when the registry could not say. */
+  observed?: string | null;
+  kind?: ClassificationKind;
+  approved?: string;
+  approvedFirstSeen?: string;
+  observedFirstSeen?: string;
+  error?: { kind: string; message: string; exitCode: number };
+}
+
+export interface DriftResult {
+  items: DriftItem[];
+  entries: NewEntry[];
+}
+
+export const DRIFT_KINDS = new Set<ClassificationKind>(['overwritten', 'rolled_back', 'deleted']);
+
+export async function runDrift(
+  ledger: Ledger,
+  client: RegistryClient,
+  opts: { concurrency?: number; source?: LedgerSource; actor?: string; onProgress?: (done: number, total: number) => void } = {},
+): Promise<DriftResult> {
+  const tags = await ledger.tags();
+  const items: DriftItem[] = new Array(tags.length);
+  const entries: Array<NewEntry | null> = new Array(tags.length).fill(null);
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    for (let i = next++; i < tags.length; i = next++) {
+      const tag = tags[i]!;
+      const ref = `${tag.registry}/${tag.repository}:${tag.tag}`;
+      const item: DriftItem = { tag, ref };
+      let observed: string | null | undefined;
+      try {
+        observed = (await client.headManifest({ registry: tag.registry, repository: tag.repository }, tag.tag)).digest;
+      } catch (e) {
+        if (e instanceof NotFoundError) observed = null;
+        else {
+          const err = isKamalGateError(e) ? e : undefined;
+          item.error = { kind: err?.kind ?? 'internal', message: err?.message ?? String(e), exitCode: err?.exitCode ?? 3 };
+        }
+      }
+      if (observed !== undefined) {
+        const history = await ledger.history(tag.registry, tag.repository, tag.tag);
+        const c = classify(history, { digest: observed });
+        item.observed = observed;
+        item.kind = c.kind;
+        if (c.previous) item.approved = c.previous;
+        if (c.firstSeenPrevious) item.approvedFirstSeen = c.firstSeenPrevious;
+        if (c.firstSeenObserved) item.observedFirstSeen = c.firstSeenObserved;
+        entries[i] = observationEntry(tag, { digest: observed }, c, { source: opts.source ?? 'drift', ...(opts.actor ? { actor: opts.actor } : {}) }, history);
+      }
+      items[i] = item;
+      opts.onProgress?.(++done, tags.length);
+    }
+  };
+  const n = Math.max(1, Math.min(opts.concurrency ?? 32, tags.length));
+  await Promise.all(Array.from({ length: n }, worker));
+  return { items, entries: entries.filter((e): e is NewEntry => e !== null) };
+}
