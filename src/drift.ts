@@ -1,10 +1,10 @@
 /**
- * Drift: every tag in the ledger re-resolved at its registry (one HEAD per tag) and compared with
+ * Drift: every tag in the ledger re-resolved at its registry (one request per tag) and compared with
  * the digest the ledger approved for it. Built for cron: bounded concurrency, one batch of ledger
  * entries for what changed, nothing appended when nothing did.
  */
 import { isKamalGateError, NotFoundError } from './errors.js';
-import { classify, observationEntry, type ClassificationKind } from './ledger/state.js';
+import { classify, observationEntry, tagState, type ClassificationKind } from './ledger/state.js';
 import type { Ledger, LedgerSource, NewEntry, TagRef } from './ledger/types.js';
 import type { RegistryClient } from './registry/client.js';
 
@@ -43,8 +43,9 @@ export async function runDrift(
       const ref = `${tag.registry}/${tag.repository}:${tag.tag}`;
       const item: DriftItem = { tag, ref };
       let observed: string | null | undefined;
+      const history = await ledger.history(tag.registry, tag.repository, tag.tag);
       try {
-        observed = (await client.headManifest({ registry: tag.registry, repository: tag.repository }, tag.tag)).digest;
+        observed = await client.tagDigest({ registry: tag.registry, repository: tag.repository }, tag.tag, tagState(history).approved);
       } catch (e) {
         if (e instanceof NotFoundError) observed = null;
         else {
@@ -53,7 +54,6 @@ export async function runDrift(
         }
       }
       if (observed !== undefined) {
-        const history = await ledger.history(tag.registry, tag.repository, tag.tag);
         const c = classify(history, { digest: observed });
         item.observed = observed;
         item.kind = c.kind;

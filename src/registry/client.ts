@@ -22,7 +22,7 @@ import {
   type ImageManifest,
   type Manifest,
 } from './manifest.js';
-import { apiHost, formatReference, isLoopbackHost, validateDigest, type ImageReference } from './reference.js';
+import { DOCKER_HUB, apiHost, formatReference, isLoopbackHost, validateDigest, type ImageReference } from './reference.js';
 import { Stats } from './stats.js';
 
 /** A repository on a registry. */
@@ -226,6 +226,19 @@ export class RegistryClient {
   }
 
   /**
+   * The digest a tag points to now, for drift checks that already know the digest they expect.
+   * undici closes the connection after every HEAD (undici#258), which costs a new TCP (and TLS)
+   * connection per tag; a conditional GET with `If-None-Match: "<known>"` keeps the connection and
+   * costs no body when nothing changed (304), and when something did, the body is hashed here.
+   * Docker Hub counts GETs against its pull limits and HEADs not, so Hub tags get a HEAD.
+   */
+  async tagDigest(repo: Repo, tag: string, known?: string): Promise<string> {
+    if (!known || repo.registry === DOCKER_HUB) return (await this.headManifest(repo, tag)).digest;
+    const m = await this.fetchManifestIfChanged(repo, tag, undefined, known);
+    return m ? m.digest : known;
+  }
+
+  /**
    * A manifest by tag or digest, hashed and checked: by digest it must match; by tag a
    * Docker-Content-Digest header, when sent, must match what was served.
    */
@@ -245,6 +258,11 @@ export class RegistryClient {
   }
 
   private async fetchManifest(repo: Repo, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
+    return (await this.fetchManifestIfChanged(repo, reference, expected))!;
+  }
+
+  /** As fetchManifest; with `ifNoneMatch` (a digest) a 304 from the registry returns undefined. */
+  private async fetchManifestIfChanged(repo: Repo, reference: string, expected?: Descriptor, ifNoneMatch?: string): Promise<FetchedManifest | undefined> {
     const what = refName(repo, reference);
     const byDigest = reference.includes(':');
     const cached = byDigest ? this.content.get(reference) : undefined;
@@ -258,7 +276,9 @@ export class RegistryClient {
       if (expected && expected.size > MANIFEST_MAX_BYTES) {
         throw new ProtocolError(`${what}: manifest is ${expected.size} bytes, over the ${MANIFEST_MAX_BYTES}-byte limit`, repo.registry);
       }
-      const res = await this.request(repo, 'GET', `manifests/${reference}`, { accept: MANIFEST_ACCEPT, maxBytes: MANIFEST_MAX_BYTES });
+      const headers: Record<string, string> = ifNoneMatch ? { 'if-none-match': `"${ifNoneMatch}"` } : {};
+      const res = await this.request(repo, 'GET', `manifests/${reference}`, { accept: MANIFEST_ACCEPT, maxBytes: MANIFEST_MAX_BYTES, headers });
+      if (res.status === 304 && ifNoneMatch) return undefined;
       if (res.status !== 200) this.fail(res, repo, what);
       bytes = res.body;
       contentType = res.headers['content-type'];

@@ -16,12 +16,13 @@ export class Stats {
     s.ms += ms;
   }
 
+  /** A copy of the figures so far for one registry. */
   get(registry: string): RegistryStats {
-    return this.byRegistry.get(registry) ?? { requests: 0, bytes: 0, ms: 0 };
+    return { ...(this.byRegistry.get(registry) ?? { requests: 0, bytes: 0, ms: 0 }) };
   }
 
   entries(): Array<[string, RegistryStats]> {
-    return [...this.byRegistry.entries()].sort(([a], [b]) => a.localeCompare(b));
+    return [...this.byRegistry.entries()].map(([k, v]): [string, RegistryStats] => [k, { ...v }]).sort(([a], [b]) => a.localeCompare(b));
   }
 
   total(): RegistryStats {

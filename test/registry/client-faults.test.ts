@@ -262,6 +262,47 @@ describe('authentication', () => {
   });
 });
 
+describe('tagDigest (drift)', () => {
+  it('asks with If-None-Match and takes a 304 as unchanged, with no body', async () => {
+    const img = fakeImage();
+    const { client, server } = await setup((req, res) => {
+      if (req.headers['if-none-match'] === `"${img.manifestDigest}"`) return void res.writeHead(304).end();
+      res.writeHead(200, { 'content-type': img.mediaType, 'docker-content-digest': img.manifestDigest });
+      res.end(img.manifest);
+    });
+    const repo = { registry: server.host, repository: 'app' };
+    expect(await client.tagDigest(repo, 'v1', img.manifestDigest)).toBe(img.manifestDigest);
+    expect(server.requests.map((r) => [r.method, r.headers['if-none-match']])).toEqual([['GET', `"${img.manifestDigest}"`]]);
+  });
+
+  it('hashes the body when the tag moved, or when the registry ignores If-None-Match', async () => {
+    const old = fakeImage({ created: '2020-01-01T00:00:00Z' });
+    const now = fakeImage();
+    const { client, server } = await setup((req, res) => {
+      res.writeHead(200, { 'content-type': now.mediaType });
+      res.end(now.manifest);
+    });
+    expect(await client.tagDigest({ registry: server.host, repository: 'app' }, 'v1', old.manifestDigest)).toBe(now.manifestDigest);
+  });
+
+  it('refuses a moved tag whose body does not match its Docker-Content-Digest', async () => {
+    const old = fakeImage({ created: '2020-01-01T00:00:00Z' });
+    const now = fakeImage();
+    const { client, server } = await setup((req, res) => {
+      res.writeHead(200, { 'content-type': now.mediaType, 'docker-content-digest': old.manifestDigest });
+      res.end(now.manifest);
+    });
+    await expect(client.tagDigest({ registry: server.host, repository: 'app' }, 'v1', old.manifestDigest)).rejects.toThrow(DigestMismatchError);
+  });
+
+  it('without a known digest it is one HEAD', async () => {
+    const img = fakeImage();
+    const { client, server } = await setup(honest('app', 'v1', img));
+    expect(await client.tagDigest({ registry: server.host, repository: 'app' }, 'v1')).toBe(img.manifestDigest);
+    expect(server.requests.map((r) => r.method)).toEqual(['HEAD']);
+  });
+});
+
 describe('listTags', () => {
   it('follows Link rel="next" relative to the request URL', async () => {
     const { client, server } = await setup((req, res) => {

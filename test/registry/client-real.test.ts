@@ -87,6 +87,19 @@ describe.each<AuthMode>(['none', 'htpasswd', 'token'])('real registry, auth %s',
     expect(client.stats.get(reg.host).requests - before).toBe(1);
   });
 
+  it('a drift check of an unchanged tag is one conditional GET answered 304', async () => {
+    const img = await builder.pushImage('acme/etag', 'v1', { platforms: [AMD64, ARM64] });
+    const repo = { registry: reg.host, repository: 'acme/etag' };
+    await client.tagDigest(repo, 'v1', img.digest); // learns the auth scheme, caches a token
+    const before = client.stats.get(reg.host);
+    expect(await client.tagDigest(repo, 'v1', img.digest)).toBe(img.digest);
+    const after = client.stats.get(reg.host);
+    expect(after.requests - before.requests).toBe(1);
+    expect(after.bytes - before.bytes).toBe(0);
+    const moved = await builder.pushImage('acme/etag', 'v1', { seed: 'moved' });
+    expect(await client.tagDigest(repo, 'v1', img.digest)).toBe(moved.digest);
+  });
+
   it('says which platform is missing', async () => {
     const img = await builder.pushImage('acme/amdonly', 'v1', { platforms: [AMD64] });
     await expect(client.resolve(parseReference(img.ref), [ARM64])).rejects.toThrow(/no linux\/arm64\/v8 image in the index \(it offers linux\/amd64\)/);

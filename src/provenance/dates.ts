@@ -1,0 +1,40 @@
+/**
+ * Whether an image's `created` time is a real build time. Many builders write a fixed date for
+ * reproducibility (oci.md §7): ko and Jib the Unix epoch, buildpacks 1980-01-01T00:00:01Z,
+ * SOURCE_DATE_EPOCH=0 the epoch again. Such dates say nothing about age and must not pass for one.
+ */
+import type { DatedFact, TimeSource } from './types.js';
+
+/** Anything earlier is a fixed or clamped date: no container image was built before 1990. */
+export const EARLIEST_REAL_TIME = Date.UTC(1990, 0, 1);
+/** Clock skew tolerated before a date in the future is refused. */
+const FUTURE_SLACK_MS = 24 * 60 * 60 * 1000;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+const BUILDPACKS_TIME = Date.UTC(1980, 0, 1, 0, 0, 1);
+
+export type TimeCheck = { ok: true; time: string } | { ok: false; reason: string };
+
+/** A creation time when `value` is a real one (normalized to ISO 8601 UTC), else why not. */
+export function checkTime(value: unknown, now: Date): TimeCheck {
+  if (typeof value !== 'string' || value === '') return { ok: false, reason: 'absent' };
+  const shown = JSON.stringify(value.slice(0, 40));
+  if (value.length > 40 || !RFC3339.test(value)) return { ok: false, reason: `${shown} is not an RFC 3339 time` };
+  const ms = Date.parse(value.replace(' ', 'T'));
+  if (Number.isNaN(ms)) return { ok: false, reason: `${shown} is not a valid time` };
+  if (ms === 0) return { ok: false, reason: `${shown} is the Unix epoch (ko, Jib, SOURCE_DATE_EPOCH=0 write it): not a build time` };
+  if (ms === BUILDPACKS_TIME) return { ok: false, reason: `${shown} is the fixed date buildpacks write: not a build time` };
+  if (ms < EARLIEST_REAL_TIME) return { ok: false, reason: `${shown} is before 1990: a fixed or clamped date, not a build time` };
+  if (ms > now.getTime() + FUTURE_SLACK_MS) return { ok: false, reason: `${shown} is in the future` };
+  return { ok: true, time: new Date(ms).toISOString() };
+}
+
+export function dated(time: string, source: TimeSource, now: Date): DatedFact {
+  return { time, source, ageMs: Math.max(0, now.getTime() - Date.parse(time)) };
+}
+
+/** `3d 4h`-style duration for evidence lines. */
+export function formatAge(ms: number): string {
+  const h = Math.floor(ms / 3_600_000);
+  const d = Math.floor(h / 24);
+  return d > 0 ? `${d}d ${h % 24}h` : `${h}h`;
+}
