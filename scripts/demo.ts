@@ -71,8 +71,21 @@ async function main(): Promise<number> {
     step('Which images does this deploy pull? (reads the config; runs nothing, touches no network)');
     expect('targets', kamalGate(['targets', '--version', 'v1'], app, env), 0);
 
-    step('Resolve and pin every image at the registry');
+    step('The build pipeline records what it pushed in the digest ledger (.kamal/image-ledger.jsonl)');
+    expect('record', kamalGate(['record', '--version', 'v1'], app, env), 0);
+
+    step('Before the deploy: resolve and pin every image, and check each tag against the ledger');
     expect('verify', kamalGate(['verify', '--version', 'v1', '--stats'], app, env), 0);
+
+    step('An attacker with registry credentials pushes a backdoored image under the same tag');
+    const evil = await builder.pushImage('acme/shop', 'v1', { platforms: [amd64, arm64], labels: { service: 'shop' }, seed: 'backdoor' });
+    console.log(`pushed ${evil.ref} → ${evil.digest}`);
+    expect('verify after overwrite', kamalGate(['verify', '--version', 'v1'], app, env), 1);
+
+    step('The scheduled drift check finds it too, over everything in the ledger');
+    expect('drift', kamalGate(['drift'], app, env), 1);
+    await builder.pushManifest('acme/shop', 'v1', shop.bytes, shop.mediaType);
+    console.log(`(the tag is put back to ${shop.digest})`);
 
     step('Someone with access to the registry storage swaps the postgres config blob');
     const hex = pg.manifests[0]!.configDigest.slice('sha256:'.length);
@@ -86,7 +99,7 @@ async function main(): Promise<number> {
     rmSync(app, { recursive: true, force: true });
   }
 
-  step(failures.length ? 'Demo FAILED' : 'Done: every image pinned, and content that did not match its digest was refused');
+  step(failures.length ? 'Demo FAILED' : 'Done: every image pinned, an overwritten tag caught, and content that did not match its digest refused');
   for (const f of failures) console.log(`  ${f}`);
   return failures.length ? 1 : 0;
 }

@@ -138,6 +138,45 @@ export class LedgerUnavailableError extends KamalGateError {
   }
 }
 
+/** One problem in a policy file: where (file:line:column), which key (`rules[0].base.maxAge`), what. */
+export interface PolicyProblem {
+  file: string;
+  line?: number;
+  column?: number;
+  /** The key's path, e.g. `rules[0].base.maxAge`. */
+  path?: string;
+  message: string;
+}
+
+/**
+ * A policy file that cannot be used. Carries every problem found, not just the first; the message
+ * is a summary line followed by one `file:line:column: path: problem` line per problem, and
+ * file/line/column are those of the first problem.
+ */
+export class PolicyError extends KamalGateError {
+  readonly exitCode = EXIT.usage;
+  readonly kind = 'policy';
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
+  constructor(
+    summary: string,
+    readonly problems: readonly PolicyProblem[] = [],
+    options?: { cause?: unknown },
+  ) {
+    super([summary, ...problems.map(formatPolicyProblem)].join('\n'), options);
+    const first = problems[0];
+    this.file = first?.file;
+    this.line = first?.line;
+    this.column = first?.column;
+  }
+}
+
+export function formatPolicyProblem(p: PolicyProblem): string {
+  const where = p.line ? `${p.file}:${p.line}${p.column ? `:${p.column}` : ''}` : p.file;
+  return `${where}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
+}
+
 export function isKamalGateError(e: unknown): e is KamalGateError {
   return e instanceof KamalGateError;
 }

@@ -2,12 +2,14 @@ import { DRIFT_KINDS, runDrift, type DriftItem } from '../drift.js';
 import { table } from '../report/table.js';
 import { VERSION } from '../version.js';
 import { combineExitCodes } from '../verify.js';
-import { makeClient, type RegistryOptions } from './context.js';
+import { existsSync } from 'node:fs';
+import { DEFAULT_CONFIG_FILE } from '../kamal/index.js';
+import { loadTargets, makeClient, type RegistryOptions, type TargetOptions } from './context.js';
 import { actorFrom, openLedgerFor, type LedgerFlags } from './ledger-options.js';
 import type { Io } from './main.js';
 import { UsageError } from '../errors.js';
 
-export interface DriftOptions extends RegistryOptions, LedgerFlags {
+export interface DriftOptions extends RegistryOptions, LedgerFlags, TargetOptions {
   format: 'text' | 'json';
   concurrency?: string;
   quiet?: boolean;
@@ -30,9 +32,13 @@ export async function driftCommand(opts: DriftOptions, io: Io, isTty: boolean): 
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError('--concurrency takes a whole number from 1 to 256');
   }
   const started = performance.now();
-  const ledger = (await openLedgerFor(opts, io))!;
+  // A Kamal config beside the ledger supplies registry credentials (and the default ledger
+  // location); drift checks every tag in the ledger, so the version does not matter.
+  const config = opts.configFile ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  const { plan, targets } = config ? await loadTargets([], { ...opts, configFile: config, version: opts.version ?? 'drift' }, io.env) : { plan: undefined, targets: [] };
+  const ledger = (await openLedgerFor(opts, io, plan))!;
   try {
-    const client = await makeClient(opts, [], io.env);
+    const client = await makeClient(opts, targets, io.env);
     try {
       const showProgress = isTty && !opts.quiet;
       const result = await runDrift(ledger, client, {
@@ -72,7 +78,9 @@ export async function driftCommand(opts: DriftOptions, io: Io, isTty: boolean): 
         if (drifted.length) {
           lines.push(table(['DRIFT', 'TAG', 'WHAT'], drifted.map((i) => [LABEL[i.kind!]!, i.ref, describe(i)])), '');
         }
-        for (const e of errors) lines.push(`error: ${e.error!.message}`);
+        const byMessage = new Map<string, string[]>();
+        for (const e of errors) byMessage.set(e.error!.message, [...(byMessage.get(e.error!.message) ?? []), e.ref]);
+        for (const [message, refs] of byMessage) lines.push(`error: ${refs.length === 1 ? refs[0] : `${refs.length} tags (${refs[0]}, …)`}: ${message}`);
         lines.push(
           `${summary.tags} tags checked in ${ledger.location}: ${summary.unchanged} unchanged, ${summary.overwritten} overwritten, ${summary.rolledBack} rolled back, ${summary.deleted} deleted${summary.errors ? `, ${summary.errors} could not be checked` : ''}`,
         );

@@ -83,6 +83,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   });
 
   const drift = addFormat(addLedgerOption(addRegistryOptions(program.command('drift'))), ['text', 'json'])
+    .option('-c, --config-file <path>', 'Kamal config whose registry credentials to use (default config/deploy.yml when present)')
+    .option('-d, --destination <name>', 'Kamal destination')
     .option('--concurrency <n>', 'tags checked at once (connections per registry stay bounded)', undefined)
     .option('-q, --quiet', 'no progress on the terminal')
     .description('re-resolve every tag in the ledger and report tags that were overwritten, rolled back or deleted')

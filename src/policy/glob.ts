@@ -10,10 +10,10 @@
  *  - `tag`: a tag glob (tags.forbid);
  *  - `rule`: a finding rule id glob (exceptions.rules): `base.*`, `tag.overwritten`.
  */
+import { RULE_PREFIXES } from './rules.js';
+
 export type GlobKind = 'repository' | 'reference' | 'tag' | 'rule';
 
-/** Rule id prefixes a finding can have; a rule glob must start with one (or with a wildcard). */
-export const RULE_PREFIXES = ['signature', 'attestation', 'base', 'image', 'tag', 'platform', 'config', 'registry'] as const;
 
 const cache = new Map<string, RegExp>();
 
@@ -77,7 +77,7 @@ export function globProblem(kind: GlobKind, pattern: string): string | undefined
 function ruleProblem(pattern: string): string | undefined {
   if (!/^[a-z0-9_.*?]+$/.test(pattern)) return 'a rule id pattern may contain only lowercase letters, digits, "_", ".", "*" and "?" (e.g. base.too_old, base.*)';
   const prefix = pattern.split('.')[0]!;
-  if (/[*?]/.test(prefix) || (RULE_PREFIXES as readonly string[]).includes(prefix)) return undefined;
+  if (/[*?]/.test(prefix) || RULE_PREFIXES.includes(prefix)) return undefined;
   return `no finding rule id starts with "${prefix}." (rule ids start with ${RULE_PREFIXES.join('., ')}.)`;
 }
 

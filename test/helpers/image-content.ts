@@ -58,6 +58,8 @@ export interface AttestationSpec {
   /** e.g. https://slsa.dev/provenance/v0.2 or https://spdx.dev/Document */
   predicateType: string;
   predicate: unknown;
+  /** the statement blob exactly as stored, instead of the in-toto JSON built from the fields above (for malformed statements) */
+  raw?: Buffer;
 }
 
 export interface ImageSpec {
@@ -248,7 +250,7 @@ export function buildImage(spec: ImageSpec = {}): ImageContent {
   const attestations: ImageContent['attestations'] = [];
   for (const m of spec.attestations?.length ? manifests : []) {
     const statements = (spec.attestations ?? []).map((a) => {
-      const statement = json({
+      const statement = a.raw ?? json({
         _type: 'https://in-toto.io/Statement/v0.1',
         predicateType: a.predicateType,
         subject: [{ name: `pkg:docker/kamal-gate-test?platform=${encodeURIComponent(platformKey(m.platform))}`, digest: { sha256: m.digest.slice(7) } }],
@@ -294,4 +296,51 @@ export function buildImage(spec: ImageSpec = {}): ImageContent {
   const digest = sha256(bytes);
   manifestsInOrder.push({ digest, mediaType: indexType, bytes });
   return { digest, size: bytes.length, mediaType: indexType, bytes, isIndex, manifests, configDigests, attestations, blobs, manifestsInOrder };
+}
+
+// ---- provenance and base-image metadata, as builders write them ----------------------------------
+
+/**
+ * A Docker package URL as BuildKit writes it into provenance (`util/purl/image.go`):
+ * `pkg:docker/<name>@<tag>?platform=linux%2Famd64[&digest=sha256:…]`. `name` is the familiar name
+ * (`ruby`, `acme/base`, `127.0.0.1:5000/base`).
+ */
+export function dockerPurl(name: string, tag: string, opts: { platform?: Platform; digest?: string } = {}): string {
+  const q: string[] = [];
+  if (opts.digest) q.push(`digest=${encodeURIComponent(opts.digest)}`);
+  if (opts.platform) q.push(`platform=${encodeURIComponent(platformKey(opts.platform))}`);
+  return `pkg:docker/${name}@${encodeURIComponent(tag)}${q.length ? `?${q.join('&')}` : ''}`;
+}
+
+export interface ProvenanceMaterial {
+  uri: string;
+  /** 'sha256:…' (stored as `digest.sha256` hex) */
+  digest?: string;
+}
+
+/**
+ * A min-mode SLSA provenance attestation as BuildKit writes it: v0.2 lists the images in
+ * `predicate.materials`, v1 in `predicate.buildDefinition.resolvedDependencies`.
+ */
+export function slsaProvenance(version: 'v0.2' | 'v1', materials: ProvenanceMaterial[]): AttestationSpec {
+  const list = materials.map((m) => ({ uri: m.uri, ...(m.digest ? { digest: { sha256: m.digest.replace(/^sha256:/, '') } } : {}) }));
+  if (version === 'v0.2') {
+    return {
+      predicateType: 'https://slsa.dev/provenance/v0.2',
+      predicate: { builder: { id: '' }, buildType: 'https://mobyproject.org/buildkit@v1', materials: list, invocation: { configSource: {} }, metadata: { completeness: { materials: false } } },
+    };
+  }
+  return {
+    predicateType: 'https://slsa.dev/provenance/v1',
+    predicate: {
+      buildDefinition: { buildType: 'https://github.com/moby/buildkit/blob/master/docs/attestations/slsa-definitions.md', externalParameters: {}, resolvedDependencies: list },
+      runDetails: { builder: { id: '' }, metadata: {} },
+    },
+  };
+}
+
+/** The `io.buildpacks.lifecycle.metadata` label the buildpacks lifecycle writes, with the run image it built on. */
+export function buildpacksLabels(runImage: { image?: string; reference?: string; topLayer?: string }, base: Record<string, string> = {}): Record<string, string> {
+  const metadata = { app: [], buildpacks: [{ key: 'example/ruby', version: '1.0.0' }], runImage };
+  return { 'io.buildpacks.lifecycle.metadata': JSON.stringify(metadata), ...Object.fromEntries(Object.entries(base).map(([k, v]) => [`io.buildpacks.base.${k}`, v])) };
 }
