@@ -9,7 +9,7 @@ import type { DatedFact, TimeSource } from './types.js';
 export const EARLIEST_REAL_TIME = Date.UTC(1990, 0, 1);
 /** Clock skew tolerated before a date in the future is refused. */
 const FUTURE_SLACK_MS = 24 * 60 * 60 * 1000;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 const BUILDPACKS_TIME = Date.UTC(1980, 0, 1, 0, 0, 1);
 
 export type TimeCheck = { ok: true; time: string } | { ok: false; reason: string };
@@ -18,9 +18,13 @@ export type TimeCheck = { ok: true; time: string } | { ok: false; reason: string
 export function checkTime(value: unknown, now: Date): TimeCheck {
   if (typeof value !== 'string' || value === '') return { ok: false, reason: 'absent' };
   const shown = JSON.stringify(value.slice(0, 40));
-  if (value.length > 40 || !RFC3339.test(value)) return { ok: false, reason: `${shown} is not an RFC 3339 time` };
+  const m = value.length <= 40 ? RFC3339.exec(value) : null;
+  if (!m) return { ok: false, reason: `${shown} is not an RFC 3339 time` };
+  const [y, mo, d, h, mi, sec] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  // Date.parse rolls 2024-02-30 over to March: check the fields are a real calendar time first.
+  const days = new Date(Date.UTC(y, mo, 0)).getUTCDate();
   const ms = Date.parse(value.replace(' ', 'T'));
-  if (Number.isNaN(ms)) return { ok: false, reason: `${shown} is not a valid time` };
+  if (mo < 1 || mo > 12 || d < 1 || d > days || h > 23 || mi > 59 || sec > 60 || Number.isNaN(ms)) return { ok: false, reason: `${shown} is not a valid time` };
   if (ms === 0) return { ok: false, reason: `${shown} is the Unix epoch (ko, Jib, SOURCE_DATE_EPOCH=0 write it): not a build time` };
   if (ms === BUILDPACKS_TIME) return { ok: false, reason: `${shown} is the fixed date buildpacks write: not a build time` };
   if (ms < EARLIEST_REAL_TIME) return { ok: false, reason: `${shown} is before 1990: a fixed or clamped date, not a build time` };
