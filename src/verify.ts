@@ -1,16 +1,26 @@
 /**
- * The pipeline every command uses: targets → subjects (resolved at the registry). Later stages
- * (checks, policy, ledger) hang off the same results.
+ * The pipeline every command uses (DESIGN.md "Data flow"): targets → subjects (resolved at the
+ * registry) → findings (checks: ledger, tags, platforms, image age, base image) → the policy's
+ * decision (mode, exceptions) → an exit code. Each stage is a plain function over plain data.
  */
 import { isKamalGateError, KamalGateError, RegistryError, TagNotFoundError } from './errors.js';
+import { baseChecks, type BaseSummary } from './checks/base.js';
+import { imageAgeCheck, platformChecks, tagChecks } from './checks/image.js';
+import { checkLedger } from './checks/ledger.js';
+import type { Ledger, LedgerSource, NewEntry } from './ledger/types.js';
+import { decide } from './policy/decide.js';
+import { requirementsFor } from './policy/match.js';
+import type { DecidedFinding, Policy } from './policy/types.js';
 import type { RegistryClient, Resolution } from './registry/client.js';
 import { formatPlatform } from './registry/manifest.js';
 import { formatReference, parseReference } from './registry/reference.js';
-import type { Platform, Subject, Target } from './types.js';
+import type { Finding, Platform, Subject, Target } from './types.js';
 
 export interface TargetResult {
   target: Target;
   subject?: Subject;
+  /** Everything resolution fetched (index, platform manifest, config), for the checks. */
+  resolution?: Resolution;
   /** Why the target could not be resolved. */
   error?: KamalGateError;
   /** An optional target (Kamal's `latest` alias) that is absent: reported, not a failure. */
@@ -69,7 +79,7 @@ async function resolveOne(client: RegistryClient, target: Target, opts: ResolveO
     const ref = parseReference(target.ref);
     const platforms = opts.platforms?.length ? opts.platforms : target.platforms;
     const r = await client.resolve(ref, platforms);
-    return { target, subject: toSubject(target, r) };
+    return { target, subject: toSubject(target, r), resolution: r };
   } catch (e) {
     if (target.optional && e instanceof TagNotFoundError) return { target, absent: true, error: e };
     if (isKamalGateError(e)) return { target, error: e };
@@ -92,4 +102,100 @@ export function combineExitCodes(codes: number[]): number {
 /** The exit code of a resolution run, from the errors of targets that are not optional. */
 export function resolutionExitCode(results: TargetResult[]): number {
   return combineExitCodes(results.filter((r) => r.error && !r.absent).map((r) => r.error!.exitCode));
+}
+
+export interface VerifyOptions extends ResolveOptions {
+  policy: Policy;
+  ledger?: Ledger;
+  /** `--require-recorded`: every tag must have been recorded, whatever the policy's ledger trust. */
+  requireRecorded?: boolean;
+  source: LedgerSource;
+  actor?: string;
+  now: Date;
+}
+
+export interface VerifyRun {
+  results: TargetResult[];
+  /** Decided findings per result index. */
+  findings: Map<number, DecidedFinding[]>;
+  /** Findings about the policy itself (an expired exception no image falls under). */
+  policyFindings: DecidedFinding[];
+  bases: Map<number, BaseSummary>;
+  /** Ledger entries written by this run. */
+  entries: number;
+  exitCode: number;
+}
+
+/** Resolves every target, runs every check its requirements ask for, and lets the policy decide. */
+export async function verifyTargets(client: RegistryClient, targets: Target[], opts: VerifyOptions): Promise<VerifyRun> {
+  const results = await resolveTargets(client, targets, opts);
+  const requirements = results.map((r) => (r.subject ? requirementsFor(opts.policy, { ref: r.subject.ref, role: r.target.role }) : undefined));
+  const raw: Finding[] = [];
+  const entries: NewEntry[] = [];
+  const bases = new Map<number, BaseSummary>();
+
+  if (opts.ledger) {
+    const checked = await checkLedger(opts.ledger, results, {
+      source: opts.source,
+      ...(opts.actor ? { actor: opts.actor } : {}),
+      requireRecorded: (i) => opts.requireRecorded === true || requirements[i]?.groups.ledger.value.trust === 'strict',
+      skip: (i) => requirements[i]?.groups.ledger.value.mode === 'off',
+    });
+    for (const i of checked.explained) results[i] = { ...results[i]!, error: undefined };
+    for (const f of checked.findings.values()) raw.push(...f);
+    entries.push(...checked.entries);
+  }
+
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < results.length; i = next++) {
+      const r = results[i]!;
+      const req = requirements[i];
+      if (!r.subject || !r.resolution || !req) continue;
+      raw.push(...tagChecks(r.target, r.subject, req), ...platformChecks(r.target, r.subject, req), ...imageAgeCheck(r.target, r.resolution, req, opts.now));
+      if (r.target.aliasOf) continue; // the alias is the app image again
+      try {
+        const base = await baseChecks(client, r.target, r.resolution, req, { ...(opts.ledger ? { ledger: opts.ledger } : {}), now: opts.now });
+        raw.push(...base.findings);
+        entries.push(...base.entries);
+        if (base.base) bases.set(i, base.base);
+      } catch (e) {
+        // Content that does not match its digest fails the image as any other registry lie.
+        results[i] = { ...r, error: isKamalGateError(e) ? e : new RegistryError(`${r.target.ref}: base image: ${String(e)}`) };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 8, results.length)) }, worker));
+
+  const decision = decide(raw, opts.policy, opts.now);
+  const index = new Map(results.map((r, i) => [r.target, i]));
+  const findings = new Map<number, DecidedFinding[]>();
+  const policyFindings: DecidedFinding[] = [];
+  for (const f of decision.findings) {
+    const i = index.get(f.target);
+    if (i === undefined) policyFindings.push(f);
+    else findings.set(i, [...(findings.get(i) ?? []), f]);
+  }
+  for (const list of findings.values()) list.sort(worstFirst);
+  if (opts.ledger && entries.length) await opts.ledger.append(dedupeEntries(entries));
+  const exitCode = combineExitCodes([resolutionExitCode(results), decision.exitCode]);
+  return { results, findings, policyFindings, bases, entries: entries.length, exitCode };
+}
+
+const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
+
+/** Failing findings first, then by severity. */
+export function worstFirst(a: DecidedFinding, b: DecidedFinding): number {
+  return Number(b.fails) - Number(a.fails) || (SEVERITY_RANK[a.severity] ?? 5) - (SEVERITY_RANK[b.severity] ?? 5);
+}
+
+/** Two images on one base observe the same base tag: write it once. */
+function dedupeEntries(entries: NewEntry[]): NewEntry[] {
+  const seen = new Set<string>();
+  return entries.filter((e) => {
+    const key = `${e.registry}/${e.repository}:${e.tag}|${e.digest}|${e.event}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

@@ -14,8 +14,10 @@ import type { TargetResult } from '../verify.js';
 export interface LedgerCheckOptions {
   source: LedgerSource;
   actor?: string;
-  /** Tags the ledger has never seen fail (`tag.unrecorded`) instead of being recorded on first use. */
-  requireRecorded: boolean;
+  /** Per result index: tags the ledger has never seen fail (`tag.unrecorded`) instead of being recorded on first use. */
+  requireRecorded: boolean | ((index: number) => boolean);
+  /** Per result index: leave the ledger out for this image (policy ledger mode `off`). */
+  skip?: (index: number) => boolean;
 }
 
 export interface LedgerCheckResult {
@@ -99,6 +101,8 @@ export function ledgerFinding(
 export async function checkLedger(ledger: Ledger, results: TargetResult[], opts: LedgerCheckOptions): Promise<LedgerCheckResult> {
   const out: LedgerCheckResult = { findings: new Map(), explained: new Set(), entries: [] };
   for (const [i, r] of results.entries()) {
+    if (opts.skip?.(i)) continue;
+    const requireRecorded = typeof opts.requireRecorded === 'function' ? opts.requireRecorded(i) : opts.requireRecorded;
     let tag = ledgerTag(r);
     let observed: { digest: string | null; platformDigests?: Record<string, string> } | undefined;
     if (tag && r.subject) observed = observation(r.subject);
@@ -114,9 +118,9 @@ export async function checkLedger(ledger: Ledger, results: TargetResult[], opts:
       out.explained.add(i);
     }
     const ref = `${tag.registry}/${tag.repository}:${tag.tag}`;
-    const finding = ledgerFinding(r.target, ref, observed.digest, c, opts);
+    const finding = ledgerFinding(r.target, ref, observed.digest, c, { requireRecorded });
     if (finding) out.findings.set(i, [finding]);
-    if (c.kind === 'unrecorded' && opts.requireRecorded) continue; // strict mode records nothing on first sight
+    if (c.kind === 'unrecorded' && requireRecorded) continue; // strict mode records nothing on first sight
     const entry = observationEntry(tag, observed, c, { source: opts.source, ...(opts.actor ? { actor: opts.actor } : {}) }, history);
     if (entry) out.entries.push(entry);
   }

@@ -11,6 +11,7 @@ import { driftCommand } from './drift.js';
 import { inspectCommand } from './inspect.js';
 import { ledgerExportCommand, ledgerShowCommand, ledgerVerifyCommand } from './ledger.js';
 import { addLedgerOption } from './ledger-options.js';
+import { registerPolicyCommands } from './policy.js';
 import { recordCommand } from './record.js';
 import { targetsCommand } from './targets.js';
 import { verifyCommand } from './verify.js';
@@ -69,6 +70,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
 
   const verify = addFormat(addLedgerOption(addRegistryOptions(addTargetOptions(program.command('verify').argument('[refs...]', 'image references (default: the images of the Kamal config)'))), true), ['text', 'json'])
     .option('--require-recorded', 'fail tags the ledger has never seen (tag.unrecorded) instead of recording them on first use')
+    .option('--policy <path>', 'policy file (default .kamal/gate-policy.yml when present, else the built-in baseline)')
     .description('resolve every image of the deploy, pin it to a digest, and check each tag against the digest ledger')
     .addHelpText('after', '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64 --no-ledger');
   verify.action(async (refs: string[], opts) => {
@@ -126,6 +128,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .addHelpText('after', '\nExample:\n  kamal-gate inspect docker.io/library/redis:7.4');
   inspect.action(async (ref: string, opts) => {
     exitCode = await inspectCommand(ref, opts, io);
+  });
+
+  registerPolicyCommands(program, io, (code) => {
+    exitCode = code;
   });
 
   if (argv.length <= 2) {

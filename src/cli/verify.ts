@@ -1,8 +1,8 @@
-import { checkLedger } from '../checks/ledger.js';
-import { failing, imageReport, toolInfo, VERIFY_SCHEMA, type VerifyReport } from '../report/model.js';
+import { dirname, resolve } from 'node:path';
+import { loadPolicy } from '../policy/load.js';
+import { findingReport, imageReport, toolInfo, VERIFY_SCHEMA, type VerifyReport } from '../report/model.js';
 import { renderStats, renderVerifyText } from '../report/text.js';
-import type { Finding } from '../types.js';
-import { combineExitCodes, resolutionExitCode, resolveTargets } from '../verify.js';
+import { verifyTargets } from '../verify.js';
 import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
 import { actorFrom, openLedgerFor, sourceFrom, type LedgerFlags } from './ledger-options.js';
 import type { Io } from './main.js';
@@ -11,37 +11,38 @@ export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFla
   format: 'text' | 'json';
   stats?: boolean;
   requireRecorded?: boolean;
+  policy?: string;
 }
 
 export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io): Promise<number> {
   const started = performance.now();
   const { plan, targets, notes } = await loadTargets(refs, opts, io.env);
+  // The app root (the folder holding config/) is where .kamal/ lives: policy and ledger both.
+  const root = plan ? resolve(dirname(plan.configFile), '..') : process.cwd();
+  const { policy, origin } = await loadPolicy({ path: opts.policy, cwd: root });
   const platforms = parsePlatforms(opts.platform);
   const ledger = await openLedgerFor(opts, io, plan);
   try {
     const client = await makeClient(opts, targets, io.env);
     try {
-      const results = await resolveTargets(client, targets, { platforms });
-      const findings = new Map<number, Finding[]>();
-      if (ledger) {
-        const checked = await checkLedger(ledger, results, {
-          source: sourceFrom(io.env, 'verify'),
-          actor: actorFrom(io.env),
-          requireRecorded: opts.requireRecorded ?? false,
-        });
-        for (const i of checked.explained) results[i] = { ...results[i]!, error: undefined };
-        for (const [i, f] of checked.findings) findings.set(i, f);
-        if (checked.entries.length) await ledger.append(checked.entries);
-      }
-      const all = [...findings.values()].flat();
-      const exitCode = combineExitCodes([resolutionExitCode(results), all.some(failing) ? 1 : 0]);
+      const run = await verifyTargets(client, targets, {
+        platforms,
+        policy,
+        ...(ledger ? { ledger } : {}),
+        requireRecorded: opts.requireRecorded ?? false,
+        source: sourceFrom(io.env, 'verify'),
+        actor: actorFrom(io.env),
+        now: new Date(),
+      });
       const report: VerifyReport = {
         schema: VERIFY_SCHEMA,
         tool: toolInfo(),
-        images: results.map((r, i) => imageReport(r, findings.get(i))),
+        images: run.results.map((r, i) => imageReport(r, run.findings.get(i), run.bases.get(i))),
         notes,
-        exitCode,
+        policy: { file: policy.file, origin },
+        exitCode: run.exitCode,
       };
+      if (run.policyFindings.length) report.policyFindings = run.policyFindings.map(findingReport);
       if (plan) {
         report.config = plan.configFile;
         if (plan.destination) report.destination = plan.destination;
@@ -52,7 +53,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
       if (opts.stats) report.stats = Object.fromEntries(client.stats.entries());
       io.out(opts.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderVerifyText(report));
       if (opts.stats && opts.format !== 'json') io.err(renderStats(client.stats.entries(), targets.length, performance.now() - started));
-      return exitCode;
+      return run.exitCode;
     } finally {
       await client.close();
     }

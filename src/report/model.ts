@@ -4,6 +4,8 @@
  */
 import { formatPlatform } from '../registry/manifest.js';
 import type { RegistryStats } from '../registry/stats.js';
+import type { BaseSummary } from '../checks/base.js';
+import type { DecidedFinding } from '../policy/types.js';
 import type { Finding, Role, Severity, SourceLocation } from '../types.js';
 import { VERSION } from '../version.js';
 import type { TargetResult } from '../verify.js';
@@ -40,14 +42,24 @@ export interface ImageReport {
   labels?: Record<string, string>;
   error?: { kind: string; message: string };
   findings?: FindingReport[];
+  /** The base image, when the policy asks about it. */
+  base?: BaseSummary;
 }
 
 export interface FindingReport {
   rule: string;
   severity: Severity;
+  /** `enforce` or `warn`, from the policy group the rule belongs to. */
+  mode?: 'enforce' | 'warn';
+  /** Whether this finding fails the run. */
+  fails?: boolean;
   message: string;
   remedy?: string;
   evidence?: Record<string, unknown>;
+  /** The policy rule (or defaults) that set the requirement, and where. */
+  setBy?: { rule: string; source?: SourceLocation };
+  /** The exception that waives it. */
+  waivedBy?: { reason: string; expires: string; source: SourceLocation };
 }
 
 export interface VerifyReport {
@@ -61,23 +73,28 @@ export interface VerifyReport {
   notes: string[];
   /** Where the digest ledger is (absent with --no-ledger). */
   ledger?: string;
+  /** The policy in force: a file, or the built-in baseline. */
+  policy?: { file: string; origin: string };
+  /** Findings about the policy itself, not tied to an image (an expired exception). */
+  policyFindings?: FindingReport[];
   stats?: Record<string, RegistryStats>;
   exitCode: number;
 }
 
-export function findingReport(f: Finding): FindingReport {
+export function findingReport(f: Finding | DecidedFinding): FindingReport {
   const out: FindingReport = { rule: f.rule, severity: f.severity, message: f.message };
+  if ('mode' in f) {
+    out.mode = f.mode;
+    out.fails = f.fails;
+  }
   if (f.remedy) out.remedy = f.remedy;
   if (f.evidence) out.evidence = f.evidence;
+  if ('origin' in f && f.origin) out.setBy = { rule: f.origin.rule, ...(f.origin.source ? { source: f.origin.source } : {}) };
+  if ('exception' in f && f.exception) out.waivedBy = { reason: f.exception.reason, expires: f.exception.expires, source: f.exception.source };
   return out;
 }
 
-/** Findings that fail a run until the policy engine decides modes: critical and high. */
-export function failing(f: Pick<Finding, 'severity'>): boolean {
-  return f.severity === 'critical' || f.severity === 'high';
-}
-
-export function imageReport(r: TargetResult, findings: Finding[] = []): ImageReport {
+export function imageReport(r: TargetResult, findings: Array<Finding | DecidedFinding> = [], base?: BaseSummary): ImageReport {
   const t = r.target;
   const status: ImageReport['status'] = r.subject ? 'pinned' : r.absent ? 'absent' : r.error ? 'error' : 'missing';
   const out: ImageReport = { role: t.role, name: t.name, ref: t.ref, status };
@@ -99,6 +116,7 @@ export function imageReport(r: TargetResult, findings: Finding[] = []): ImageRep
   }
   if (r.error) out.error = { kind: r.error.kind, message: r.error.message };
   if (findings.length) out.findings = findings.map(findingReport);
+  if (base) out.base = base;
   return out;
 }
 

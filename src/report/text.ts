@@ -1,6 +1,22 @@
 import type { RegistryStats } from '../registry/stats.js';
-import type { ImageReport, VerifyReport } from './model.js';
+import type { FindingReport, ImageReport, VerifyReport } from './model.js';
 import { shortDigest, table } from './table.js';
+
+const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
+
+function verdict(f: FindingReport): string {
+  if (f.fails) return 'FAIL';
+  if (f.waivedBy) return 'WAIVED';
+  if (f.mode === 'warn' || f.fails === false) return 'WARN';
+  return 'FAIL';
+}
+
+function renderFinding(f: FindingReport): string[] {
+  const lines = [`  ${verdict(f)} ${f.severity} ${f.rule}: ${f.message}`];
+  if (f.remedy && verdict(f) !== 'WAIVED') lines.push(`       fix: ${f.remedy}`);
+  if (f.waivedBy) lines.push(`       waived until ${f.waivedBy.expires} by ${f.waivedBy.source.file}:${f.waivedBy.source.line}: ${f.waivedBy.reason}`);
+  return lines;
+}
 
 function where(r: ImageReport): string {
   return r.source ? `${r.source.file}:${r.source.line}` : '';
@@ -32,15 +48,17 @@ export function renderVerifyText(report: VerifyReport): string {
     }
   }
   const withFindings = report.images.filter((r) => r.findings?.length);
-  if (withFindings.length) {
-    out.push('');
-    for (const r of withFindings) {
-      const loc = where(r);
-      for (const f of r.findings!) {
-        out.push(`${f.severity.toUpperCase()} ${f.rule}: ${r.role} ${r.name}${loc ? ` (${loc})` : ''}`, `  ${f.message}`);
-        if (f.remedy) out.push(`  fix: ${f.remedy}`);
-      }
-    }
+  // Images with failing findings first, then by their worst severity.
+  const worst = (r: ImageReport) => Math.min(...r.findings!.map((f) => (f.fails ? 0 : 10) + (SEVERITY_RANK[f.severity] ?? 5)));
+  withFindings.sort((a, b) => worst(a) - worst(b));
+  for (const r of withFindings) {
+    const loc = where(r);
+    out.push('', `${r.role} ${r.name} ${r.ref}${loc ? ` (${loc})` : ''}`);
+    for (const f of r.findings!) out.push(...renderFinding(f));
+  }
+  if (report.policyFindings?.length) {
+    out.push('', `policy ${report.policy?.file ?? ''}`);
+    for (const f of report.policyFindings) out.push(...renderFinding(f));
   }
   const problems = report.images.filter((r) => r.status === 'absent' || r.status === 'error');
   if (problems.length) {
@@ -53,11 +71,14 @@ export function renderVerifyText(report: VerifyReport): string {
   }
   for (const n of report.notes) out.push(`note: ${n}`);
   const failed = report.images.filter((r) => r.status === 'error').length;
-  const findings = report.images.reduce((n, r) => n + (r.findings?.length ?? 0), 0);
+  const all = [...report.images.flatMap((r) => r.findings ?? []), ...(report.policyFindings ?? [])];
+  const failing = all.filter((f) => f.fails !== false && !f.waivedBy).length;
+  const warnings = all.length - failing;
   out.push(
     '',
     `${pinned.length} image${pinned.length === 1 ? '' : 's'} pinned${failed ? `, ${failed} could not be verified` : ''}` +
-      `${findings ? `, ${findings} finding${findings === 1 ? '' : 's'}` : ''}${report.ledger ? ` (ledger ${report.ledger})` : ''}`,
+      `${failing ? `, ${failing} failing finding${failing === 1 ? '' : 's'}` : ''}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}` +
+      `${report.policy ? ` (policy ${report.policy.file}` : ''}${report.ledger ? `${report.policy ? ', ' : ' ('}ledger ${report.ledger}` : ''}${report.policy || report.ledger ? ')' : ''}`,
   );
   return out.join('\n') + '\n';
 }

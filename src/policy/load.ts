@@ -1,0 +1,84 @@
+/**
+ * Finding and reading the policy: `--policy PATH`, else `.kamal/gate-policy.yml` under the working
+ * folder when present, else the built-in baseline shipped in `policies/`. A policy with any problem
+ * is refused as a whole, with every problem listed (file:line:column, key path, what is wrong).
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PolicyError, type PolicyProblem } from '../errors.js';
+import { compilePolicy } from './compile.js';
+import { locateProblems, schemaProblems } from './issues.js';
+import { policySchema } from './schema.js';
+import { semanticProblems } from './semantics.js';
+import type { LoadedPolicy, Policy } from './types.js';
+import { readPolicyTree } from './yaml.js';
+
+/** Where a project keeps its policy, relative to the working folder. */
+export const PROJECT_POLICY = '.kamal/gate-policy.yml';
+
+/** The shipped policies, found relative to this module: src/policy/ under vitest, dist/policy/ when installed. */
+export function shippedPolicyPath(name: 'baseline.yml' | 'strict.yml' | 'starter.yml' | 'schema.json'): string {
+  return fileURLToPath(new URL(`../../policies/${name}`, import.meta.url));
+}
+
+export interface ParseOptions {
+  /** The folder relative paths (key files) are resolved against; default: the policy file's. */
+  dir?: string;
+  /** Whether a key file exists; default: the file system. */
+  exists?: (absolutePath: string) => boolean;
+}
+
+/**
+ * Parses and checks a policy. `file` is the name used in messages and source locations. Throws one
+ * PolicyError listing every problem.
+ */
+export function parsePolicy(text: string, file: string, opts: ParseOptions = {}): Policy {
+  const dir = opts.dir ?? dirname(resolve(file));
+  const { tree, data: read, problems } = readPolicyTree(text, file);
+  if (problems.length) throw invalid(file, problems);
+  const data = read ?? {};
+  const parsed = policySchema.safeParse(data);
+  const raw = [...(parsed.success ? [] : schemaProblems(parsed.error.issues, data)), ...semanticProblems(data, { dir, exists: opts.exists ?? existsSync })];
+  if (raw.length || !parsed.success) throw invalid(file, locateProblems(tree, raw));
+  return compilePolicy(parsed.data, tree, dir);
+}
+
+export async function loadPolicy(opts: { path?: string; cwd: string }): Promise<LoadedPolicy> {
+  let path: string;
+  let origin: LoadedPolicy['origin'];
+  if (opts.path !== undefined) {
+    path = resolve(opts.cwd, opts.path);
+    origin = 'explicit';
+  } else if (existsSync(resolve(opts.cwd, PROJECT_POLICY))) {
+    path = resolve(opts.cwd, PROJECT_POLICY);
+    origin = 'project';
+  } else {
+    path = shippedPolicyPath('baseline.yml');
+    origin = 'builtin';
+  }
+  const shown = display(path, opts.cwd);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : (e as Error).message;
+    const hint = code === 'ENOENT' ? ' (`kamal-gate policy init` writes a starter)' : '';
+    throw new PolicyError('cannot read the policy', [{ file: shown, message: `${why}${hint}` }], { cause: e });
+  }
+  return { policy: parsePolicy(text, shown, { dir: dirname(path) }), origin, path };
+}
+
+/** A path as shown to the user: relative to the working folder when inside it. */
+function display(path: string, cwd: string): string {
+  const rel = relative(cwd, path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+function invalid(file: string, problems: PolicyProblem[]): PolicyError {
+  const sorted = [...problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+  const n = sorted.length;
+  return new PolicyError(`invalid policy ${file}: ${n} problem${n === 1 ? '' : 's'}; fix ${n === 1 ? 'it' : 'them'} (nothing is checked under a policy that does not load)`, sorted);
+}

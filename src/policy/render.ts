@@ -1,0 +1,113 @@
+/** Text for people: `policy check`'s summary and `policy explain`'s account of one image. */
+import type { SourceLocation } from '../types.js';
+import { isExpired } from './duration.js';
+import { GROUPS, type EffectiveRequirements, type ExceptionStatus, type Group, type KeylessIdentity, type Origin, type Policy, type Requirements } from './types.js';
+
+function at(s: SourceLocation | undefined): string {
+  return s ? `${s.file}:${s.line}${s.column ? `:${s.column}` : ''}` : '';
+}
+
+function signer(k: KeylessIdentity): string {
+  const who = k.identity ?? `/${k.identityRegexp ?? ''}/`;
+  const issuer = k.issuer ?? `/${k.issuerRegexp ?? ''}/`;
+  const gh = k.github ? ` (${Object.entries(k.github).map(([n, v]) => `${n} ${v}`).join(', ')})` : '';
+  return `keyless ${who} from ${issuer}${gh}`;
+}
+
+/** One line saying what a requirement group asks for. */
+export function describeGroup<G extends Group>(group: G, value: Requirements[G]): string {
+  const v = value as Requirements[Group];
+  if (group === 'tags' && v.mode === 'off') return `${(v as Requirements['tags']).immutable ? 'immutable (a moved tag fails)' : 'mutable (a moved tag warns)'}; forbid and requireDigest not checked`;
+  if (v.mode === 'off') return 'not checked (mode off)';
+  switch (group) {
+    case 'ledger':
+      return (v as Requirements['ledger']).trust === 'tofu' ? 'trust on first use: a tag never seen is recorded' : 'strict: every tag must have been recorded by `kamal-gate record`';
+    case 'signatures': {
+      const s = v as Requirements['signatures'];
+      const signers = [...s.keys.map((k) => `key ${k.path}`), ...s.keyless.map(signer)];
+      return `${s.count} of: ${signers.join('; ')}; transparency log ${s.tlog}${s.repository ? `; signatures in ${s.repository}` : ''}`;
+    }
+    case 'attestations':
+      return (v as Requirements['attestations']).require
+        .map((a) => {
+          const extra = [a.builderId && `builder ${a.builderId}`, a.sourceRepository && `source ${a.sourceRepository}`, a.signedBy && `signed by ${a.signedBy.key ? `key ${a.signedBy.key.path}` : signer(a.signedBy)}`].filter(Boolean);
+          return `${a.type}${extra.length ? ` (${extra.join(', ')})` : ''}`;
+        })
+        .join('; ');
+    case 'base': {
+      const b = v as Requirements['base'];
+      const parts = [b.maxAge && `maxAge ${b.maxAge.text}`, b.maxStaleness && `maxStaleness ${b.maxStaleness.text}`, b.allowed && `allowed ${b.allowed.join(', ')}`, b.candidates.length && `candidates ${b.candidates.join(', ')}`].filter(Boolean);
+      return [...parts, `unknown base: ${b.unknown}`].join('; ');
+    }
+    case 'image': {
+      const i = v as Requirements['image'];
+      return i.maxAge ? `maxAge ${i.maxAge.text}` : 'no age limit';
+    }
+    case 'tags': {
+      const t = v as Requirements['tags'];
+      return [t.immutable ? 'immutable (a moved tag fails)' : 'mutable (a moved tag warns)', t.forbid.length && `forbid ${t.forbid.join(', ')}`, t.requireDigest && 'must be pinned by digest'].filter(Boolean).join('; ');
+    }
+    case 'platforms': {
+      const p = (v as Requirements['platforms']).require;
+      return p === 'builder' ? "require the platforms of Kamal's builder.arch" : `require ${p.join(', ')}`;
+    }
+  }
+  return '';
+}
+
+function originText(o: Origin): string {
+  if (o.rule === 'built-in') return 'built-in default';
+  return `${o.rule === 'defaults' ? 'defaults' : `rule ${o.rule}`} at ${at(o.source)}`;
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows.reduce<number[]>((w, r) => r.map((c, i) => Math.max(w[i] ?? 0, c.length)), []);
+  return rows.map((r) => `  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`.trimEnd());
+}
+
+export function renderExplain(policyFile: string, eff: EffectiveRequirements, exceptions: ExceptionStatus[]): string {
+  const lines = [`Policy: ${policyFile}`, `Image:  ${eff.ref} (role ${eff.role})`, ''];
+  if (eff.rules.length === 0) lines.push('Rules: none (only defaults apply)');
+  else {
+    lines.push('Rules, in order (a later rule replaces a group an earlier one set):');
+    lines.push(...table(eff.rules.map((r) => [r.applies ? 'applies' : 'skipped', r.rule, at(r.source), r.reasons.join('; ')])));
+  }
+  lines.push('', 'Requirements:');
+  lines.push(
+    ...table(
+      GROUPS.map((g) => {
+        const s = eff.groups[g];
+        if (!s) return [g, '-', 'not required', ''];
+        return [g, s.value.mode, describeGroup(g, s.value), `(${originText(s.origin)})`];
+      }),
+    ),
+  );
+  if (exceptions.length) {
+    lines.push('', 'Exceptions naming this image:');
+    lines.push(
+      ...table(
+        exceptions.map(({ exception: e, expired }) => [expired ? `EXPIRED ${e.expires}` : `until ${e.expires}`, e.rules.join(', '), at(e.source), e.reason]),
+      ),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function renderCheck(policy: Policy, now: Date): string {
+  const lines = [`Policy ${policy.file} is valid.`];
+  const defaults = GROUPS.filter((g) => policy.defaults[g]);
+  lines.push(`  defaults: ${defaults.length ? defaults.join(', ') : 'none'}`);
+  lines.push(`  ${policy.rules.length} rule${policy.rules.length === 1 ? '' : 's'}${policy.rules.length ? ':' : ''}`);
+  for (const r of policy.rules) {
+    const match = [r.match.images ? `images ${r.match.images.join(', ')}` : 'any image', r.match.roles ? `roles ${r.match.roles.join(', ')}` : 'any role'].join('; ');
+    const groups = GROUPS.filter((g) => r.groups[g]).map((g) => `${g} ${r.groups[g]!.value.mode}`);
+    lines.push(`    ${r.name} (line ${r.source.line}): ${match} -> ${groups.join(', ')}`);
+  }
+  const expired = policy.exceptions.filter((e) => isExpired(e.expires, now));
+  lines.push(`  ${policy.exceptions.length} exception${policy.exceptions.length === 1 ? '' : 's'}${expired.length ? `, ${expired.length} expired` : ''}${policy.exceptions.length ? ':' : ''}`);
+  for (const e of policy.exceptions) {
+    const state = isExpired(e.expires, now) ? `EXPIRED on ${e.expires} (no longer applies)` : `until ${e.expires}`;
+    lines.push(`    line ${e.source.line}: ${e.rules.join(', ')} on ${e.images.join(', ')} ${state}: ${e.reason}`);
+  }
+  return lines.join('\n') + '\n';
+}

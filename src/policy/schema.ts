@@ -1,0 +1,229 @@
+/**
+ * The policy file format, in zod: the single source of truth for validation and for the published
+ * JSON Schema (`policies/schema.json`, `kamal-gate policy schema`). Every object is strict: an
+ * unknown key is an error at any depth, so a typo can never silently weaken a policy.
+ *
+ * Checks that span several keys (duplicate rule names, signer counts, key files that must exist)
+ * are in semantics.ts; what is written here is checked value by value.
+ */
+import { z } from 'zod';
+import { parseReference } from '../registry/reference.js';
+import { DURATION_PATTERN, durationProblem } from './duration.js';
+import { globProblem, type GlobKind } from './glob.js';
+
+const MODE_HELP =
+  'enforce: a failing requirement fails the run (exit 1); warn: it is reported but never fails; off: the group is not checked (switches off what an earlier rule set).';
+
+const mode = z.enum(['enforce', 'warn', 'off']).default('enforce').describe(`How this requirement group counts. ${MODE_HELP}`);
+
+function glob(kind: GlobKind, description: string) {
+  return z
+    .string()
+    .check((ctx) => {
+      const problem = globProblem(kind, ctx.value);
+      if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+    })
+    .describe(description);
+}
+
+const duration = (description: string) =>
+  z
+    .string({ error: (iss) => durationProblem(iss.input) })
+    .regex(DURATION_PATTERN, { error: (iss) => durationProblem(iss.input) })
+    .describe(`${description} A whole number followed by h (hours), d (days) or w (weeks): 36h, 90d, 12w.`);
+
+function regexp(description: string) {
+  return z
+    .string()
+    .min(1)
+    .check((ctx) => {
+      try {
+        new RegExp(ctx.value);
+      } catch (e) {
+        ctx.issues.push({ code: 'custom', message: `not a valid regular expression: ${(e as Error).message}`, input: ctx.value });
+      }
+    })
+    .describe(`${description} A regular expression, anchored: it must match the whole value.`);
+}
+
+function reference(description: string, opts: { repositoryOnly: boolean }) {
+  return z
+    .string()
+    .check((ctx) => {
+      try {
+        const r = parseReference(ctx.value);
+        if (opts.repositoryOnly && !r.tagDefaulted) {
+          ctx.issues.push({ code: 'custom', message: 'name a repository, without tag or digest', input: ctx.value });
+        }
+      } catch (e) {
+        ctx.issues.push({ code: 'custom', message: (e as Error).message, input: ctx.value });
+      }
+    })
+    .describe(description);
+}
+
+const path = (description: string) => z.string().min(1).describe(description);
+
+const github = z
+  .strictObject({
+    repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { error: 'expected owner/name' }).optional().describe('The repository the workflow ran in (owner/name).'),
+    ref: z.string().regex(/^refs\/\S+$/, { error: 'expected a git ref such as refs/heads/main or refs/tags/v1.2.3' }).optional().describe('The git ref the workflow ran for (refs/heads/main, refs/tags/v1.2.3).'),
+    workflow: z.string().min(1).optional().describe('The workflow file name (release.yml) or name the certificate names.'),
+    sha: z.string().regex(/^[0-9a-f]{40}$/, { error: 'expected a 40-character lowercase hex commit' }).optional().describe('The commit the workflow ran on.'),
+  })
+  .describe('GitHub Actions claims the signing certificate must carry, besides the identity.');
+
+const keylessFields = {
+  identity: z.string().min(1).optional().describe("The certificate's identity (SAN), exactly: a workflow URL with @ref, or an e-mail. Like cosign --certificate-identity."),
+  identityRegexp: regexp("The certificate's identity as a regular expression. Like cosign --certificate-identity-regexp.").optional(),
+  issuer: z.string().min(1).optional().describe('The OIDC issuer, exactly (https://token.actions.githubusercontent.com). Like cosign --certificate-oidc-issuer.'),
+  issuerRegexp: regexp('The OIDC issuer as a regular expression.').optional(),
+  github: github.optional(),
+};
+
+const keyless = z
+  .strictObject(keylessFields)
+  .describe('A keyless (Sigstore/Fulcio) signer: one of identity or identityRegexp, and one of issuer or issuerRegexp.');
+
+const signatures = z
+  .strictObject({
+    mode,
+    count: z.int().min(1).default(1).describe('How many distinct signers of those listed (keys and keyless) must have signed the image.'),
+    keys: z.array(path('A cosign public key file (PEM), relative to the policy file.')).optional().describe('Public keys whose signatures count.'),
+    keyless: z.array(keyless).optional().describe('Keyless signers whose signatures count.'),
+    tlog: z.enum(['required', 'optional']).default('required').describe('required: a signature counts only with proof of inclusion in the Rekor transparency log.'),
+    repository: reference('Where signatures are stored when not beside the image (like COSIGN_REPOSITORY): registry/repository.', { repositoryOnly: true }).optional(),
+  })
+  .describe('Signatures the image must carry (cosign / Sigstore).');
+
+const KNOWN_ATTESTATIONS = ['slsa-provenance', 'spdx', 'cyclonedx'] as const;
+const ATTESTATION_TYPE_HELP = `expected ${KNOWN_ATTESTATIONS.join(', ')} or a predicate type URI (https://…)`;
+
+const attestation = z
+  .strictObject({
+    type: z
+      .union([z.enum(KNOWN_ATTESTATIONS), z.string().regex(/^[a-z][a-z0-9+.-]*:\S+$/, { error: ATTESTATION_TYPE_HELP })], { error: ATTESTATION_TYPE_HELP })
+      .describe('The attestation: slsa-provenance, spdx, cyclonedx, or an in-toto predicate type URI.'),
+    signedBy: z
+      .strictObject({ key: path('A public key file, relative to the policy file.').optional(), ...keylessFields })
+      .optional()
+      .describe('Who must have signed the attestation: a key, or a keyless identity and issuer.'),
+    builderId: z.string().min(1).optional().describe('For provenance: the builder.id it must name (https://github.com/actions/runner).'),
+    sourceRepository: z.string().min(1).optional().describe('For provenance: the source repository it must name (github.com/acme/app).'),
+  })
+  .describe('One attestation the image must have.');
+
+const attestations = z
+  .strictObject({
+    mode,
+    require: z.array(attestation).min(1).optional().describe('Every attestation listed must be present.'),
+  })
+  .describe('Attestations (provenance, SBOM) the image must have.');
+
+const base = z
+  .strictObject({
+    mode,
+    maxAge: duration('How old the base image may be (from its creation, or when the ledger first saw it).').optional(),
+    maxStaleness: duration("How long a newer base may have existed under the base's tag without the image being rebuilt.").optional(),
+    allowed: z.array(glob('repository', 'A glob on the normalized base repository (docker.io/library/ruby, docker.io/library/*).')).min(1).optional().describe('Bases the image may be built on; absent: any.'),
+    candidates: z.array(reference('A base image reference (docker.io/library/ruby:3.3-slim).', { repositoryOnly: false })).min(1).optional().describe('Bases to try by layer prefix when no annotation or provenance names the base.'),
+    unknown: z.enum(['enforce', 'warn', 'ignore']).optional().describe('How a base that cannot be identified (base.unknown) counts; default: as mode.'),
+  })
+  .describe("The image's base image: age, staleness, which bases are allowed.");
+
+const image = z
+  .strictObject({
+    mode,
+    maxAge: duration('How old the image itself may be (its config created time).').optional(),
+  })
+  .describe('The image itself.');
+
+const tags = z
+  .strictObject({
+    mode,
+    immutable: z.boolean().default(true).describe('true: a tag that moved (tag.overwritten, tag.rolled_back, tag.deleted) fails, whatever mode says; false: moves are reported as warnings.'),
+    forbid: z.array(glob('tag', 'A tag glob (latest, *-rc*).')).optional().describe('Tags that may not be deployed (tag.forbidden).'),
+    requireDigest: z.boolean().default(false).describe('The image must be referenced by digest in the Kamal config (tag.not_pinned).'),
+  })
+  .describe('Tags: immutability, forbidden tags, pinning. mode applies to forbid and requireDigest; immutable carries its own verdict.');
+
+const platform = z
+  .string()
+  .regex(/^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/, { error: 'expected os/architecture[/variant], e.g. linux/amd64 or linux/arm/v7' })
+  .describe('A platform: os/architecture[/variant].');
+
+const platforms = z
+  .strictObject({
+    mode,
+    require: z
+      .union([z.literal('builder'), z.array(platform).min(1)], { error: 'expected a list of platforms (linux/amd64) or "builder"' })
+      .optional()
+      .describe('Platforms the image must offer (platform.missing); builder: those the Kamal config builds for (builder.arch).'),
+  })
+  .describe('Platforms the image must be built for.');
+
+const ledger = z
+  .strictObject({
+    mode,
+    trust: z
+      .enum(['tofu', 'strict'])
+      .default('tofu')
+      .describe('tofu: a tag the ledger has never seen is recorded on first use; strict: it must have been recorded by `kamal-gate record` (tag.unrecorded).'),
+  })
+  .describe('The digest ledger.');
+
+export const groupShapes = { ledger, signatures, attestations, base, image, tags, platforms };
+
+const groupFields = {
+  ledger: ledger.optional(),
+  signatures: signatures.optional(),
+  attestations: attestations.optional(),
+  base: base.optional(),
+  image: image.optional(),
+  tags: tags.optional(),
+  platforms: platforms.optional(),
+};
+
+const rule = z
+  .strictObject({
+    name: z.string().min(1).describe('Unique name, shown in reports and by `policy explain`.'),
+    description: z.string().optional().describe('What the rule is for.'),
+    match: z
+      .strictObject({
+        images: z.array(glob('repository', 'A glob on the normalized registry/repository: * within a segment, ** across segments.')).min(1).optional().describe('The rule applies to images matching any glob; absent: any image.'),
+        roles: z.array(z.enum(['app', 'accessory', 'proxy'])).min(1).optional().describe('The rule applies to images of these roles; absent: any role.'),
+      })
+      .optional()
+      .describe('Which images the rule applies to: every condition given must hold. Absent: every image.'),
+    ...groupFields,
+  })
+  .describe('Requirements for the images the rule matches. Rules apply in order; a later rule replaces a requirement group an earlier rule (or defaults) set.');
+
+const exception = z
+  .strictObject({
+    images: z.array(glob('reference', 'A glob on the normalized reference: registry/repository, optionally :tag (docker.io/library/redis:7.*).')).min(1).describe('Images the exception covers.'),
+    rules: z.array(glob('rule', 'A finding rule id or glob (base.too_old, base.*).')).min(1).describe('Finding rule ids it waives.'),
+    reason: z.string().trim().min(1, { error: 'give the reason for the exception' }).describe('Why the exception is granted (a ticket, a plan).'),
+    expires: z
+      .iso.date({ error: 'expected a date written YYYY-MM-DD (e.g. 2026-12-31)' })
+      .describe('The last day the exception applies (YYYY-MM-DD, UTC). Afterwards it no longer applies and is itself reported.'),
+  })
+  .describe('Waives findings: they are still reported but never fail the run.');
+
+export const policySchema = z
+  .strictObject({
+    version: z.literal(1, { error: 'expected version: 1 (the only policy format so far)' }).describe('The policy format version: 1.'),
+    defaults: z.strictObject(groupFields).optional().describe('Requirements for every image, before any rule.'),
+    rules: z.array(rule).optional().describe('Rules, applied in order to every image they match.'),
+    exceptions: z.array(exception).optional().describe('Waivers for findings, each with a reason and an expiry date.'),
+  })
+  .describe('A kamal-gate policy: what every image must satisfy before Kamal deploys it.');
+
+export type PolicyInput = z.input<typeof policySchema>;
+export type PolicyDocument = z.output<typeof policySchema>;
+
+/** The JSON Schema (draft 2020-12) of the policy file, as published in policies/schema.json. */
+export function policySchemaJson(): Record<string, unknown> {
+  const schema = z.toJSONSchema(policySchema, { target: 'draft-2020-12', io: 'input' });
+  return { $schema: schema.$schema, title: 'kamal-gate policy', ...schema };
+}
