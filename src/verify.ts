@@ -5,7 +5,7 @@
  */
 import { isKamalGateError, KamalGateError, RegistryError, TagNotFoundError } from './errors.js';
 import { baseChecks, type BaseSummary } from './checks/base.js';
-import { imageAgeCheck, platformChecks, tagChecks } from './checks/image.js';
+import { imageAgeCheck, platformChecks, tagChecks, unverifiedRequirements } from './checks/image.js';
 import { checkLedger } from './checks/ledger.js';
 import type { Ledger, LedgerSource, NewEntry } from './ledger/types.js';
 import { decide } from './policy/decide.js';
@@ -151,9 +151,14 @@ export async function verifyTargets(client: RegistryClient, targets: Target[], o
     for (let i = next++; i < results.length; i = next++) {
       const r = results[i]!;
       const req = requirements[i];
-      if (!r.subject || !r.resolution || !req) continue;
-      raw.push(...tagChecks(r.target, r.subject, req), ...platformChecks(r.target, r.subject, req), ...imageAgeCheck(r.target, r.resolution, req, opts.now));
-      if (r.target.aliasOf) continue; // the alias is the app image again
+      // Kamal's latest alias is the app image again, and hosts never pull it by that tag.
+      if (!r.subject || !r.resolution || !req || r.target.aliasOf) continue;
+      raw.push(
+        ...tagChecks(r.target, r.subject, req),
+        ...platformChecks(r.target, r.subject, req),
+        ...imageAgeCheck(r.target, r.resolution, req, opts.now),
+        ...unverifiedRequirements(r.target, r.subject, req),
+      );
       try {
         const base = await baseChecks(client, r.target, r.resolution, req, { ...(opts.ledger ? { ledger: opts.ledger } : {}), now: opts.now });
         raw.push(...base.findings);

@@ -95,3 +95,37 @@ export function imageAgeCheck(target: Target, r: Resolution, req: EffectiveRequi
     },
   ];
 }
+
+/**
+ * Signature and attestation requirements cannot be verified by this version of kamal-gate. An
+ * image the policy requires them of must not pass as if it had been checked: under enforce this
+ * fails closed; set the group's mode to warn or off to deploy without.
+ */
+export function unverifiedRequirements(target: Target, subject: Subject, req: EffectiveRequirements): Finding[] {
+  const out: Finding[] = [];
+  const sig = req.groups.signatures;
+  if (sig && sig.value.mode !== 'off') {
+    out.push({
+      rule: 'signature.unverified',
+      severity: 'high',
+      target,
+      digest: subject.digest,
+      message: `the policy (${sig.origin.rule}) requires signatures of ${subject.ref}, and this version of kamal-gate cannot verify signatures yet`,
+      remedy: 'set signatures.mode to warn or off for this image until signature verification is available',
+      evidence: { setBy: sig.origin.rule },
+    });
+  }
+  const att = req.groups.attestations;
+  if (att && att.value.mode !== 'off' && att.value.require.length) {
+    out.push({
+      rule: 'attestation.unverified',
+      severity: 'high',
+      target,
+      digest: subject.digest,
+      message: `the policy (${att.origin.rule}) requires attestations (${att.value.require.map((a) => a.type).join(', ')}) of ${subject.ref}, and this version of kamal-gate cannot verify attestations yet`,
+      remedy: 'set attestations.mode to warn or off for this image until attestation verification is available',
+      evidence: { setBy: att.origin.rule, require: att.value.require.map((a) => a.type) },
+    });
+  }
+  return out;
+}

@@ -53,7 +53,7 @@ export function renderVerifyText(report: VerifyReport): string {
   withFindings.sort((a, b) => worst(a) - worst(b));
   for (const r of withFindings) {
     const loc = where(r);
-    out.push('', `${r.role} ${r.name} ${r.ref}${loc ? ` (${loc})` : ''}`);
+    out.push('', `${r.role} ${r.name === r.ref ? '' : `${r.name} `}${r.ref}${loc ? ` (${loc})` : ''}`);
     for (const f of r.findings!) out.push(...renderFinding(f));
   }
   if (report.policyFindings?.length) {
