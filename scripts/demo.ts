@@ -52,10 +52,16 @@ async function main(): Promise<number> {
     const builder = new ImageBuilder(reg);
     const amd64 = { os: 'linux', architecture: 'amd64' };
     const arm64 = { os: 'linux', architecture: 'arm64', variant: 'v8' };
+    const ago = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    // The app is built FROM a ruby base that is 300 days old; a newer patch release exists.
+    const ruby = await builder.pushImage('library/ruby', '3.3.4-slim', { platforms: [amd64, arm64], created: ago(300), seed: 'ruby-3.3.4' });
+    await builder.pushImage('library/ruby', '3.3.6-slim', { platforms: [amd64, arm64], created: ago(40), seed: 'ruby-3.3.6' });
     const shop = await builder.pushImage('acme/shop', 'v1', {
       platforms: [amd64, arm64],
-      created: new Date(Date.now() - 3600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+      created: ago(0.05),
       labels: { service: 'shop' },
+      base: ruby,
+      annotations: { 'org.opencontainers.image.base.name': `${reg.host}/library/ruby:3.3.4-slim`, 'org.opencontainers.image.base.digest': ruby.digest },
     });
     await builder.tagExisting('acme/shop', shop.digest, 'latest');
     const pg = await builder.pushImage('library/postgres', '16.4', { created: '2026-08-14T09:00:00Z' });
@@ -74,11 +80,11 @@ async function main(): Promise<number> {
     step('The build pipeline records what it pushed in the digest ledger (.kamal/image-ledger.jsonl)');
     expect('record', kamalGate(['record', '--version', 'v1'], app, env), 0);
 
-    step('Before the deploy: resolve and pin every image, and check each tag against the ledger');
+    step('Before the deploy: pin every image, check each tag against the ledger, hold each base image against the policy (the built-in baseline)');
     expect('verify', kamalGate(['verify', '--version', 'v1', '--stats'], app, env), 0);
 
     step('An attacker with registry credentials pushes a backdoored image under the same tag');
-    const evil = await builder.pushImage('acme/shop', 'v1', { platforms: [amd64, arm64], labels: { service: 'shop' }, seed: 'backdoor' });
+    const evil = await builder.pushImage('acme/shop', 'v1', { platforms: [amd64, arm64], labels: { service: 'shop' }, seed: 'backdoor', base: ruby });
     console.log(`pushed ${evil.ref} → ${evil.digest}`);
     expect('verify after overwrite', kamalGate(['verify', '--version', 'v1'], app, env), 1);
 
@@ -99,7 +105,11 @@ async function main(): Promise<number> {
     rmSync(app, { recursive: true, force: true });
   }
 
-  step(failures.length ? 'Demo FAILED' : 'Done: every image pinned, an overwritten tag caught, and content that did not match its digest refused');
+  step(
+    failures.length
+      ? 'Demo FAILED'
+      : 'Done: every image pinned, a stale base flagged, an overwritten tag caught, and content that did not match its digest refused',
+  );
   for (const f of failures) console.log(`  ${f}`);
   return failures.length ? 1 : 0;
 }
