@@ -269,3 +269,70 @@ defaults:
     expect(r.stdout).toMatch(/FAIL medium base\.unknown/);
   });
 });
+
+describe('policy keys that reach the ledger and the Kamal config', () => {
+  it('ledger trust strict fails a tag never recorded; immutable false turns an overwrite into a warning', async () => {
+    const b = new ImageBuilder(reg);
+    const first = await b.pushImage('acme/mutable', 'v1', { seed: 'm1', created: ago(1) });
+    const ledger = join(work, 'policy-ledger.jsonl');
+    const strict = policyFile('trust-strict.yml', `version: 1
+defaults:
+  ledger: { trust: strict }
+  base: { mode: off }
+`);
+    const run = (policy: string) => runCli(['verify', first.ref, '--policy', policy, '--ledger', ledger, '--format', 'json'], { cwd: work });
+    const unrecorded = await run(strict);
+    expect(unrecorded.code).toBe(1);
+    expect((JSON.parse(unrecorded.stdout) as Report).images[0]!.findings!.map((f) => f.rule)).toEqual(['tag.unrecorded']);
+    expect((await runCli(['record', first.ref, '--ledger', ledger], { cwd: work })).code).toBe(0);
+    expect((await run(strict)).code).toBe(0);
+    await b.pushImage('acme/mutable', 'v1', { seed: 'm2', created: ago(1) });
+    const immutable = await run(strict);
+    expect(immutable.code).toBe(1);
+    const mutable = policyFile('mutable.yml', `version: 1
+defaults:
+  base: { mode: off }
+rules:
+  - name: mutable-tags
+    match: { images: ["REG/acme/mutable"] }
+    tags: { immutable: false }
+`);
+    const warned = await run(mutable);
+    expect(warned.code).toBe(0);
+    expect(rules(JSON.parse(warned.stdout) as Report)).toEqual(['tag.overwritten:warn']);
+  });
+
+  it('base unknown: ignore reports nothing; the base tag is recorded in the ledger for staleness', async () => {
+    const ignore = policyFile('ignore.yml', `version: 1
+defaults:
+  base: { unknown: ignore }
+`);
+    expect(rules((await verify([img.unknown!.ref], ignore)).report)).toEqual([]);
+    const ledger = join(work, 'base-ledger.jsonl');
+    const r = await runCli(['verify', img.annotated!.ref, '--policy', join(POLICIES, 'baseline.yml'), '--ledger', ledger, '--format', 'json'], { cwd: work });
+    expect(r.code).toBe(0);
+    const show = JSON.parse((await runCli(['ledger', 'show', `${reg.host}/library/ruby:3.3.4`, '--ledger', ledger, '--format', 'json'], { cwd: work })).stdout) as { entries: Array<{ digest: string; source: string }> };
+    expect(show.entries.map((e) => [e.digest, e.source])).toEqual([[oldRuby.digest, 'verify']]);
+  });
+
+  it('platforms require builder holds every image to the Kamal config builder.arch', async () => {
+    const b = new ImageBuilder(reg);
+    await b.pushImage('acme/shop', 'v9', { seed: 'shop-amd64-only', created: ago(1), labels: { service: 'shop' } });
+    const app = mkdtempSync(join(work, 'app-'));
+    const { cpSync } = await import('node:fs');
+    cpSync(resolve(import.meta.dirname, '..', '..', 'fixtures', 'demo-app'), app, { recursive: true });
+    const p = policyFile('builder.yml', `version: 1
+defaults:
+  base: { mode: off }
+  platforms: { require: builder }
+`);
+    const r = await runCli(['verify', '--version', 'v9', '--policy', p, '--no-ledger', '--format', 'json', '--platform', 'linux/amd64'], {
+      cwd: app,
+      env: { DEMO_REGISTRY: reg.host, KAMAL_REGISTRY_PASSWORD: 'unused', DOCKER_CONFIG: join(app, '.none') },
+    });
+    const report = JSON.parse(r.stdout) as Report;
+    const shop = report.images.find((i) => i.ref.endsWith('acme/shop:v9'))!;
+    expect(shop.findings?.map((f) => f.rule)).toEqual(['platform.missing']);
+    expect(shop.findings![0]!.evidence).toMatchObject({ required: ['linux/amd64', 'linux/arm64'], offered: ['linux/amd64'] });
+  });
+});
