@@ -15,8 +15,8 @@ import {
   MANIFEST_MAX_BYTES,
   formatPlatform,
   indexPlatforms,
-  normalizePlatform,
   parseManifest,
+  samePlatform,
   selectPlatform,
   type ImageIndex,
   type ImageManifest,
@@ -447,12 +447,6 @@ export class RegistryClient {
       config,
     };
   }
-}
-
-function samePlatform(a: Platform, b: Platform): boolean {
-  const x = normalizePlatform(a);
-  const y = normalizePlatform(b);
-  return x.os === y.os && x.architecture === y.architecture && (x.variant ?? '') === (y.variant ?? '');
 }
 
 function refName(repo: Repo, reference: string): string {

@@ -197,6 +197,13 @@ export function normalizePlatform(p: Platform): Platform {
   return out;
 }
 
+/** Whether two platforms are the same once normalized (`arm64/v8` = `arm64`, `aarch64` = `arm64`). */
+export function samePlatform(a: Platform, b: Platform): boolean {
+  const x = normalizePlatform(a);
+  const y = normalizePlatform(b);
+  return x.os === y.os && x.architecture === y.architecture && (x.variant ?? '') === (y.variant ?? '');
+}
+
 function variantRank(v: string | undefined): number {
   return v ? Number(v.replace(/^v/, '')) || 0 : 0;
 }
