@@ -7,6 +7,7 @@ import { isKamalGateError, NotFoundError } from './errors.js';
 import { classify, observationEntry, tagState, type ClassificationKind } from './ledger/state.js';
 import type { Ledger, LedgerSource, NewEntry, TagRef } from './ledger/types.js';
 import type { RegistryClient } from './registry/client.js';
+import { inShard, type Shard } from './drift-service.js';
 
 export interface DriftItem {
   tag: TagRef;
@@ -30,9 +31,10 @@ export const DRIFT_KINDS = new Set<ClassificationKind>(['overwritten', 'rolled_b
 export async function runDrift(
   ledger: Ledger,
   client: RegistryClient,
-  opts: { concurrency?: number; source?: LedgerSource; actor?: string; onProgress?: (done: number, total: number) => void } = {},
+  opts: { concurrency?: number; source?: LedgerSource; actor?: string; shard?: Shard; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<DriftResult> {
-  const tags = await ledger.tags();
+  const all = await ledger.tags();
+  const tags = opts.shard ? all.filter((t) => inShard(t, opts.shard!)) : all;
   const items: DriftItem[] = new Array(tags.length);
   const entries: Array<NewEntry | null> = new Array(tags.length).fill(null);
   let next = 0;

@@ -89,8 +89,16 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('-d, --destination <name>', 'Kamal destination')
     .option('--concurrency <n>', 'tags checked at once (connections per registry stay bounded)', undefined)
     .option('-q, --quiet', 'no progress on the terminal')
+    .option('--watch', 'run until stopped (SIGTERM finishes the round in flight and exits 0)')
+    .option('--interval <duration>', 'with --watch: time between rounds (30s, 15m, 1h; default 15m)')
+    .option('--metrics <host:port>', 'with --watch: serve Prometheus metrics at http://HOST:PORT/metrics')
+    .option('--webhook <url>', 'POST a Slack-compatible message when a round finds drift (the URL is kept secret)')
+    .option('--shard <i/n>', 'check only this runner\'s share of the ledger (e.g. 2/4), split by a hash of each tag')
     .description('re-resolve every tag in the ledger and report tags that were overwritten, rolled back or deleted')
-    .addHelpText('after', '\nExamples:\n  kamal-gate drift                                  # exit 1 when a tag drifted\n  kamal-gate drift --ledger "$KAMAL_GATE_LEDGER_URL" --format json');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kamal-gate drift                                  # exit 1 when a tag drifted\n  kamal-gate drift --ledger "$KAMAL_GATE_LEDGER_URL" --format json --shard 1/4\n  kamal-gate drift --watch --interval 15m --metrics 127.0.0.1:9464 --webhook "$SLACK_WEBHOOK_URL"',
+    );
   drift.action(async (opts) => {
     exitCode = await driftCommand(opts, io, io.isTty);
   });

@@ -1,0 +1,134 @@
+/**
+ * What `kamal-gate drift --watch` adds to a drift round: a shard of the ledger per runner, a
+ * Prometheus endpoint, a Slack-compatible webhook on drift, and rounds on an interval until stopped.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { request } from 'undici';
+import { UsageError } from './errors.js';
+import type { TagRef } from './ledger/types.js';
+import { redact, registerSecret } from './redact.js';
+import type { DriftItem } from './drift.js';
+
+export interface Shard {
+  /** 1-based. */
+  index: number;
+  count: number;
+}
+
+/** `I/N`, 1 ≤ I ≤ N. */
+export function parseShard(text: string): Shard {
+  const m = /^([0-9]+)\/([0-9]+)$/.exec(text.trim());
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || count > 10_000 || index < 1 || index > count) {
+    throw new UsageError(`--shard: "${text}" is not I/N with 1 ≤ I ≤ N (e.g. --shard 2/4 for the second of four runners)`);
+  }
+  return { index, count };
+}
+
+/** Whether a tag belongs to a shard: by a hash of its name, so every runner splits the ledger alike. */
+export function inShard(tag: TagRef, shard: Shard): boolean {
+  if (shard.count === 1) return true;
+  const h = createHash('sha256').update(`${tag.registry}/${tag.repository}:${tag.tag}`).digest();
+  return (h.readUInt32BE(0) % shard.count) + 1 === shard.index;
+}
+
+/** `15m`, `1h`, `30s`, `2d`: at least one second. */
+export function parseInterval(text: string): number {
+  const m = /^([0-9]+)(s|m|h|d)$/.exec(text.trim());
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+  const ms = m ? Number(m[1]) * unit[m[2] as keyof typeof unit] : NaN;
+  if (!m || ms < 1_000 || ms > 7 * 86_400_000) throw new UsageError(`--interval: "${text}" is not a duration from 1s to 7d (e.g. 30s, 15m, 1h)`);
+  return ms;
+}
+
+export interface RoundFigures {
+  tags: number;
+  drift: number;
+  errors: number;
+  ms: number;
+}
+
+/** Counters for `--metrics`, in the Prometheus text format. */
+export class DriftMetrics {
+  rounds = 0;
+  tagsChecked = 0;
+  driftFound = 0;
+  registryErrors = 0;
+  lastRoundSeconds = 0;
+  lastRoundTimestamp = 0;
+  lastRoundDrift = 0;
+
+  round(f: RoundFigures, now = Date.now()): void {
+    this.rounds++;
+    this.tagsChecked += f.tags;
+    this.driftFound += f.drift;
+    this.registryErrors += f.errors;
+    this.lastRoundSeconds = f.ms / 1000;
+    this.lastRoundTimestamp = now / 1000;
+    this.lastRoundDrift = f.drift;
+  }
+
+  render(): string {
+    const m = (name: string, type: string, help: string, value: number) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`;
+    return [
+      m('kamal_gate_drift_rounds_total', 'counter', 'Drift rounds completed.', this.rounds),
+      m('kamal_gate_drift_tags_checked_total', 'counter', 'Tags re-resolved at their registry.', this.tagsChecked),
+      m('kamal_gate_drift_found_total', 'counter', 'Tags found overwritten, rolled back or deleted, summed over rounds.', this.driftFound),
+      m('kamal_gate_drift_registry_errors_total', 'counter', 'Tags that could not be checked, summed over rounds.', this.registryErrors),
+      m('kamal_gate_drift_round_duration_seconds', 'gauge', 'Duration of the last completed round.', this.lastRoundSeconds),
+      m('kamal_gate_drift_last_round_drift', 'gauge', 'Tags found drifted in the last completed round.', this.lastRoundDrift),
+      m('kamal_gate_drift_last_round_timestamp_seconds', 'gauge', 'When the last round completed (Unix time).', this.lastRoundTimestamp),
+    ].join('');
+  }
+}
+
+/** Serves `/metrics` on HOST:PORT (loopback unless the operator names another address). */
+export async function serveMetrics(address: string, metrics: DriftMetrics): Promise<{ server: Server; url: string }> {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):([0-9]{1,5})$/.exec(address);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--metrics: "${address}" is not HOST:PORT (e.g. 127.0.0.1:9464)`);
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(metrics.render());
+    } else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(new UsageError(`--metrics: cannot listen on ${address}: ${e.message}`)));
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address();
+  const actualPort = typeof bound === 'object' && bound ? bound.port : port;
+  return { server, url: `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}/metrics` };
+}
+
+/** The Slack-compatible message for a round that found drift. */
+export function webhookPayload(drifted: DriftItem[], ledger: string): { text: string } {
+  const lines = drifted.slice(0, 20).map((d) => `• ${d.kind?.replace('_', ' ')}: ${d.ref}${d.observed ? ` now ${d.observed}` : ' is gone'} (approved ${d.approved ?? '?'})`);
+  if (drifted.length > 20) lines.push(`… and ${drifted.length - 20} more`);
+  return { text: redact(`kamal-gate drift: ${drifted.length} tag${drifted.length === 1 ? '' : 's'} drifted in ${ledger}\n${lines.join('\n')}`) };
+}
+
+/** POSTs the payload; the URL is a secret (Slack's carries a token): it never appears in output. */
+export async function postWebhook(url: string, payload: { text: string }): Promise<void> {
+  registerSecret(url);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError('--webhook: not a URL');
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new UsageError('--webhook: only http and https URLs');
+  const res = await request(u, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(payload),
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
+  await res.body.dump();
+  if (res.statusCode >= 300) throw new Error(`the webhook answered ${res.statusCode}`);
+}
