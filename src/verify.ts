@@ -5,7 +5,8 @@
  */
 import { isKamalGateError, KamalGateError, RegistryError, TagNotFoundError } from './errors.js';
 import { baseChecks, type BaseSummary } from './checks/base.js';
-import { imageAgeCheck, platformChecks, tagChecks, unverifiedRequirements } from './checks/image.js';
+import { imageAgeCheck, platformChecks, tagChecks } from './checks/image.js';
+import { signatureChecks } from './signatures/index.js';
 import { checkLedger } from './checks/ledger.js';
 import type { Ledger, LedgerSource, NewEntry } from './ledger/types.js';
 import { decide } from './policy/decide.js';
@@ -112,6 +113,8 @@ export interface VerifyOptions extends ResolveOptions {
   source: LedgerSource;
   actor?: string;
   now: Date;
+  /** A Sigstore trusted_root.json instead of the public-good root (`--trusted-root FILE`). */
+  trustedRoot?: string;
 }
 
 export interface VerifyRun {
@@ -157,8 +160,15 @@ export async function verifyTargets(client: RegistryClient, targets: Target[], o
         ...tagChecks(r.target, r.subject, req),
         ...platformChecks(r.target, r.subject, req),
         ...imageAgeCheck(r.target, r.resolution, req, opts.now),
-        ...unverifiedRequirements(r.target, r.subject, req),
       );
+      try {
+        const signed = await signatureChecks(client, r.target, r.subject, r.resolution, req, opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {});
+        raw.push(...signed.findings);
+      } catch (e) {
+        // A registry that fails or lies while signatures are looked up: the image could not be verified.
+        results[i] = { ...r, error: isKamalGateError(e) ? e : new RegistryError(`${r.target.ref}: signatures: ${String(e)}`) };
+        continue;
+      }
       try {
         const base = await baseChecks(client, r.target, r.resolution, req, { ...(opts.ledger ? { ledger: opts.ledger } : {}), now: opts.now });
         raw.push(...base.findings);

@@ -3,12 +3,12 @@
  * not be deployed, references that must be pinned, platforms that must be offered, and the image's
  * own age. Each returns findings with the numbers that led to them; a group in mode `off` is skipped.
  */
-import { formatPlatform, normalizePlatform, parsePlatform } from '../registry/manifest.js';
+import { formatPlatform, parsePlatform, samePlatform } from '../registry/manifest.js';
 import { globMatch } from '../policy/glob.js';
 import type { EffectiveRequirements } from '../policy/types.js';
 import { imageAge } from '../provenance/index.js';
 import type { Resolution } from '../registry/client.js';
-import type { Finding, Platform, Subject, Target } from '../types.js';
+import type { Finding, Subject, Target } from '../types.js';
 
 const DAY_MS = 86_400_000;
 
@@ -48,12 +48,6 @@ export function tagChecks(target: Target, subject: Subject, req: EffectiveRequir
     });
   }
   return out;
-}
-
-function samePlatform(a: Platform, b: Platform): boolean {
-  const x = normalizePlatform(a);
-  const y = normalizePlatform(b);
-  return x.os === y.os && x.architecture === y.architecture && (x.variant ?? '') === (y.variant ?? '');
 }
 
 /** `platforms.require` (platform.missing); `builder` means the platforms the Kamal config builds for. */
@@ -96,36 +90,3 @@ export function imageAgeCheck(target: Target, r: Resolution, req: EffectiveRequi
   ];
 }
 
-/**
- * Signature and attestation requirements cannot be verified by this version of kamal-gate. An
- * image the policy requires them of must not pass as if it had been checked: under enforce this
- * fails closed; set the group's mode to warn or off to deploy without.
- */
-export function unverifiedRequirements(target: Target, subject: Subject, req: EffectiveRequirements): Finding[] {
-  const out: Finding[] = [];
-  const sig = req.groups.signatures;
-  if (sig && sig.value.mode !== 'off') {
-    out.push({
-      rule: 'signature.unverified',
-      severity: 'high',
-      target,
-      digest: subject.digest,
-      message: `the policy (${sig.origin.rule}) requires signatures of ${subject.ref}, and this version of kamal-gate cannot verify signatures yet`,
-      remedy: 'set signatures.mode to warn or off for this image until signature verification is available',
-      evidence: { setBy: sig.origin.rule },
-    });
-  }
-  const att = req.groups.attestations;
-  if (att && att.value.mode !== 'off' && att.value.require.length) {
-    out.push({
-      rule: 'attestation.unverified',
-      severity: 'high',
-      target,
-      digest: subject.digest,
-      message: `the policy (${att.origin.rule}) requires attestations (${att.value.require.map((a) => a.type).join(', ')}) of ${subject.ref}, and this version of kamal-gate cannot verify attestations yet`,
-      remedy: 'set attestations.mode to warn or off for this image until attestation verification is available',
-      evidence: { setBy: att.origin.rule, require: att.value.require.map((a) => a.type) },
-    });
-  }
-  return out;
-}

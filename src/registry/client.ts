@@ -13,6 +13,7 @@ import {
   IMAGE_CONFIG_TYPES,
   MANIFEST_ACCEPT,
   MANIFEST_MAX_BYTES,
+  MEDIA_TYPES,
   formatPlatform,
   indexPlatforms,
   parseManifest,
@@ -340,6 +341,24 @@ export class RegistryClient {
     verifyDigest(res.body, desc.digest, what, repo.registry);
     this.content.set(desc.digest, res.body);
     return res.body;
+  }
+
+  /**
+   * The OCI 1.1 referrers of a manifest (`GET /v2/<repo>/referrers/<digest>`): the status, and on a
+   * 200 that is an OCI index, the index. The registry generates it, so it has no digest to check;
+   * every manifest it lists must be fetched by digest (getManifest verifies it). Any other answer
+   * (distribution 2.8 says 404) means: use the `sha256-<hex>` fallback tag.
+   */
+  async referrers(repo: Repo, digest: string): Promise<{ status: number; index?: ImageIndex }> {
+    validateDigest(digest);
+    const res = await this.request(repo, 'GET', `referrers/${digest}`, { accept: MEDIA_TYPES.ociIndex, maxBytes: MANIFEST_MAX_BYTES });
+    if (res.status !== 200) return { status: res.status };
+    try {
+      const m = parseManifest(res.body, `${refName(repo, digest)} referrers`, { contentType: res.headers['content-type'] });
+      return m.kind === 'index' ? { status: 200, index: m } : { status: 200 };
+    } catch {
+      return { status: 200 };
+    }
   }
 
   /** Every tag of a repository, following `Link: rel="next"` (relative to the request URL). */

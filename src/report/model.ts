@@ -96,7 +96,8 @@ export function findingReport(f: Finding | DecidedFinding): FindingReport {
 
 export function imageReport(r: TargetResult, findings: Array<Finding | DecidedFinding> = [], base?: BaseSummary): ImageReport {
   const t = r.target;
-  const status: ImageReport['status'] = r.subject ? 'pinned' : r.absent ? 'absent' : r.error ? 'error' : 'missing';
+  // An error after resolution (a check that could not run) makes the image an error, not pinned.
+  const status: ImageReport['status'] = r.absent ? 'absent' : r.error ? 'error' : r.subject ? 'pinned' : 'missing';
   const out: ImageReport = { role: t.role, name: t.name, ref: t.ref, status };
   if (t.source) out.source = t.source;
   if (t.aliasOf) out.aliasOf = t.aliasOf;

@@ -114,12 +114,12 @@ describe('the shipped baseline policy', () => {
 });
 
 describe('the shipped strict policy', () => {
-  it('fails the old base, the old image, the unknown base, and the signatures it cannot verify yet', async () => {
+  it('fails the old base, the old image, the unknown base, and the missing signatures', async () => {
     const a = await verify([img.annotated!.ref], join(POLICIES, 'strict.yml'));
     expect(a.code).toBe(1);
-    expect(rules(a.report)).toEqual(['attestation.unverified:warn', 'base.too_old:fail', 'signature.unverified:fail']);
+    expect(rules(a.report)).toEqual(['attestation.missing:warn', 'base.too_old:fail', 'signature.missing:fail']);
     const u = await verify([img.unknown!.ref], join(POLICIES, 'strict.yml'));
-    expect(rules(u.report)).toEqual(['attestation.unverified:warn', 'base.unknown:fail', 'image.too_old:fail', 'signature.unverified:fail']);
+    expect(rules(u.report)).toEqual(['attestation.missing:warn', 'base.unknown:fail', 'image.too_old:fail', 'signature.missing:fail']);
   });
 });
 
@@ -334,5 +334,25 @@ defaults:
     const shop = report.images.find((i) => i.ref.endsWith('acme/shop:v9'))!;
     expect(shop.findings?.map((f) => f.rule)).toEqual(['platform.missing']);
     expect(shop.findings![0]!.evidence).toMatchObject({ required: ['linux/amd64', 'linux/arm64'], offered: ['linux/amd64'] });
+  });
+});
+
+describe('--trusted-root', () => {
+  it('verifies against the given Sigstore root, and names the file when it cannot be read', async () => {
+    const p = policyFile('keyless.yml', `version: 1
+defaults:
+  base: { mode: off }
+  signatures:
+    keyless:
+      - identity: release@example.com
+        issuer: https://accounts.example.com
+`);
+    const root = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'test-vectors', 'trusted_root_public_good.json');
+    const ok = await verify([img.unknown!.ref], p, ['--trusted-root', root]);
+    expect(ok.code).toBe(1);
+    expect(rules(ok.report)).toEqual(['signature.missing:fail']);
+    const missing = await runCli(['verify', img.unknown!.ref, '--policy', p, '--no-ledger', '--trusted-root', join(work, 'no-such-root.json')], { cwd: work });
+    expect(missing.code).toBe(2);
+    expect(missing.stdout + missing.stderr).toContain('no-such-root.json');
   });
 });

@@ -1,0 +1,113 @@
+/**
+ * The signature and attestation checks of one resolved image: discovery, verification against the
+ * requirement's signers, findings. The only network use is the registry; the trusted root is local.
+ *
+ *   const findings = await signatureChecks(client, r.target, r.subject, r.resolution, req, { trustedRoot });
+ */
+import type { EffectiveRequirements, AttestationRequirement } from '../policy/types.js';
+import type { RegistryClient, Resolution } from '../registry/client.js';
+import type { Finding, Subject, Target } from '../types.js';
+import { readStatement, matchDigest } from './binding.js';
+import { discover } from './discover.js';
+import { evaluate } from './evaluate.js';
+import { attestationFindings, provenanceMismatch, signatureFindings, type AttestationResult } from './findings.js';
+import { signerSpecs } from './signers.js';
+import { loadTrustedRoot, type TrustOptions } from './trust.js';
+import type { Candidate, Discovery } from './types.js';
+import type { VerifyContext } from './verify.js';
+
+export type SignatureCheckOptions = TrustOptions;
+
+export interface SignatureCheckResult {
+  findings: Finding[];
+  /** Absent when the requirements asked for nothing. */
+  discovery?: Discovery;
+}
+
+/** The digests that are this image: the one the tag points to and every platform manifest hosts pull. */
+export function deployedDigests(subject: Subject): string[] {
+  return [...new Set([subject.digest, ...(subject.platformDigest ? [subject.platformDigest] : []), ...Object.values(subject.platformDigests)])];
+}
+
+async function attestationResult(a: AttestationRequirement, candidates: Candidate[], ctx: VerifyContext): Promise<AttestationResult> {
+  const result: AttestationResult = { requirement: a, unsigned: [], failures: [] };
+  const matching = candidates.filter((c) => c.kind === 'attestation' && c.predicateType !== undefined && a.predicateTypes.includes(c.predicateType));
+  const spec = a.signedBy ? (await signerSpecs(a.signedBy.key ? [a.signedBy.key] : [], a.signedBy.identity || a.signedBy.identityRegexp ? [a.signedBy] : []))[0] : undefined;
+  for (const c of matching) {
+    if (!c.bundle) {
+      if (spec) {
+        result.unsigned.push(c.source);
+        continue;
+      }
+      // Presence only: an unsigned statement is as good as any other when no signer is required.
+      const s = c.statement ? readStatement(c.statement) : undefined;
+      if (!s?.ok) result.failures.push(`${c.source}: ${c.malformed ?? 'unreadable statement'}`);
+      else if (!matchDigest(s.value.subjectDigests, ctx.digests)) result.failures.push(`${c.source}: for ${s.value.subjectDigests.join(', ')}, not this image`);
+      else {
+        const bad = provenanceMismatch(a, s.value.predicate);
+        if (bad) result.failures.push(`${c.source}: ${bad}`);
+        else result.satisfiedBy ??= `${c.source} (unsigned)`;
+      }
+      continue;
+    }
+    if (!spec) {
+      // Without signedBy a signed attestation counts by presence too (its statement is still bound to the digest).
+      const s = c.statement ? readStatement(c.statement) : undefined;
+      if (s?.ok && matchDigest(s.value.subjectDigests, ctx.digests) && !provenanceMismatch(a, s.value.predicate)) result.satisfiedBy ??= c.source;
+      else result.failures.push(`${c.source}: ${s?.ok ? (provenanceMismatch(a, s.value.predicate) ?? 'for another image') : 'unreadable statement'}`);
+      continue;
+    }
+    const ev = evaluate([c], [spec], ctx);
+    const o = ev.tried[0]!.outcome;
+    if (!o.ok) {
+      result.failures.push(`${c.source}: ${o.reason}${o.found ? ` [found ${o.found.identity} from ${o.found.issuer}]` : ''}`);
+      continue;
+    }
+    const bad = provenanceMismatch(a, o.statement?.predicate);
+    if (bad) result.failures.push(`${c.source}: ${bad}`);
+    else result.satisfiedBy ??= `${c.source} (${spec.label})`;
+  }
+  if (result.satisfiedBy) result.failures = [];
+  return result;
+}
+
+export async function signatureChecks(
+  client: RegistryClient,
+  target: Target,
+  subject: Subject,
+  resolution: Resolution,
+  req: EffectiveRequirements,
+  opts: SignatureCheckOptions = {},
+): Promise<SignatureCheckResult> {
+  const sig = req.groups.signatures?.value;
+  const att = req.groups.attestations?.value;
+  const wantSig = !!sig && sig.mode !== 'off';
+  const wantAtt = !!att && att.mode !== 'off' && att.require.length > 0;
+  if (!wantSig && !wantAtt) return { findings: [] };
+  const { root } = await loadTrustedRoot(opts);
+  const digests = deployedDigests(subject);
+  const discovery = await discover(client, {
+    registry: subject.registry,
+    repository: subject.repository,
+    digests,
+    ...(resolution.index ? { index: resolution.index } : {}),
+    ...(sig?.repository ? { signatureRepository: sig.repository } : {}),
+    want: { signatures: wantSig, attestations: wantAtt },
+  });
+  const repositories = [`${subject.registry}/${subject.repository}`, ...(sig?.repository ? [sig.repository] : [])];
+  const findings: Finding[] = [];
+  if (wantSig) {
+    const specs = await signerSpecs(sig.keys, sig.keyless);
+    const ctx: VerifyContext = { root, tlog: sig.tlog, digests, repositories };
+    const ev = evaluate(discovery.candidates.filter((c) => c.kind === 'signature'), specs, ctx);
+    findings.push(...signatureFindings(target, subject, sig, specs, ev, discovery));
+  }
+  if (wantAtt) {
+    // Attestations have no tlog setting of their own: the signatures group's, else required.
+    const ctx: VerifyContext = { root, tlog: sig?.tlog ?? 'required', digests, repositories };
+    const results: AttestationResult[] = [];
+    for (const a of att.require) results.push(await attestationResult(a, discovery.candidates, ctx));
+    findings.push(...attestationFindings(target, subject, results, discovery));
+  }
+  return { findings, discovery };
+}

@@ -1,0 +1,114 @@
+/**
+ * Findings from an evaluation: what was found and what was expected, and where it was looked for.
+ * Severity: critical for a signature that is there but wrong (invalid, untrusted, for another
+ * digest, without the required log entry), high for one that is missing.
+ */
+import type { AttestationRequirement, SignaturesRequirement } from '../policy/types.js';
+import type { Finding, Severity, Subject, Target } from '../types.js';
+import type { Evaluation, Tried } from './evaluate.js';
+import type { SignerSpec } from './signers.js';
+import type { Discovery } from './types.js';
+import type { Failure } from './verify.js';
+
+const REMEDY: Record<Failure | 'missing', string> = {
+  missing: 'sign the image digest in the release pipeline (cosign sign --key … or keyless) and push the signature to the registry',
+  invalid: 'the signature does not verify over what it claims to sign: re-sign the image; if nobody re-signed, treat the registry content as tampered',
+  untrusted_key: 'sign with a key the policy lists (signatures.keys), or add the signer\'s public key to the policy',
+  untrusted_identity: 'sign from the identity the policy names, or correct signatures.keyless (identity and issuer)',
+  digest_mismatch: 'the signature is for another image (e.g. copied from an older build): sign this digest',
+  no_tlog: 'sign with the Rekor transparency log (drop --tlog-upload=false), or set signatures.tlog: optional for key-signed images',
+};
+
+function describe(t: Tried): string {
+  const o = t.outcome;
+  if (o.ok) return `${t.candidate.source}: valid (${o.signer.label})`;
+  const found = o.found ? ` [found ${o.found.identity ?? '?'} from ${o.found.issuer ?? '?'}]` : '';
+  return `${t.candidate.source} (${t.candidate.format}): ${o.reason}${found}`;
+}
+
+function finding(target: Target, subject: Subject, rule: string, severity: Severity, message: string, remedy: string, evidence: Record<string, unknown>): Finding {
+  return { rule, severity, target, digest: subject.digest, message, remedy, evidence };
+}
+
+export function signatureFindings(target: Target, subject: Subject, req: SignaturesRequirement, specs: SignerSpec[], ev: Evaluation, d: Discovery): Finding[] {
+  const base = { formats: d.formats, searched: d.searched, expected: specs.map((s) => s.label), count: req.count, ...(d.truncated ? { truncated: d.truncated } : {}) };
+  const signers = [...ev.valid.values()].map((t) => (t.outcome.ok ? t.outcome.signer.label : ''));
+  if (ev.valid.size >= req.count) {
+    return [finding(target, subject, 'signature.verified', 'info', `${subject.ref} is signed by ${signers.join(', ')} (formats found: ${d.formats.join(', ')})`, '', { ...base, signers })];
+  }
+  const out: Finding[] = [];
+  const failed = ev.tried.filter((t) => !t.outcome.ok);
+  const byRule = new Map<Failure, Tried[]>();
+  for (const t of failed) if (!t.outcome.ok) byRule.set(t.outcome.failure, [...(byRule.get(t.outcome.failure) ?? []), t]);
+  for (const [failure, list] of byRule) {
+    const shown = list.slice(0, 3).map(describe).join('; ') + (list.length > 3 ? `; and ${list.length - 3} more` : '');
+    const what: Record<Failure, string> = {
+      invalid: 'an invalid signature',
+      untrusted_key: 'a signature by a key the policy does not list',
+      untrusted_identity: 'a signature by an identity the policy does not list',
+      digest_mismatch: 'a signature for another digest',
+      no_tlog: 'a signature without the transparency log entry the policy requires',
+    };
+    out.push(
+      finding(target, subject, `signature.${failure}`, 'critical', `${subject.ref} (${subject.digest}) carries ${what[failure]}: ${shown}; expected ${specs.map((s) => s.label).join(' or ')}`, REMEDY[failure], {
+        ...base,
+        signatures: list.map((t) => ({ source: t.candidate.source, format: t.candidate.format, ...(t.outcome.ok ? {} : { reason: t.outcome.reason, ...(t.outcome.found ? { found: t.outcome.found } : {}), ...(t.outcome.signedDigest ? { signedDigest: t.outcome.signedDigest } : {}) }) })),
+        deployed: [subject.digest, ...Object.values(subject.platformDigests)],
+      }),
+    );
+  }
+  const sigs = ev.tried.length;
+  const message = !sigs
+    ? `${subject.ref} (${subject.digest}) has no signature; looked in ${d.searched.join(', ')}${d.formats.length ? ` (found only: ${d.formats.join(', ')})` : ''}`
+    : ev.valid.size
+      ? `${subject.ref}: ${ev.valid.size} of the ${req.count} required signers signed (${signers.join(', ')}); expected ${req.count} of ${specs.map((s) => s.label).join(', ')}`
+      : undefined;
+  if (message) out.unshift(finding(target, subject, 'signature.missing', 'high', message, REMEDY.missing, base));
+  return out;
+}
+
+/** Checks a verified (or, without signedBy, merely present) provenance statement's builder and source. */
+export function provenanceMismatch(req: AttestationRequirement, predicate: unknown): string | undefined {
+  const get = (v: unknown, ...path: string[]) => path.reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), v);
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  if (req.builderId) {
+    const id = str(get(predicate, 'builder', 'id')) ?? str(get(predicate, 'runDetails', 'builder', 'id'));
+    if (id !== req.builderId) return `builder.id is ${id ?? '(absent)'}, expected ${req.builderId}`;
+  }
+  if (req.sourceRepository) {
+    const norm = (u: string) => u.replace(/^git\+/, '').replace(/^https?:\/\//, '').replace(/@.*$/, '').replace(/\.git$/, '').replace(/\/$/, '').toLowerCase();
+    const workflowRepo = str(get(predicate, 'buildDefinition', 'externalParameters', 'workflow', 'repository'));
+    const sources = [
+      workflowRepo,
+      str(get(predicate, 'invocation', 'configSource', 'uri')),
+      ...[get(predicate, 'buildDefinition', 'resolvedDependencies'), get(predicate, 'materials')].flatMap((l) => (Array.isArray(l) ? l.slice(0, 1).map((m) => str(get(m, 'uri'))) : [])),
+    ].filter((s): s is string => !!s);
+    if (!sources.some((s) => norm(s) === norm(req.sourceRepository!))) return `source repository is ${sources[0] ?? '(absent)'}, expected ${req.sourceRepository}`;
+  }
+  return undefined;
+}
+
+export interface AttestationResult {
+  requirement: AttestationRequirement;
+  /** What satisfies it, when something does. */
+  satisfiedBy?: string;
+  /** Matching unsigned (BuildKit) attestations, when a signed one was required. */
+  unsigned: string[];
+  failures: string[];
+}
+
+export function attestationFindings(target: Target, subject: Subject, results: AttestationResult[], d: Discovery): Finding[] {
+  const out: Finding[] = [];
+  for (const r of results) {
+    const evidence = { type: r.requirement.type, predicateTypes: r.requirement.predicateTypes, formats: d.formats, searched: d.searched, unsigned: r.unsigned, failures: r.failures };
+    if (r.satisfiedBy) continue;
+    if (r.failures.length) {
+      out.push(finding(target, subject, 'attestation.invalid', 'critical', `${subject.ref}: the ${r.requirement.type} attestation does not hold: ${r.failures.slice(0, 3).join('; ')}`, 'publish the attestation from the expected builder, signed by the identity the policy names', evidence));
+    } else {
+      const signer = r.requirement.signedBy ? ' signed' : '';
+      const unsigned = r.unsigned.length ? ` (found ${r.unsigned.length} unsigned BuildKit attestation(s), which do not satisfy signedBy)` : '';
+      out.push(finding(target, subject, 'attestation.missing', 'high', `${subject.ref} (${subject.digest}) has no${signer} ${r.requirement.type} attestation${unsigned}; looked in ${d.searched.join(', ')}`, 'build with provenance/SBOM attestations (docker buildx --provenance / --sbom, or cosign attest) and push them', evidence));
+    }
+  }
+  return out;
+}

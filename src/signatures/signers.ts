@@ -1,0 +1,41 @@
+/** The signers a requirement lists: cosign public keys (PEM) and keyless identities. */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../errors.js';
+import type { KeyFile, KeylessIdentity } from '../policy/types.js';
+import { describeIdentity } from './identity.js';
+
+export type SignerSpec =
+  | { kind: 'key'; id: string; label: string; key: KeyObject }
+  | { kind: 'keyless'; id: string; label: string; identity: KeylessIdentity };
+
+const KEY_TYPES = new Set(['ec', 'ed25519', 'rsa', 'rsa-pss']);
+
+/** A cosign public key file: ECDSA P-256/P-384, Ed25519 or RSA, PEM (SPKI or PKCS#1). */
+export async function loadPublicKey(file: KeyFile): Promise<KeyObject> {
+  let text: string;
+  try {
+    text = await readFile(file.resolved, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read the public key: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, file.path);
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey(text);
+  } catch {
+    throw new ConfigError('not a PEM public key (cosign.pub)', file.path);
+  }
+  if (!KEY_TYPES.has(key.asymmetricKeyType ?? '')) throw new ConfigError(`unsupported key type ${key.asymmetricKeyType}`, file.path);
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType === 'ec' && curve !== 'prime256v1' && curve !== 'secp384r1') {
+    throw new ConfigError(`unsupported EC curve ${curve}; cosign keys are P-256 or P-384`, file.path);
+  }
+  return key;
+}
+
+export async function signerSpecs(keys: KeyFile[], keyless: KeylessIdentity[]): Promise<SignerSpec[]> {
+  const out: SignerSpec[] = [];
+  for (const k of keys) out.push({ kind: 'key', id: `key:${k.resolved}`, label: `key ${k.path}`, key: await loadPublicKey(k) });
+  keyless.forEach((identity, i) => out.push({ kind: 'keyless', id: `keyless:${i}`, label: describeIdentity(identity), identity }));
+  return out;
+}

@@ -1,0 +1,109 @@
+/**
+ * The Sigstore trusted root (Fulcio CAs, Rekor and CT log keys, TSAs) verification runs against.
+ * Verification never goes to the network: it uses, in this order, the file given as
+ * `trustedRoot` (private Sigstore deployments), the root `kamal-gate trust refresh` cached, or the
+ * public-good root shipped in the package (dist/trusted_root.json, extracted from @sigstore/tuf's
+ * seeds at build time by scripts/trusted-root.mjs).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { ConfigError } from '../errors.js';
+
+export interface TrustOptions {
+  /** A trusted_root.json to use instead of the public-good root (`--trusted-root FILE`). */
+  trustedRoot?: string;
+  /** Where `trust refresh` keeps its root (default: $XDG_CACHE_HOME/kamal-gate or ~/.cache/kamal-gate). */
+  cacheDir?: string;
+}
+
+export interface LoadedRoot {
+  root: TrustedRoot;
+  /** What was read, for messages: a path, or `@sigstore/tuf seeds`. */
+  source: string;
+}
+
+export const PUBLIC_GOOD_MIRROR = 'https://tuf-repo-cdn.sigstore.dev';
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kamal-gate');
+}
+
+/** dist/trusted_root.json beside the compiled module (absent when running from src/). */
+const SHIPPED = fileURLToPath(new URL('../trusted_root.json', import.meta.url));
+
+function parseRoot(text: string, where: string): TrustedRoot {
+  try {
+    const root = TrustedRoot.fromJSON(JSON.parse(text));
+    if (!root.certificateAuthorities.length && !root.tlogs.length) throw new Error('it lists no certificate authority and no transparency log');
+    return root;
+  } catch (e) {
+    throw new ConfigError(`not a usable Sigstore trusted root: ${e instanceof Error ? e.message : String(e)}`, where);
+  }
+}
+
+/** The public-good trusted_root.json carried in @sigstore/tuf's seeds.json (what the build step extracts). */
+export async function seededPublicGoodRoot(): Promise<string> {
+  const require = createRequire(import.meta.url);
+  const seedsPath = join(dirname(require.resolve('@sigstore/tuf')), '..', 'seeds.json');
+  const seeds = JSON.parse(await readFile(seedsPath, 'utf8')) as Record<string, { targets?: Record<string, string> }>;
+  const b64 = seeds[PUBLIC_GOOD_MIRROR]?.targets?.['trusted_root.json'];
+  if (!b64) throw new Error(`${seedsPath} carries no trusted_root.json for ${PUBLIC_GOOD_MIRROR}`);
+  return Buffer.from(b64, 'base64').toString('utf8');
+}
+
+const loaded = new Map<string, Promise<LoadedRoot>>();
+
+/** The trusted root to verify with (read once per process and option set). */
+export function loadTrustedRoot(opts: TrustOptions = {}): Promise<LoadedRoot> {
+  const key = `${opts.trustedRoot ?? ''}|${opts.cacheDir ?? ''}`;
+  let p = loaded.get(key);
+  if (!p) {
+    p = readRoot(opts);
+    loaded.set(key, p);
+    p.catch(() => loaded.delete(key));
+  }
+  return p;
+}
+
+async function readRoot(opts: TrustOptions): Promise<LoadedRoot> {
+  if (opts.trustedRoot) {
+    let text: string;
+    try {
+      text = await readFile(opts.trustedRoot, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read the trusted root: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, opts.trustedRoot);
+    }
+    return { root: parseRoot(text, opts.trustedRoot), source: opts.trustedRoot };
+  }
+  const cached = join(opts.cacheDir ?? defaultCacheDir(), 'trusted_root.json');
+  if (existsSync(cached)) return { root: parseRoot(await readFile(cached, 'utf8'), cached), source: cached };
+  if (existsSync(SHIPPED)) return { root: parseRoot(await readFile(SHIPPED, 'utf8'), SHIPPED), source: SHIPPED };
+  // Running from source (tests, tsx): the same bytes the build step would ship.
+  return { root: parseRoot(await seededPublicGoodRoot(), '@sigstore/tuf seeds.json'), source: '@sigstore/tuf seeds.json' };
+}
+
+/**
+ * `kamal-gate trust refresh`: fetches the current public-good trusted root through TUF (signed
+ * metadata checked from the root in @sigstore/tuf's seeds) and caches it for later offline runs.
+ */
+export async function refreshTrustedRoot(opts: { cacheDir?: string; mirrorURL?: string; timeoutMs?: number } = {}): Promise<{ path: string }> {
+  const { getTrustedRoot } = await import('@sigstore/tuf');
+  const dir = opts.cacheDir ?? defaultCacheDir();
+  const root = await getTrustedRoot({
+    cachePath: join(dir, 'tuf'),
+    mirrorURL: opts.mirrorURL ?? PUBLIC_GOOD_MIRROR,
+    timeout: opts.timeoutMs ?? 15_000,
+    retry: false,
+  });
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, 'trusted_root.json');
+  await writeFile(`${path}.tmp`, JSON.stringify(TrustedRoot.toJSON(root), null, 2) + '\n');
+  await rename(`${path}.tmp`, path);
+  loaded.clear();
+  return { path };
+}

@@ -1,0 +1,37 @@
+/** The data discovery hands to verification. */
+import type { Bundle } from '@sigstore/bundle';
+
+/** Where a signature or attestation was found: the three storage formats of the notes (§0.2). */
+export type Format = 'legacy-sig' | 'legacy-att' | 'bundle' | 'buildkit';
+
+/** One signature, attestation or unsigned BuildKit attestation found for an image. */
+export interface Candidate {
+  format: Format;
+  kind: 'signature' | 'attestation';
+  /** Where it was read, for messages: `registry/repo:sha256-….sig[#layer]`, `…@sha256:… (referrer)`. */
+  source: string;
+  /** The digest it is attached to (the index or a platform manifest). */
+  attachedTo: string;
+  /** The Sigstore bundle to verify (native, or converted from a legacy layer); absent for unsigned BuildKit attestations. */
+  bundle?: Bundle;
+  /** For a message signature: the signed bytes (the simple-signing payload). */
+  payload?: Buffer;
+  /** For an attestation: the in-toto statement bytes (the DSSE payload, or the BuildKit blob). */
+  statement?: Buffer;
+  /** What the storage claimed, before anything was verified. */
+  predicateType?: string;
+  /** Set when the entry could not be read as a signature at all. */
+  malformed?: string;
+}
+
+export interface Discovery {
+  candidates: Candidate[];
+  /** The formats found (not yet verified). */
+  formats: Format[];
+  /** Places looked at, for `signature.missing`. */
+  searched: string[];
+  /** Registry requests discovery spent. */
+  requests: number;
+  /** Set when a cap was hit. */
+  truncated?: string;
+}
