@@ -14,7 +14,9 @@ import { addLedgerOption } from './ledger-options.js';
 import { registerPolicyCommands } from './policy.js';
 import { recordCommand } from './record.js';
 import { targetsCommand } from './targets.js';
-import { verifyCommand } from './verify.js';
+import { trustRefreshCommand } from './trust.js';
+import { hookInstallCommand, hookUninstallCommand } from './hook.js';
+import { VERIFY_FORMATS, verifyCommand } from './verify.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -68,11 +70,12 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .showSuggestionAfterError(true);
   program.enablePositionalOptions();
 
-  const verify = addFormat(addLedgerOption(addRegistryOptions(addTargetOptions(program.command('verify').argument('[refs...]', 'image references (default: the images of the Kamal config)'))), true), ['text', 'json'])
+  const verify = addFormat(addLedgerOption(addRegistryOptions(addTargetOptions(program.command('verify').argument('[refs...]', 'image references (default: the images of the Kamal config)'))), true), [...VERIFY_FORMATS])
     .option('--require-recorded', 'fail tags the ledger has never seen (tag.unrecorded) instead of recording them on first use')
     .option('--policy <path>', 'policy file (default .kamal/gate-policy.yml when present, else the built-in baseline)')
+    .option('--trusted-root <file>', 'Sigstore trusted_root.json for a private Sigstore (default: the cached or shipped public-good root)')
     .description('resolve every image of the deploy, pin it to a digest, and check each tag against the digest ledger')
-    .addHelpText('after', '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64 --no-ledger');
+    .addHelpText('after', '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify --format sarif > kamal-gate.sarif   # also: github, junit\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64 --no-ledger');
   verify.action(async (refs: string[], opts) => {
     exitCode = await verifyCommand(refs, opts, io);
   });
@@ -137,6 +140,40 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   inspect.action(async (ref: string, opts) => {
     exitCode = await inspectCommand(ref, opts, io);
   });
+
+  program
+    .command('trust')
+    .description('the Sigstore trusted root signatures are verified against')
+    .command('refresh')
+    .option('--cache-dir <dir>', 'where to keep it (default $XDG_CACHE_HOME/kamal-gate)')
+    .option('--mirror <url>', 'TUF repository (default the Sigstore public-good one)')
+    .description('fetch the current public-good trusted root through TUF (online) and cache it for offline verification')
+    .action(async (opts: { cacheDir?: string; mirror?: string }) => {
+      exitCode = await trustRefreshCommand(opts, io);
+    });
+
+  const hook = program.command('hook').description("install kamal-gate as Kamal's pre-deploy hook");
+  hook
+    .command('install')
+    .option('--dir <path>', 'Kamal hooks folder', '.kamal/hooks')
+    .option('--command <args>', 'extra arguments for kamal-gate verify in the hook (e.g. "--policy .kamal/strict.yml")')
+    .description('write .kamal/hooks/pre-deploy so every kamal deploy is verified first; an existing hook is kept and chained')
+    .addHelpText(
+      'after',
+      '\nThe hook runs `kamal-gate verify --version "$KAMAL_VERSION"` (with -d "$KAMAL_DESTINATION" when Kamal sets it).\n' +
+        'It finds kamal-gate in $KAMAL_GATE_BIN, then ./node_modules/.bin, then PATH.\n\nExamples:\n  kamal-gate hook install\n  kamal-gate hook install --command "--policy .kamal/strict.yml --require-recorded"',
+    )
+    .action(async (opts) => {
+      exitCode = await hookInstallCommand(opts, io);
+    });
+  hook
+    .command('uninstall')
+    .option('--dir <path>', 'Kamal hooks folder', '.kamal/hooks')
+    .description('remove the kamal-gate block from the pre-deploy hook (and the file, when kamal-gate created it)')
+    .addHelpText('after', '\nExample:\n  kamal-gate hook uninstall')
+    .action(async (opts) => {
+      exitCode = await hookUninstallCommand(opts, io);
+    });
 
   registerPolicyCommands(program, io, (code) => {
     exitCode = code;

@@ -1,4 +1,9 @@
+import { appendFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { redact } from '../redact.js';
+import { renderVerifyGithub, renderVerifySummaryMarkdown } from '../report/github.js';
+import { renderVerifyJunit } from '../report/junit.js';
+import { renderVerifySarif } from '../report/sarif.js';
 import { loadPolicy } from '../policy/load.js';
 import { findingReport, imageReport, toolInfo, VERIFY_SCHEMA, type VerifyReport } from '../report/model.js';
 import { renderStats, renderVerifyText } from '../report/text.js';
@@ -7,11 +12,35 @@ import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type Tar
 import { actorFrom, openLedgerFor, sourceFrom, type LedgerFlags } from './ledger-options.js';
 import type { Io } from './main.js';
 
+export const VERIFY_FORMATS = ['text', 'json', 'sarif', 'github', 'junit'] as const;
+export type VerifyFormat = (typeof VERIFY_FORMATS)[number];
+
+/** The report in the chosen format; with `github`, also the job summary appended to $GITHUB_STEP_SUMMARY. */
+function emitReport(report: VerifyReport, format: VerifyFormat, io: Io): void {
+  if (format === 'json') return io.out(JSON.stringify(report, null, 2) + '\n');
+  if (format === 'sarif') return io.out(renderVerifySarif(report));
+  if (format === 'junit') return io.out(renderVerifyJunit(report));
+  if (format === 'github') {
+    io.out(renderVerifyGithub(report));
+    const summary = io.env['GITHUB_STEP_SUMMARY'];
+    if (summary) {
+      try {
+        appendFileSync(summary, redact(renderVerifySummaryMarkdown(report)));
+      } catch (e) {
+        io.err(`warning: could not append the job summary to GITHUB_STEP_SUMMARY (${summary}): ${(e as Error).message}\n`);
+      }
+    }
+    return;
+  }
+  io.out(renderVerifyText(report));
+}
+
 export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFlags {
-  format: 'text' | 'json';
+  format: VerifyFormat;
   stats?: boolean;
   requireRecorded?: boolean;
   policy?: string;
+  trustedRoot?: string;
 }
 
 export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io): Promise<number> {
@@ -30,6 +59,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
         policy,
         ...(ledger ? { ledger } : {}),
         requireRecorded: opts.requireRecorded ?? false,
+        ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
         source: sourceFrom(io.env, 'verify'),
         actor: actorFrom(io.env),
         now: new Date(),
@@ -51,7 +81,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
       }
       if (ledger) report.ledger = ledger.location;
       if (opts.stats) report.stats = Object.fromEntries(client.stats.entries());
-      io.out(opts.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderVerifyText(report));
+      emitReport(report, opts.format, io);
       if (opts.stats && opts.format !== 'json') io.err(renderStats(client.stats.entries(), targets.length, performance.now() - started));
       return run.exitCode;
     } finally {
