@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { pushLegacy, signPayload, simpleSigning } from '../test/helpers/cosign-format.js';
 import { ImageBuilder } from '../test/helpers/image-builder.js';
 import { startRegistry } from '../test/helpers/registry.js';
 
@@ -64,11 +66,18 @@ async function main(): Promise<number> {
       annotations: { 'org.opencontainers.image.base.name': `${reg.host}/library/ruby:3.3.4-slim`, 'org.opencontainers.image.base.digest': ruby.digest },
     });
     await builder.tagExisting('acme/shop', shop.digest, 'latest');
+    // The release pipeline signs what it pushed, as `cosign sign --key` does (legacy .sig tag).
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const payload = simpleSigning(`${reg.host}/acme/shop`, shop.digest);
+    await pushLegacy(builder, 'acme/shop', shop.digest, [{ payload, annotations: { 'dev.cosignproject.cosign/signature': signPayload(payload, privateKey) } }]);
     const pg = await builder.pushImage('library/postgres', '16.4', { created: '2026-08-14T09:00:00Z' });
     const valkey = await builder.pushImage('library/valkey', '8.0', { platforms: [amd64, arm64], created: '2026-10-02T12:00:00Z' });
     for (const img of [shop, pg, valkey]) console.log(`pushed ${img.ref} → ${img.digest}`);
+    console.log(`signed ${shop.pinned} (cosign key pair; the public key goes into the app's .kamal/cosign.pub)`);
 
     cpSync(join(root, 'fixtures', 'demo-app'), app, { recursive: true });
+    writeFileSync(join(app, '.kamal', 'cosign.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+    cpSync(join(root, 'fixtures', 'demo-gate-policy.yml'), join(app, '.kamal', 'gate-policy.yml'));
     const env: NodeJS.ProcessEnv = { ...process.env, DEMO_REGISTRY: reg.host, KAMAL_REGISTRY_PASSWORD: reg.password, DOCKER_CONFIG: join(app, '.docker') };
     delete env['KAMAL_VERSION'];
     delete env['VERSION'];
@@ -80,7 +89,7 @@ async function main(): Promise<number> {
     step('The build pipeline records what it pushed in the digest ledger (.kamal/image-ledger.jsonl)');
     expect('record', kamalGate(['record', '--version', 'v1'], app, env), 0);
 
-    step('Before the deploy: pin every image, check each tag against the ledger, hold each base image against the policy (the built-in baseline)');
+    step('Before the deploy: pin every image, check its signature, the ledger and its base image against the app\'s policy (.kamal/gate-policy.yml)');
     expect('verify', kamalGate(['verify', '--version', 'v1', '--stats'], app, env), 0);
 
     step('An attacker with registry credentials pushes a backdoored image under the same tag');
@@ -108,7 +117,7 @@ async function main(): Promise<number> {
   step(
     failures.length
       ? 'Demo FAILED'
-      : 'Done: every image pinned, a stale base flagged, an overwritten tag caught, and content that did not match its digest refused',
+      : 'Done: a signed app passed with its images pinned, a stale base flagged, an overwritten (unsigned) tag caught, content that did not match its digest refused',
   );
   for (const f of failures) console.log(`  ${f}`);
   return failures.length ? 1 : 0;

@@ -6,14 +6,18 @@
 import type { SourceLocation } from '../types.js';
 import type { FindingReport, ImageReport, VerifyReport } from './model.js';
 
-export type Verdict = 'fail' | 'warn' | 'waived';
+export type Verdict = 'fail' | 'warn' | 'waived' | 'info';
 
 const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
 
-/** The same reading of a finding as the text report: waived, a warning, or failing (fail closed). */
+/**
+ * How every report reads a finding: failing (fail closed when undecided), waived by an exception,
+ * information that never fails (`signature.verified`), or a warning.
+ */
 export function verdictOf(f: FindingReport): Verdict {
   if (f.fails) return 'fail';
   if (f.waivedBy) return 'waived';
+  if (f.fails === false && f.severity === 'info') return 'info';
   if (f.mode === 'warn' || f.fails === false) return 'warn';
   return 'fail';
 }
@@ -77,7 +81,7 @@ export function problems(report: VerifyReport): Problem[] {
     if (loc) p.location = loc;
     out.push(p);
   }
-  const rank = (p: Problem) => ({ fail: 0, warn: 100, waived: 200 })[p.verdict] + (SEVERITY_RANK[p.severity] ?? 5);
+  const rank = (p: Problem) => ({ fail: 0, warn: 100, waived: 200, info: 300 })[p.verdict] + (SEVERITY_RANK[p.severity] ?? 5);
   return out.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i).map(({ p }) => p);
 }
 

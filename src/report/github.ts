@@ -18,7 +18,7 @@ export function escapeProperty(s: string): string {
   return escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 }
 
-const COMMAND: Record<Problem['verdict'], string> = { fail: 'error', warn: 'warning', waived: 'notice' };
+const COMMAND: Record<Problem['verdict'], string> = { fail: 'error', warn: 'warning', waived: 'notice', info: 'notice' };
 
 function workspacePath(file: string, cwd: string): string {
   if (!isAbsolute(file)) return file.split(sep).join('/');
@@ -55,7 +55,7 @@ function cell(s: string): string {
   return s.replace(/\r?\n|\r/g, ' ').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-const ICON: Record<Problem['verdict'], string> = { fail: '❌ fail', warn: '⚠️ warn', waived: 'ℹ️ waived' };
+const ICON: Record<Problem['verdict'], string> = { fail: '❌ fail', warn: '⚠️ warn', waived: 'ℹ️ waived', info: '✅ info' };
 
 /** The job summary: images with digest and verdict, then every finding, worst first. */
 export function renderVerifySummaryMarkdown(report: VerifyReport): string {

@@ -75,7 +75,7 @@ export function renderVerifyJunit(report: VerifyReport): string {
     out.push(`    <testcase${attrs({ name: c.name, classname: c.classname })}>`);
     if (c.skipped) out.push(`      <skipped${attrs({ message: c.skipped })}/>`);
     for (const p of c.failures) out.push(`      <failure${attrs({ message: p.message, type: p.rule })}>${xmlText(detail(p))}</failure>`);
-    const text = [...c.out, ...c.others.map((p) => `${p.verdict === 'waived' ? 'WAIVED' : 'WARN'} ${detail(p)}`)];
+    const text = [...c.out, ...c.others.map((p) => `${p.verdict.toUpperCase()} ${detail(p)}`)];
     if (text.length) out.push(`      <system-out>${xmlText(text.join('\n'))}</system-out>`);
     out.push('    </testcase>');
   }

@@ -1,14 +1,12 @@
 import type { RegistryStats } from '../registry/stats.js';
+import { verdictOf } from './ci.js';
 import type { FindingReport, ImageReport, VerifyReport } from './model.js';
 import { shortDigest, table } from './table.js';
 
 const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
 
 function verdict(f: FindingReport): string {
-  if (f.fails) return 'FAIL';
-  if (f.waivedBy) return 'WAIVED';
-  if (f.mode === 'warn' || f.fails === false) return 'WARN';
-  return 'FAIL';
+  return verdictOf(f).toUpperCase();
 }
 
 function renderFinding(f: FindingReport): string[] {
@@ -72,8 +70,8 @@ export function renderVerifyText(report: VerifyReport): string {
   for (const n of report.notes) out.push(`note: ${n}`);
   const failed = report.images.filter((r) => r.status === 'error').length;
   const all = [...report.images.flatMap((r) => r.findings ?? []), ...(report.policyFindings ?? [])];
-  const failing = all.filter((f) => f.fails !== false && !f.waivedBy).length;
-  const warnings = all.length - failing;
+  const failing = all.filter((f) => verdictOf(f) === 'fail').length;
+  const warnings = all.filter((f) => verdictOf(f) === 'warn').length;
   out.push(
     '',
     `${pinned.length} image${pinned.length === 1 ? '' : 's'} pinned${failed ? `, ${failed} could not be verified` : ''}` +

@@ -16,7 +16,7 @@ import { toSubject } from '../../src/verify.js';
 import type { Finding, Target } from '../../src/types.js';
 import { ImageBuilder, type PushedImage } from '../helpers/image-builder.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { cosignSignStatement, pushBundleReferrer, pushLegacy, signPayload, simpleSigning } from './cosign-format.js';
+import { cosignSignStatement, pushBundleReferrer, pushLegacy, signPayload, simpleSigning } from '../helpers/cosign-format.js';
 import { startMockSigstore, type MockSigstore } from './sigstore-mock.js';
 
 let reg: TestRegistry;

@@ -5,7 +5,7 @@
  * registry has no referrers API).
  */
 import { sign, type KeyObject } from 'node:crypto';
-import { sha256, type ImageBuilder } from '../helpers/image-builder.js';
+import { sha256, type ImageBuilder } from './image-builder.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
