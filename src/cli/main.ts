@@ -148,6 +148,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--cache-dir <dir>', 'where to keep it (default $XDG_CACHE_HOME/kamal-gate)')
     .option('--mirror <url>', 'TUF repository (default the Sigstore public-good one)')
     .description('fetch the current public-good trusted root through TUF (online) and cache it for offline verification')
+    .addHelpText('after', '\nExample:\n  kamal-gate trust refresh            # online, once in a while; verify then runs offline')
     .action(async (opts: { cacheDir?: string; mirror?: string }) => {
       exitCode = await trustRefreshCommand(opts, io);
     });
