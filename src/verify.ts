@@ -33,6 +33,8 @@ export interface ResolveOptions {
   platforms?: Platform[];
   /** Targets resolved at once; the HTTP layer also bounds connections per registry. */
   concurrency?: number;
+  /** Called as each target is resolved (progress on a terminal). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export function toSubject(target: Target, r: Resolution): Subject {
@@ -64,10 +66,12 @@ export function toSubject(target: Target, r: Resolution): Subject {
 export async function resolveTargets(client: RegistryClient, targets: Target[], opts: ResolveOptions = {}): Promise<TargetResult[]> {
   const results: TargetResult[] = new Array(targets.length);
   let next = 0;
+  let done = 0;
   const worker = async () => {
     for (let i = next++; i < targets.length; i = next++) {
       const target = targets[i]!;
       results[i] = await resolveOne(client, target, opts);
+      opts.onProgress?.(++done, targets.length);
     }
   };
   const n = Math.max(1, Math.min(opts.concurrency ?? 8, targets.length));

@@ -73,6 +73,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   const verify = addFormat(addLedgerOption(addRegistryOptions(addTargetOptions(program.command('verify').argument('[refs...]', 'image references (default: the images of the Kamal config)'))), true), [...VERIFY_FORMATS])
     .option('--require-recorded', 'fail tags the ledger has never seen (tag.unrecorded) instead of recording them on first use')
     .option('--policy <path>', 'policy file (default .kamal/gate-policy.yml when present, else the built-in baseline)')
+    .option('-q, --quiet', 'no progress on the terminal')
     .option('--trusted-root <file>', 'Sigstore trusted_root.json for a private Sigstore (default: the cached or shipped public-good root)')
     .description('resolve every image of the deploy, pin it to a digest, and check each tag against the digest ledger')
     .addHelpText('after', '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify --format sarif > kamal-gate.sarif   # also: github, junit\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64 --no-ledger');

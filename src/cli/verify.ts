@@ -41,6 +41,7 @@ export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFla
   requireRecorded?: boolean;
   policy?: string;
   trustedRoot?: string;
+  quiet?: boolean;
 }
 
 export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io): Promise<number> {
@@ -58,6 +59,8 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
         platforms,
         policy,
         ...(ledger ? { ledger } : {}),
+        // Progress on a terminal only, on stderr, so piped output stays plain.
+        ...(io.isTty && !opts.quiet ? { onProgress: (done: number, total: number) => io.err(`\rresolving ${done}/${total} images…${done === total ? '\r\x1b[K' : ''}`) } : {}),
         requireRecorded: opts.requireRecorded ?? false,
         ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
         source: sourceFrom(io.env, 'verify'),
