@@ -105,6 +105,9 @@ export interface Subject {
 
 export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
 
+/** Worst first: for sorting findings. */
+export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
+
 export interface Finding {
   rule: string;
   severity: Severity;

@@ -15,7 +15,7 @@ import type { DecidedFinding, Policy } from './policy/types.js';
 import type { RegistryClient, Resolution } from './registry/client.js';
 import { formatPlatform } from './registry/manifest.js';
 import { formatReference, parseReference } from './registry/reference.js';
-import type { Finding, Platform, Subject, Target } from './types.js';
+import { SEVERITY_RANK, type Finding, type Platform, type Subject, type Target } from './types.js';
 
 export interface TargetResult {
   target: Target;
@@ -200,8 +200,6 @@ export async function verifyTargets(client: RegistryClient, targets: Target[], o
   const exitCode = combineExitCodes([resolutionExitCode(results), decision.exitCode]);
   return { results, findings, policyFindings, bases, entries: entries.length, exitCode };
 }
-
-const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
 
 /** Failing findings first, then by severity. */
 export function worstFirst(a: DecidedFinding, b: DecidedFinding): number {

@@ -3,12 +3,10 @@
  * everything worth reporting (findings of each image, policy findings, images that could not be
  * resolved), each with its verdict and the file line it belongs to.
  */
-import type { SourceLocation } from '../types.js';
+import { SEVERITY_RANK, type Severity, type SourceLocation } from '../types.js';
 import type { FindingReport, ImageReport, VerifyReport } from './model.js';
 
 export type Verdict = 'fail' | 'warn' | 'waived' | 'info';
-
-const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
 
 /**
  * How every report reads a finding: failing (fail closed when undecided), waived by an exception,
@@ -26,7 +24,7 @@ export interface Problem {
   /** The finding's rule id, or `registry.<kind>` for an image that could not be resolved. */
   rule: string;
   verdict: Verdict;
-  severity: string;
+  severity: Severity;
   message: string;
   remedy?: string;
   /** Where to point: the config line of the image, or the policy line of a policy finding. */

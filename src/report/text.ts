@@ -1,9 +1,8 @@
+import { SEVERITY_RANK } from '../types.js';
 import type { RegistryStats } from '../registry/stats.js';
 import { verdictOf } from './ci.js';
 import type { FindingReport, ImageReport, VerifyReport } from './model.js';
 import { shortDigest, table } from './table.js';
-
-const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
 
 function verdict(f: FindingReport): string {
   return verdictOf(f).toUpperCase();
