@@ -3,13 +3,13 @@
  * it through its real CLI. Every step prints the command a reader can run themselves.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { pushLegacy, signPayload, simpleSigning } from '../test/helpers/cosign-format.js';
 import { ImageBuilder } from '../test/helpers/image-builder.js';
-import { startRegistry } from '../test/helpers/registry.js';
+import { blobFile, startRegistry } from '../test/helpers/registry.js';
 
 const root = resolve(import.meta.dirname, '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -24,18 +24,6 @@ function kamalGate(args: string[], cwd: string, env: NodeJS.ProcessEnv): number 
   const r = spawnSync(process.execPath, [cli, ...args], { cwd, env, stdio: 'inherit' });
   console.log(`(exit ${r.status})`);
   return r.status ?? 3;
-}
-
-/** The file under `dir` whose path ends with `suffix`: the registry's own storage. */
-function findFile(dir: string, suffix: string): string | undefined {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) {
-      const found = findFile(p, suffix);
-      if (found) return found;
-    } else if (p.endsWith(suffix)) return p;
-  }
-  return undefined;
 }
 
 async function main(): Promise<number> {
@@ -103,9 +91,7 @@ async function main(): Promise<number> {
     console.log(`(the tag is put back to ${shop.digest})`);
 
     step('Someone with access to the registry storage swaps the postgres config blob');
-    const hex = pg.manifests[0]!.configDigest.slice('sha256:'.length);
-    const blob = findFile(reg.dir, join('blobs', 'sha256', hex.slice(0, 2), hex, 'data'));
-    if (!blob) throw new Error('could not find the config blob in the registry storage');
+    const blob = blobFile(reg, pg.manifests[0]!.configDigest);
     const original = pg.manifests[0]!.config.bytes;
     writeFileSync(blob, Buffer.from(original.toString('utf8').replace('"amd64"', '"amd65"')));
     expect('verify after tampering', kamalGate(['verify', '--version', 'v1'], app, env), 3);

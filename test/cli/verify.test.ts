@@ -2,13 +2,13 @@
  * `kamal-gate verify` through the real CLI, on a Kamal app with a destination and two accessories,
  * against the real registry.
  */
-import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { ImageBuilder, type PushedImage } from '../helpers/image-builder.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { blobFile, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const FIXTURE = resolve(import.meta.dirname, '..', '..', 'fixtures', 'demo-app');
 const AMD64 = { os: 'linux', architecture: 'amd64' };
@@ -152,19 +152,7 @@ describe('content that does not match its digest', () => {
   it('is refused with exit 3 when the registry storage was tampered with', async () => {
     const b = new ImageBuilder(reg);
     const img = await b.pushImage('acme/tampered', 'v1', { created: '2026-01-01T00:00:00Z' });
-    const hex = img.manifests[0]!.configDigest.slice(7);
-    const find = (dir: string): string | undefined => {
-      for (const n of readdirSync(dir)) {
-        const p = join(dir, n);
-        if (statSync(p).isDirectory()) {
-          const f = find(p);
-          if (f) return f;
-        } else if (p.endsWith(join(hex.slice(0, 2), hex, 'data'))) return p;
-      }
-      return undefined;
-    };
-    const blob = find(reg.dir)!;
-    expect(blob).toBeTruthy();
+    const blob = blobFile(reg, img.manifests[0]!.configDigest);
     const bytes = img.manifests[0]!.config.bytes.toString('utf8').replace('2026-01-01', '2016-01-01');
     writeFileSync(blob, bytes);
     const r = await runCli(['verify', img.ref, '--registry-username', 'demo', '--registry-password-stdin'], { input: reg.password, env: { DOCKER_CONFIG: join(app, '.no-docker') } });

@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -254,4 +254,15 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * The file in the registry's own storage that holds a blob (distribution's filesystem layout), so a
+ * test can tamper with what the registry serves. Throws when the blob is not stored.
+ */
+export function blobFile(reg: TestRegistry, digest: string): string {
+  const [algorithm, hex] = digest.split(':') as [string, string];
+  const path = join(reg.dir, 'data', 'docker', 'registry', 'v2', 'blobs', algorithm, hex.slice(0, 2), hex, 'data');
+  if (!existsSync(path)) throw new Error(`blob ${digest} is not in the registry storage at ${path}`);
+  return path;
 }
