@@ -55,36 +55,47 @@ function lastLine(buf: Buffer, atFileStart: boolean): { start: number; torn: boo
   return { start, torn: !parsed.ok, terminated };
 }
 
-/** Reads and checks every line. Stops checking (but keeps counting lines) at the first broken one. */
+/**
+ * Reads and checks every line. Stops checking (but keeps counting lines) at the first broken one.
+ * Lines are decoded one at a time straight from `buf`: no copy of the whole file as one string, no
+ * array of every line (at 100,000 entries those alone would double the memory a reader needs).
+ */
 export function parseLedger(buf: Buffer): ParsedLedger {
   const index = new EntryIndex();
   if (buf.length === 0) return { index, lines: 0 };
   const last = lastLine(buf, true)!;
-  const end = last.torn ? last.start : buf.length;
-  const text = buf.toString('utf8', 0, end);
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop(); // the text ends with a newline
-  const result: ParsedLedger = { index, lines: lines.length };
-  if (last.torn) result.torn = { line: lines.length + 1, offset: last.start };
+  const end = last.torn ? last.start : buf.length; // when torn, `end` is just after a newline
+  const result: ParsedLedger = { index, lines: 0 };
   let tip: ChainTip | null = null;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    const expectedSeq = (tip?.seq ?? 0) + 1;
-    const parsed = line === '' ? undefined : tryParse(line);
-    if (!parsed?.ok) {
-      result.firstBroken = { seq: expectedSeq, line: i + 1, reason: line === '' ? 'empty line' : 'not valid JSON' };
-      break;
+  let lines = 0;
+  for (let pos = 0; pos < end; ) {
+    let nl = buf.indexOf(NL, pos);
+    if (nl < 0 || nl > end) nl = end;
+    lines++;
+    if (!result.firstBroken) {
+      const expectedSeq = (tip?.seq ?? 0) + 1;
+      const parsed = nl === pos ? undefined : tryParse(buf.toString('utf8', pos, nl));
+      if (!parsed?.ok) {
+        result.firstBroken = { seq: expectedSeq, line: lines, reason: nl === pos ? 'empty line' : 'not valid JSON' };
+      } else {
+        const checked = checkStored(parsed.value);
+        const problem = checked.reason ?? linkProblem(checked.entry, tip);
+        if (problem) {
+          const seq = checked.entry?.seq ?? (typeof (parsed.value as { seq?: unknown })?.seq === 'number' ? (parsed.value as { seq: number }).seq : expectedSeq);
+          result.firstBroken = { seq, line: lines, reason: problem };
+        } else {
+          const entry = checked.entry!;
+          // prev was just found equal to the previous entry's hash: keep one copy of that string.
+          if (tip) entry.prev = tip.hash;
+          index.add(entry);
+          tip = { seq: entry.seq, hash: entry.hash };
+        }
+      }
     }
-    const checked = checkStored(parsed.value);
-    const problem = checked.reason ?? linkProblem(checked.entry, tip);
-    if (problem) {
-      const seq = checked.entry?.seq ?? (typeof (parsed.value as { seq?: unknown })?.seq === 'number' ? (parsed.value as { seq: number }).seq : expectedSeq);
-      result.firstBroken = { seq, line: i + 1, reason: problem };
-      break;
-    }
-    index.add(checked.entry!);
-    tip = { seq: checked.entry!.seq, hash: checked.entry!.hash };
+    pos = nl + 1;
   }
+  result.lines = lines;
+  if (last.torn) result.torn = { line: lines + 1, offset: last.start };
   return result;
 }
 
