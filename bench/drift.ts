@@ -4,43 +4,14 @@
  *
  *   npx tsx bench/drift.ts [--tags 2000] [--skopeo-sample 200]
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { openLedger } from '../src/ledger/index.js';
 import type { NewEntry } from '../src/ledger/types.js';
 import { ImageBuilder } from '../test/helpers/image-builder.js';
 import { startRegistry } from '../test/helpers/registry.js';
-
-const CLI = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} takes a positive whole number`);
-  return v;
-}
-
-function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
-  return new Promise((resolvePromise, reject) => {
-    const started = performance.now();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr, ms: performance.now() - started }));
-  });
-}
-
-async function pool<T>(items: T[], n: number, f: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    for (let i = next++; i < items.length; i = next++) await f(items[i]!);
-  }));
-}
+import { arg, CLI, fail, ms, pool, run, table, targets } from './common.js';
 
 async function main(): Promise<void> {
   const tagCount = arg('tags', 2000);
@@ -90,22 +61,21 @@ async function main(): Promise<void> {
 
     const kgRate = tagCount / (best.ms / 1000);
     const skRate = sample / (skopeoMs / 1000);
-    const rows = [
+    const perTag = best.requests / tagCount;
+    table(`Drift over ${tagCount} tags on a loopback docker-registry (best of ${runs.length} kamal-gate runs, whole process; skopeo on ${sample} of the same tags):`, [
       ['', 'tags', 'wall', 'tags/s', 'requests/tag'],
-      ['kamal-gate drift', String(tagCount), `${(best.ms / 1000).toFixed(2)} s`, kgRate.toFixed(0), (best.requests / tagCount).toFixed(2)],
-      ['skopeo inspect --raw loop', String(sample), `${(skopeoMs / 1000).toFixed(2)} s`, skRate.toFixed(1), '-'],
-    ];
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    console.log(`\nDrift over ${tagCount} tags on a loopback docker-registry (best of ${runs.length} kamal-gate runs, whole process):`);
-    for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
-    console.log(`\nkamal-gate / skopeo throughput: ${(kgRate / skRate).toFixed(1)}x (target ≥ 10x); ${tagCount} tags in ${(best.ms / 1000).toFixed(2)} s (target < 5 s); ${(best.requests / tagCount).toFixed(2)} requests per unchanged tag (target 1)`);
+      ['kamal-gate drift', String(tagCount), ms(best.ms), kgRate.toFixed(0), perTag.toFixed(2)],
+      ['skopeo inspect --raw loop', String(sample), ms(skopeoMs), skRate.toFixed(1), '-'],
+    ]);
+    targets([
+      { what: 'kamal-gate / skopeo throughput', value: `${(kgRate / skRate).toFixed(1)}x`, target: '≥ 10x', ok: kgRate / skRate >= 10 },
+      { what: `${tagCount} tags`, value: ms(best.ms), target: '< 5 s', ok: best.ms < 5000 },
+      { what: 'requests per unchanged tag', value: perTag.toFixed(2), target: '1', ok: perTag <= 1 },
+    ]);
   } finally {
     await reg.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().catch((e: unknown) => {
-  console.error(`bench/drift failed: ${e instanceof Error ? e.message : String(e)}`);
-  process.exit(1);
-});
+main().catch(fail('drift'));

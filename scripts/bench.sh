@@ -1,6 +1,29 @@
 #!/usr/bin/env bash
-# What `npm run bench` runs: installs what the benchmarks need, then runs each one.
+# What `npm run bench` runs: installs what the benchmarks need (the registry, skopeo, PostgreSQL),
+# builds, then runs each benchmark in bench/. Each prints its table with the targets of issue 8 and
+# PASS or MISS beside each figure; a benchmark that cannot run fails the script (after the others ran).
+# Arguments go to every benchmark (e.g. --runs 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh docker-registry:docker-registry skopeo:skopeo
-npx tsx bench/drift.ts "$@"
+bash scripts/setup.sh \
+  docker-registry:docker-registry \
+  skopeo:skopeo \
+  '/usr/lib/postgresql/*/bin/initdb:postgresql'
+
+failed=()
+for bench in startup verify skopeo-resolve drift ledger; do
+  echo
+  echo "== bench/$bench.ts"
+  started=$SECONDS
+  if npx --no-install tsx "bench/$bench.ts" "$@"; then
+    echo "(bench/$bench.ts took $((SECONDS - started)) s)"
+  else
+    failed+=("$bench")
+  fi
+done
+
+if ((${#failed[@]})); then
+  echo >&2
+  echo "benchmarks that could not run: ${failed[*]}" >&2
+  exit 1
+fi

@@ -6,7 +6,7 @@
 import { isKamalGateError, KamalGateError, RegistryError, TagNotFoundError } from './errors.js';
 import { baseChecks, type BaseSummary } from './checks/base.js';
 import { imageAgeCheck, platformChecks, tagChecks } from './checks/image.js';
-import { signatureChecks } from './signatures/index.js';
+import { wantsSignatureCheck } from './signatures/wants.js';
 import { checkLedger } from './checks/ledger.js';
 import type { Ledger, LedgerSource, NewEntry } from './ledger/types.js';
 import { decide } from './policy/decide.js';
@@ -165,13 +165,17 @@ export async function verifyTargets(client: RegistryClient, targets: Target[], o
         ...platformChecks(r.target, r.subject, req),
         ...imageAgeCheck(r.target, r.resolution, req, opts.now),
       );
-      try {
-        const signed = await signatureChecks(client, r.target, r.subject, r.resolution, req, opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {});
-        raw.push(...signed.findings);
-      } catch (e) {
-        // A registry that fails or lies while signatures are looked up: the image could not be verified.
-        results[i] = { ...r, error: isKamalGateError(e) ? e : new RegistryError(`${r.target.ref}: signatures: ${String(e)}`) };
-        continue;
+      // The signature code and @sigstore/* load only when the policy asks this image for signatures.
+      if (wantsSignatureCheck(req)) {
+        try {
+          const { signatureChecks } = await import('./signatures/check.js');
+          const signed = await signatureChecks(client, r.target, r.subject, r.resolution, req, opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {});
+          raw.push(...signed.findings);
+        } catch (e) {
+          // A registry that fails or lies while signatures are looked up: the image could not be verified.
+          results[i] = { ...r, error: isKamalGateError(e) ? e : new RegistryError(`${r.target.ref}: signatures: ${String(e)}`) };
+          continue;
+        }
       }
       try {
         const base = await baseChecks(client, r.target, r.resolution, req, { ...(opts.ledger ? { ledger: opts.ledger } : {}), now: opts.now });

@@ -1,7 +1,6 @@
 /** Where the digest ledger lives, who is writing to it, and how each command opens it. */
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openLedger } from '../ledger/index.js';
 import type { Ledger, LedgerSource } from '../ledger/types.js';
 import { registerSecret } from '../redact.js';
 import type { DeployPlan } from '../types.js';
@@ -40,6 +39,8 @@ export function ledgerLocation(flags: LedgerFlags, env: NodeJS.ProcessEnv, plan?
 
 export async function openLedgerFor(flags: LedgerFlags, io: Io, plan?: DeployPlan): Promise<Ledger | undefined> {
   if (flags.ledger === false) return undefined;
+  // Loaded here, not at start-up: only commands that open the ledger pay for it (and pg only for postgres://).
+  const { openLedger } = await import('../ledger/index.js');
   return openLedger(ledgerLocation(flags, io.env, plan), {
     onWarning: (m) => io.err(`warning: ${m}\n`),
     onLockWait: (h) => io.err(`waiting for the ledger lock held by pid ${h.pid} on ${h.hostname} since ${h.time}\n`),

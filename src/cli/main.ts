@@ -7,16 +7,15 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT, isKamalGateError } from '../errors.js';
 import { redact } from '../redact.js';
 import { VERSION } from '../version.js';
-import { driftCommand } from './drift.js';
-import { inspectCommand } from './inspect.js';
-import { ledgerExportCommand, ledgerShowCommand, ledgerVerifyCommand } from './ledger.js';
+import { VERIFY_FORMATS } from './formats.js';
 import { addLedgerOption } from './ledger-options.js';
 import { registerPolicyCommands } from './policy.js';
-import { recordCommand } from './record.js';
-import { targetsCommand } from './targets.js';
-import { trustRefreshCommand } from './trust.js';
-import { hookInstallCommand, hookUninstallCommand } from './hook.js';
-import { VERIFY_FORMATS, verifyCommand } from './verify.js';
+
+// Start-up stays fast because this module loads only commander and the option definitions: each
+// action imports its command module (and so undici, zod, yaml, pg, @sigstore/*) when it runs.
+// A new option is one `.option(…)` here; a new command is one block here whose action imports its
+// module: `.action(async (…) => { exitCode = await (await import('./x.js')).xCommand(…, io); })`.
+// Keep static imports in this file to light modules (no third-party package but commander).
 
 export interface Io {
   out: (s: string) => void;
@@ -78,14 +77,14 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .description('resolve every image of the deploy, pin it to a digest, and check each tag against the digest ledger')
     .addHelpText('after', '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify --format sarif > kamal-gate.sarif   # also: github, junit\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64 --no-ledger');
   verify.action(async (refs: string[], opts) => {
-    exitCode = await verifyCommand(refs, opts, io);
+    exitCode = await (await import('./verify.js')).verifyCommand(refs, opts, io);
   });
 
   const record = addFormat(addLedgerOption(addRegistryOptions(addTargetOptions(program.command('record').argument('[refs...]', 'image references (default: the images of the Kamal config)')))), ['text', 'json'])
     .description('record in the digest ledger what each tag points to now (run right after the push)')
     .addHelpText('after', '\nExamples:\n  kamal-gate record --version "$GITHUB_SHA"      # after kamal build push\n  kamal-gate record ghcr.io/acme/app:1.4.2 --ledger postgres://ci@db/ledger');
   record.action(async (refs: string[], opts) => {
-    exitCode = await recordCommand(refs, opts, io);
+    exitCode = await (await import('./record.js')).recordCommand(refs, opts, io);
   });
 
   const drift = addFormat(addLedgerOption(addRegistryOptions(program.command('drift'))), ['text', 'json'])
@@ -104,7 +103,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       '\nExamples:\n  kamal-gate drift                                  # exit 1 when a tag drifted\n  kamal-gate drift --ledger "$KAMAL_GATE_LEDGER_URL" --format json --shard 1/4\n  kamal-gate drift --watch --interval 15m --metrics 127.0.0.1:9464 --webhook "$SLACK_WEBHOOK_URL"',
     );
   drift.action(async (opts) => {
-    exitCode = await driftCommand(opts, io, io.isTty);
+    exitCode = await (await import('./drift.js')).driftCommand(opts, io, io.isTty);
   });
 
   const ledgerCmd = program.command('ledger').description('inspect the digest ledger');
@@ -112,34 +111,34 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .description('check the hash chain of the whole ledger and name the first broken entry')
     .addHelpText('after', '\nExample:\n  kamal-gate ledger verify --ledger .kamal/image-ledger.jsonl')
     .action(async (opts) => {
-      exitCode = await ledgerVerifyCommand(opts, io);
+      exitCode = await (await import('./ledger.js')).ledgerVerifyCommand(opts, io);
     });
   addFormat(addLedgerOption(ledgerCmd.command('show').argument('[ref]', 'one tag (default: every tag)')), ['text', 'json'])
     .description("show every tag with its approved digest, or one tag's history")
     .addHelpText('after', '\nExamples:\n  kamal-gate ledger show\n  kamal-gate ledger show ghcr.io/acme/app:v42')
     .action(async (ref: string | undefined, opts) => {
-      exitCode = await ledgerShowCommand(ref, opts, io);
+      exitCode = await (await import('./ledger.js')).ledgerShowCommand(ref, opts, io);
     });
   addLedgerOption(ledgerCmd.command('export'))
     .option('-o, --output <file>', 'write to a file instead of standard output')
     .description('write every ledger entry as JSON')
     .addHelpText('after', '\nExample:\n  kamal-gate ledger export -o ledger-backup.json')
     .action(async (opts) => {
-      exitCode = await ledgerExportCommand(opts, io);
+      exitCode = await (await import('./ledger.js')).ledgerExportCommand(opts, io);
     });
 
   const targets = addFormat(addTargetOptions(program.command('targets')), ['text', 'json'])
     .description('list the images a deploy pulls, with the config line each comes from (no network)')
     .addHelpText('after', '\nExample:\n  kamal-gate targets -d production --version v42');
   targets.action(async (opts) => {
-    exitCode = await targetsCommand(opts, io);
+    exitCode = await (await import('./targets.js')).targetsCommand(opts, io);
   });
 
   const inspect = addFormat(addRegistryOptions(program.command('inspect').argument('<ref>', 'image reference')), ['text', 'json'])
     .description('show one image in detail: digest, media type, platforms, created time, labels, annotations')
     .addHelpText('after', '\nExample:\n  kamal-gate inspect docker.io/library/redis:7.4');
   inspect.action(async (ref: string, opts) => {
-    exitCode = await inspectCommand(ref, opts, io);
+    exitCode = await (await import('./inspect.js')).inspectCommand(ref, opts, io);
   });
 
   program
@@ -151,7 +150,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .description('fetch the current public-good trusted root through TUF (online) and cache it for offline verification')
     .addHelpText('after', '\nExample:\n  kamal-gate trust refresh            # online, once in a while; verify then runs offline')
     .action(async (opts: { cacheDir?: string; mirror?: string }) => {
-      exitCode = await trustRefreshCommand(opts, io);
+      exitCode = await (await import('./trust.js')).trustRefreshCommand(opts, io);
     });
 
   const hook = program.command('hook').description("install kamal-gate as Kamal's pre-deploy hook");
@@ -166,7 +165,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         'It finds kamal-gate in $KAMAL_GATE_BIN, then ./node_modules/.bin, then PATH.\n\nExamples:\n  kamal-gate hook install\n  kamal-gate hook install --command "--policy .kamal/strict.yml --require-recorded"',
     )
     .action(async (opts) => {
-      exitCode = await hookInstallCommand(opts, io);
+      exitCode = await (await import('./hook.js')).hookInstallCommand(opts, io);
     });
   hook
     .command('uninstall')
@@ -174,7 +173,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .description('remove the kamal-gate block from the pre-deploy hook (and the file, when kamal-gate created it)')
     .addHelpText('after', '\nExample:\n  kamal-gate hook uninstall')
     .action(async (opts) => {
-      exitCode = await hookUninstallCommand(opts, io);
+      exitCode = await (await import('./hook.js')).hookUninstallCommand(opts, io);
     });
 
   registerPolicyCommands(program, io, (code) => {

@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { EXIT, UsageError } from '../errors.js';
-import { exceptionsFor, loadPolicy, policySchemaJson, PROJECT_POLICY, renderCheck, renderExplain, requirementsFor, shippedPolicyPath } from '../policy/index.js';
+import { PROJECT_POLICY } from '../policy/project.js';
 import type { LoadedPolicy } from '../policy/types.js';
 import type { Role } from '../types.js';
 import type { Io } from './main.js';
@@ -22,7 +22,11 @@ function formatOption(): Option {
   return new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
 }
 
+/** The policy modules (zod, yaml) load when a policy command runs, not when the CLI starts. */
+const policyModule = () => import('../policy/index.js');
+
 export async function policyInitCommand(opts: { path: string; force?: boolean }, io: Io, cwd = process.cwd()): Promise<number> {
+  const { shippedPolicyPath } = await policyModule();
   const target = resolve(cwd, opts.path);
   if (existsSync(target) && !opts.force) {
     throw new UsageError(`${opts.path} already exists; review it with \`kamal-gate policy check --policy ${opts.path}\`, or pass --force to overwrite it`);
@@ -35,6 +39,7 @@ export async function policyInitCommand(opts: { path: string; force?: boolean },
 }
 
 export async function policyCheckCommand(opts: { policy?: string; format: 'text' | 'json' }, io: Io, cwd = process.cwd(), now = new Date()): Promise<number> {
+  const { loadPolicy, renderCheck } = await policyModule();
   const loaded = await loadPolicy({ path: opts.policy, cwd });
   if (opts.format === 'json') io.out(JSON.stringify({ schema: 'kamal-gate/policy-check/v1', valid: true, origin: loaded.origin, policy: loaded.policy }, null, 2) + '\n');
   else io.out(renderCheck({ ...loaded.policy, file: shown(loaded) }, now));
@@ -42,6 +47,7 @@ export async function policyCheckCommand(opts: { policy?: string; format: 'text'
 }
 
 export async function policyExplainCommand(ref: string, opts: { policy?: string; role: Role; format: 'text' | 'json' }, io: Io, cwd = process.cwd(), now = new Date()): Promise<number> {
+  const { exceptionsFor, loadPolicy, renderExplain, requirementsFor } = await policyModule();
   const loaded = await loadPolicy({ path: opts.policy, cwd });
   const eff = requirementsFor(loaded.policy, { ref, role: opts.role });
   const exceptions = exceptionsFor(loaded.policy, ref, now);
@@ -55,7 +61,8 @@ function shown(loaded: LoadedPolicy): string {
   return loaded.origin === 'builtin' ? `${loaded.policy.file} (the built-in baseline)` : loaded.policy.file;
 }
 
-export function policySchemaCommand(io: Io): number {
+export async function policySchemaCommand(io: Io): Promise<number> {
+  const { policySchemaJson } = await policyModule();
   io.out(JSON.stringify(policySchemaJson(), null, 2) + '\n');
   return EXIT.ok;
 }
@@ -96,7 +103,7 @@ export function registerPolicyCommands(program: Command, io: Io, setExit: (code:
     .command('schema')
     .description('print the JSON Schema (draft 2020-12) of the policy file, for editors and CI')
     .addHelpText('after', '\nExample:\n  kamal-gate policy schema > policies/schema.json')
-    .action(() => {
-      setExit(policySchemaCommand(io));
+    .action(async () => {
+      setExit(await policySchemaCommand(io));
     });
 }

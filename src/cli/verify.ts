@@ -10,10 +10,10 @@ import { renderStats, renderVerifyText } from '../report/text.js';
 import { verifyTargets } from '../verify.js';
 import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
 import { actorFrom, openLedgerFor, sourceFrom, type LedgerFlags } from './ledger-options.js';
+import type { VerifyFormat } from './formats.js';
 import type { Io } from './main.js';
 
-export const VERIFY_FORMATS = ['text', 'json', 'sarif', 'github', 'junit'] as const;
-export type VerifyFormat = (typeof VERIFY_FORMATS)[number];
+export { VERIFY_FORMATS, type VerifyFormat } from './formats.js';
 
 /** The report in the chosen format; with `github`, also the job summary appended to $GITHUB_STEP_SUMMARY. */
 function emitReport(report: VerifyReport, format: VerifyFormat, io: Io): void {

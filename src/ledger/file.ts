@@ -9,7 +9,7 @@
  * middle line that is not an entry, a broken hash or prev link, seq out of order) makes the ledger
  * untrusted: readers throw LedgerError naming the line; nothing is ever rewritten.
  */
-import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LedgerError, LedgerUnavailableError } from '../errors.js';
 import { EntryIndex, assertNewEntry, chainBatch, checkStored, linkProblem, type ChainTip } from './chain.js';
@@ -55,37 +55,127 @@ function lastLine(buf: Buffer, atFileStart: boolean): { start: number; torn: boo
   return { start, torn: !parsed.ok, terminated };
 }
 
-/** Reads and checks every line. Stops checking (but keeps counting lines) at the first broken one. */
-export function parseLedger(buf: Buffer): ParsedLedger {
-  const index = new EntryIndex();
-  if (buf.length === 0) return { index, lines: 0 };
-  const last = lastLine(buf, true)!;
-  const end = last.torn ? last.start : buf.length;
-  const text = buf.toString('utf8', 0, end);
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop(); // the text ends with a newline
-  const result: ParsedLedger = { index, lines: lines.length };
-  if (last.torn) result.torn = { line: lines.length + 1, offset: last.start };
-  let tip: ChainTip | null = null;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    const expectedSeq = (tip?.seq ?? 0) + 1;
-    const parsed = line === '' ? undefined : tryParse(line);
-    if (!parsed?.ok) {
-      result.firstBroken = { seq: expectedSeq, line: i + 1, reason: line === '' ? 'empty line' : 'not valid JSON' };
-      break;
+/**
+ * Checks a ledger line by line as its bytes arrive, so a reader never holds the whole file (at
+ * 100,000 entries the file, a string of it and the array of its lines would double the memory the
+ * entries need). Stops checking (but keeps counting lines) at the first broken line. The last line
+ * is held back until the end: when it is not JSON it is a torn write, reported apart and not counted.
+ */
+export class LedgerParser {
+  private readonly result: ParsedLedger = { index: new EntryIndex(), lines: 0 };
+  private tip: ChainTip | null = null;
+  /** The last complete line seen, checked when the next one arrives (or at the end, as the last line). */
+  private pending: { text: string; start: number } | undefined;
+  /** Bytes of a line not yet ended, and where it starts in the file. */
+  private carry: Buffer[] = [];
+  private carryStart = 0;
+  private offset = 0;
+
+  feed(chunk: Buffer): void {
+    let pos = 0;
+    for (let nl = chunk.indexOf(NL); nl >= 0; nl = chunk.indexOf(NL, pos)) {
+      let line: { text: string; start: number };
+      if (this.carry.length) {
+        this.carry.push(chunk.subarray(pos, nl));
+        line = { text: Buffer.concat(this.carry).toString('utf8'), start: this.carryStart };
+        this.carry = [];
+      } else {
+        line = { text: chunk.toString('utf8', pos, nl), start: this.offset + pos };
+      }
+      if (this.pending) this.check(this.pending.text);
+      this.pending = line;
+      pos = nl + 1;
     }
-    const checked = checkStored(parsed.value);
+    if (pos < chunk.length) {
+      if (!this.carry.length) this.carryStart = this.offset + pos;
+      this.carry.push(Buffer.from(chunk.subarray(pos))); // a copy: the caller may reuse `chunk`
+    }
+    this.offset += chunk.length;
+  }
+
+  finish(): ParsedLedger {
+    let last = this.pending;
+    if (this.carry.length) {
+      // The file ends without a newline: that final fragment is the last line.
+      if (last) this.check(last.text);
+      last = { text: Buffer.concat(this.carry).toString('utf8'), start: this.carryStart };
+      this.carry = [];
+    }
+    this.pending = undefined;
+    if (last) {
+      const parsed = tryParse(last.text);
+      if (parsed.ok) this.check(last.text, parsed);
+      else this.result.torn = { line: this.result.lines + 1, offset: last.start };
+    }
+    return this.result;
+  }
+
+  private readonly names = new Map<string, string>();
+
+  private intern<T extends string>(s: T): T {
+    const known = this.names.get(s);
+    if (known !== undefined) return known as T;
+    this.names.set(s, s);
+    return s;
+  }
+
+  private check(text: string, parsed?: { ok: true; value: unknown }): void {
+    const result = this.result;
+    result.lines++;
+    if (result.firstBroken) return;
+    const tip = this.tip;
+    const expectedSeq = (tip?.seq ?? 0) + 1;
+    const json = parsed ?? (text === '' ? undefined : tryParse(text));
+    if (!json?.ok) {
+      result.firstBroken = { seq: expectedSeq, line: result.lines, reason: text === '' ? 'empty line' : 'not valid JSON' };
+      return;
+    }
+    const checked = checkStored(json.value);
     const problem = checked.reason ?? linkProblem(checked.entry, tip);
     if (problem) {
-      const seq = checked.entry?.seq ?? (typeof (parsed.value as { seq?: unknown })?.seq === 'number' ? (parsed.value as { seq: number }).seq : expectedSeq);
-      result.firstBroken = { seq, line: i + 1, reason: problem };
-      break;
+      const seq = checked.entry?.seq ?? (typeof (json.value as { seq?: unknown })?.seq === 'number' ? (json.value as { seq: number }).seq : expectedSeq);
+      result.firstBroken = { seq, line: result.lines, reason: problem };
+      return;
     }
-    index.add(checked.entry!);
-    tip = { seq: checked.entry!.seq, hash: checked.entry!.hash };
+    const entry = checked.entry!;
+    // prev was just found equal to the previous entry's hash: keep one copy of that string. The
+    // names that repeat from entry to entry are kept once each too: less memory and less for the
+    // garbage collector to move, and map lookups on strings whose hash is already computed.
+    if (tip) entry.prev = tip.hash;
+    entry.registry = this.intern(entry.registry);
+    entry.repository = this.intern(entry.repository);
+    entry.tag = this.intern(entry.tag);
+    entry.event = this.intern(entry.event);
+    entry.source = this.intern(entry.source);
+    result.index.add(entry);
+    this.tip = { seq: entry.seq, hash: entry.hash };
   }
-  return result;
+}
+
+/** Reads and checks every line of a whole ledger held in memory (see LedgerParser). */
+export function parseLedger(buf: Buffer): ParsedLedger {
+  const parser = new LedgerParser();
+  parser.feed(buf);
+  return parser.finish();
+}
+
+const READ_CHUNK = 1 << 20;
+
+/** Reads and checks a ledger file a chunk at a time. */
+async function parseLedgerFile(path: string): Promise<ParsedLedger> {
+  const fh = await open(path, 'r');
+  try {
+    const parser = new LedgerParser();
+    const chunk = Buffer.allocUnsafe(READ_CHUNK);
+    for (;;) {
+      const { bytesRead } = await fh.read(chunk, 0, READ_CHUNK, null);
+      if (bytesRead === 0) break;
+      parser.feed(chunk.subarray(0, bytesRead));
+    }
+    return parser.finish();
+  } finally {
+    await fh.close();
+  }
 }
 
 export function untrustedError(path: string, broken: { seq: number; line: number; reason: string }): LedgerError {
@@ -285,14 +375,13 @@ export class FileLedger implements Ledger {
       throw this.unavailable(`cannot read ${this.path}`, e);
     }
     if (this.cache?.key === key) return this.cache.parsed;
-    let buf: Buffer;
+    let parsed: ParsedLedger;
     try {
-      buf = await readFile(this.path);
+      parsed = await parseLedgerFile(this.path);
     } catch (e) {
       if (errCode(e) === 'ENOENT') return { index: new EntryIndex(), lines: 0 };
       throw this.unavailable(`cannot read ${this.path}`, e);
     }
-    const parsed = parseLedger(buf);
     if (parsed.torn) {
       this.options.onWarning?.(
         `${this.path}:${parsed.torn.line}: torn last line (an interrupted write) ignored; the next append removes it`,

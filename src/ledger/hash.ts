@@ -53,11 +53,19 @@ export function canonicalEntryJson(e: Omit<LedgerEntry, 'hash'>): string {
   let out = '{';
   if (e.actor !== undefined) out += `"actor":${s(e.actor)},`;
   out += `"digest":${e.digest === null ? 'null' : `"${e.digest}"`},"event":"${e.event}"`;
-  if (e.platformDigests !== undefined) out += `,"platformDigests":${canonicalJson(e.platformDigests)}`;
+  if (e.platformDigests !== undefined) out += `,"platformDigests":${canonicalPlatformDigests(e.platformDigests)}`;
   out +=
     `,"prev":${s(e.prev)},"registry":${s(e.registry)},"repository":${s(e.repository)},"seq":${e.seq}` +
     `,"source":"${e.source}","tag":${s(e.tag)},"time":"${e.time}"}`;
   return out;
+}
+
+/** canonicalJson of a validated platformDigests map: platform names are free-form, digests are not escaped by JSON. */
+function canonicalPlatformDigests(pd: Record<string, string>): string {
+  const keys = Object.keys(pd).sort();
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) out += `${i ? ',' : ''}${JSON.stringify(keys[i])}:"${pd[keys[i]!]}"`;
+  return `${out}}`;
 }
 
 /** `entryHash` for a validated entry (see canonicalEntryJson). */

@@ -11,7 +11,7 @@
  * An unreachable database, refused credentials or any other database failure is a
  * LedgerUnavailableError (exit 3) naming the host, the password never shown.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { LedgerError, LedgerUnavailableError, UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { EntryIndex, assertNewEntry, chainBatch, checkStored, linkProblem, type ChainTip } from './chain.js';
@@ -123,13 +123,13 @@ export class PostgresLedger implements Ledger {
   private index = new EntryIndex();
   private closed = false;
 
-  private constructor(url: string, options: LedgerOptions) {
+  private constructor(Pool: typeof pg.Pool, url: string, options: LedgerOptions) {
     const { location, host } = describePostgresUrl(url);
     registerUrlSecrets(url);
     this.location = location;
     this.host = host;
     this.lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-    this.pool = new pg.Pool({
+    this.pool = new Pool({
       connectionString: url,
       connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       max: 4,
@@ -143,7 +143,9 @@ export class PostgresLedger implements Ledger {
 
   /** Connects and brings the schema up to date. Throws LedgerUnavailableError when unreachable. */
   static async open(url: string, options: LedgerOptions = {}): Promise<PostgresLedger> {
-    const ledger = new PostgresLedger(url, options);
+    // pg loads only when a PostgreSQL ledger is opened, so the file ledger and the CLI start fast.
+    const { default: { Pool } } = await import('pg');
+    const ledger = new PostgresLedger(Pool, url, options);
     try {
       await ledger.migrate();
     } catch (e) {

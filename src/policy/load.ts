@@ -12,11 +12,11 @@ import { compilePolicy } from './compile.js';
 import { locateProblems, schemaProblems } from './issues.js';
 import { policySchema } from './schema.js';
 import { semanticProblems } from './semantics.js';
+import { PROJECT_POLICY } from './project.js';
 import type { LoadedPolicy, Policy } from './types.js';
 import { readPolicyTree } from './yaml.js';
 
-/** Where a project keeps its policy, relative to the working folder. */
-export const PROJECT_POLICY = '.kamal/gate-policy.yml';
+export { PROJECT_POLICY } from './project.js';
 
 /** The shipped policies, found relative to this module: src/policy/ under vitest, dist/policy/ when installed. */
 export function shippedPolicyPath(name: 'baseline.yml' | 'strict.yml' | 'starter.yml' | 'schema.json'): string {

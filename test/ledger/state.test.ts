@@ -199,7 +199,7 @@ describe('hash chain', () => {
     const entries = chainBatch(
       [
         { ...ref, digest: A, event: 'recorded', source: 'record', time: day(1) },
-        { ...ref, digest: B, event: 'moved', source: 'hook', actor: 'Zoë "ops" \\ <ci>\n', platformDigests: { 'linux/arm64/v8': C, 'linux/amd64': A } },
+        { ...ref, digest: B, event: 'moved', source: 'hook', actor: 'Zoë "ops" \\ <ci>\n', platformDigests: { 'linux/arm64/v8': C, 'linux/amd64': A, 'wéird "os"\\/Z': B } },
         { registry: 'localhost:5000', repository: 'a/b-c_d', tag: 'x.Y_z-1', digest: null, event: 'deleted', source: 'drift' },
       ],
       null,

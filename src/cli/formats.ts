@@ -1,0 +1,3 @@
+/** The output formats of each command, apart from the renderers so the CLI can list them cheaply. */
+export const VERIFY_FORMATS = ['text', 'json', 'sarif', 'github', 'junit'] as const;
+export type VerifyFormat = (typeof VERIFY_FORMATS)[number];

@@ -1,0 +1,75 @@
+/**
+ * Fast start (issue 8): a command loads only the packages it uses. `--version` loads none, `--help`
+ * only commander, a verify whose policy asks for no signature never loads @sigstore/*, and nothing
+ * but a postgres:// ledger loads pg. Checked by tracing the modules the real CLI process resolves.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { ImageBuilder, type PushedImage } from '../helpers/image-builder.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+
+const TRACE = pathToFileURL(resolve(import.meta.dirname, '..', 'helpers', 'module-trace.mjs')).href;
+const HEAVY = ['commander', 'undici', 'zod', 'yaml', 'pg', '@sigstore', 'semver'];
+
+let dir: string;
+let reg: TestRegistry;
+let img: PushedImage;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'kg-startup-'));
+  reg = await startRegistry({ auth: 'none' });
+  img = await new ImageBuilder(reg).pushImage('acme/app', 'v1', { seed: 'startup' });
+});
+
+afterAll(async () => {
+  await reg?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The packages (node_modules/<name>) the CLI process loaded for these arguments. */
+async function packagesLoaded(args: string[], expectCode = 0): Promise<string[]> {
+  const trace = join(dir, `trace-${Math.random().toString(36).slice(2)}.txt`);
+  writeFileSync(trace, '');
+  const r = await runCli(args, { cwd: dir, env: { NODE_OPTIONS: `--import=${TRACE}`, KG_MODULE_TRACE: trace, XDG_CACHE_HOME: join(dir, 'cache') } });
+  expect(r.code, r.stderr).toBe(expectCode);
+  const urls = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+  expect(urls.some((u) => u.endsWith('/dist/cli.js'))).toBe(true); // the trace works
+  const names = urls.flatMap((u) => {
+    const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u);
+    return m ? [m[1]!.startsWith('@sigstore/') ? '@sigstore' : m[1]!] : [];
+  });
+  return [...new Set(names)].filter((n) => HEAVY.includes(n)).sort();
+}
+
+describe('start-up loads only what the command uses', () => {
+  it('--version loads no package at all', async () => {
+    expect(await packagesLoaded(['--version'])).toEqual([]);
+  });
+
+  it('--help of the program and of each command group loads only commander', async () => {
+    for (const args of [['--help'], ['verify', '--help'], ['drift', '--help'], ['ledger', 'show', '--help'], ['policy', 'check', '--help']]) {
+      expect(await packagesLoaded(args), args.join(' ')).toEqual(['commander']);
+    }
+  });
+
+  it('verify under a policy without signatures loads neither @sigstore/* nor pg', async () => {
+    const loaded = await packagesLoaded(['verify', img.ref, '--ledger', join(dir, 'ledger.jsonl')]);
+    expect(loaded).toContain('undici');
+    expect(loaded).not.toContain('@sigstore');
+    expect(loaded).not.toContain('pg');
+  });
+
+  it('verify under a policy that requires signatures loads the signature code (and fails the unsigned image)', async () => {
+    const policy = join(dir, 'signed.yml');
+    writeFileSync(policy, 'version: 1\nrules:\n  - name: signed\n    match:\n      roles: [app]\n    signatures:\n      mode: enforce\n      keys: [cosign.pub]\n      tlog: optional\n');
+    writeFileSync(join(dir, 'cosign.pub'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }));
+    const loaded = await packagesLoaded(['verify', img.ref, '--no-ledger', '--policy', policy], 1);
+    expect(loaded).toContain('@sigstore');
+    expect(loaded).not.toContain('pg');
+  });
+});
