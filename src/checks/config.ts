@@ -12,10 +12,11 @@ export function configChecks(findings: readonly Finding[], policy: Policy): Find
   return findings.filter((f) => {
     let config;
     try {
-      config = requirementsFor(policy, { ref: f.target.ref, role: f.target.role }).groups.config.value;
+      config = requirementsFor(policy, { ref: f.target.ref, role: f.target.role }).groups.config?.value;
     } catch {
       return true; // a reference that does not parse: keep the finding (fail closed)
     }
+    if (!config) return true;
     if (config.mode === 'off') return false;
     return !config.ignore.some((g) => globMatch('rule', g, f.rule));
   });

@@ -191,7 +191,7 @@ export interface EffectiveRequirements {
   tag?: string;
   role: Role;
   rules: RuleMatch[];
-  groups: GroupSettings & { ledger: Setting<LedgerRequirement>; config: Setting<ConfigRequirement> };
+  groups: GroupSettings & { ledger: Setting<LedgerRequirement> };
 }
 
 /** An exception as it stands for one image: active, or expired. */
