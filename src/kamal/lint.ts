@@ -22,6 +22,7 @@ export const LINT_RULES = {
   literalRegistryPassword: 'config.literal_registry_password',
   secretsTracked: 'config.secrets_tracked',
   sshHostKeyUnchecked: 'config.ssh_host_key_unchecked',
+  literalSshKey: 'config.literal_ssh_key',
   imageLatest: 'config.image_latest',
   accessoryUnpinned: 'config.accessory_unpinned',
 } as const;
@@ -34,6 +35,7 @@ export const LINT_RULE_DESCRIPTIONS: Record<string, string> = {
   'config.literal_registry_password': 'The registry password is written in the Kamal config instead of naming a secret',
   'config.secrets_tracked': 'A secrets or .env file with literal secret values is tracked by git',
   'config.ssh_host_key_unchecked': 'SSH host key verification is turned off, so a man in the middle can take the deploy',
+  'config.literal_ssh_key': 'A private SSH key is written in the Kamal config (ssh.key_data) instead of naming a secret',
   'config.image_latest': 'An image is deployed by the latest tag (or no tag), whatever was pushed last',
   'config.accessory_unpinned': 'An accessory image is referenced by a mutable tag, not pinned by digest',
 };
@@ -332,6 +334,18 @@ function sshFinding(ctx: Ctx, source: SourceLocation, what: string): void {
 
 function checkSshProxyCommand(ctx: Ctx, ssh: ConfigNode | undefined): void {
   if (ssh?.kind !== 'map') return;
+  // Kamal takes each key_data item as a secret name, or as the key itself when it holds "-----BEGIN".
+  for (const item of scalars(entry(ssh, 'key_data'))) {
+    if (typeof item.value !== 'string' || !item.value.includes('-----BEGIN') || item.loc.erb) continue;
+    add(ctx, {
+      rule: LINT_RULES.literalSshKey,
+      severity: 'critical',
+      source: at(item.loc),
+      message: 'ssh.key_data holds a private key written in the config: anyone who can read the repository can log in to every host',
+      remedy: 'name a secret instead (key_data: [SSH_PRIVATE_KEY]) and set SSH_PRIVATE_KEY in .kamal/secrets from the environment or a password manager; then replace the key on the hosts, it is in the git history',
+      evidence: { where: 'ssh.key_data' },
+    });
+  }
   const cmd = entry(ssh, 'proxy_command');
   if (cmd?.kind === 'scalar' && typeof cmd.value === 'string') {
     const m = UNCHECKED_HOST_KEY.exec(cmd.value);

@@ -231,6 +231,18 @@ describe('config.ssh_host_key_unchecked', () => {
   });
 });
 
+describe('config.literal_ssh_key', () => {
+  it('finds a private key written in ssh.key_data, not a secret name', async () => {
+    const f = await lint(`${HEAD}ssh:
+  key_data:
+    - SSH_PRIVATE_KEY
+    - "-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAA\\n-----END OPENSSH PRIVATE KEY-----"
+`);
+    expect(where(f, 'config.literal_ssh_key')).toEqual(['config/deploy.yml:10']);
+    expect(f[0]!.message).not.toContain('b3BlbnNzaC1rZXktdjEAAAAA');
+  });
+});
+
 describe('config.image_latest and config.accessory_unpinned', () => {
   it('flags latest and untagged accessories, tags without digests, and not pinned ones', async () => {
     const f = await lint(`${HEAD}accessories:
