@@ -112,8 +112,11 @@ export function webhookPayload(drifted: DriftItem[], ledger: string): { text: st
   return { text: redact(`kamal-gate drift: ${drifted.length} tag${drifted.length === 1 ? '' : 's'} drifted in ${ledger}\n${lines.join('\n')}`) };
 }
 
-/** POSTs the payload; the URL is a secret (Slack's carries a token): it never appears in output. */
-export async function postWebhook(url: string, payload: { text: string }): Promise<void> {
+/**
+ * Checks the webhook URL and registers it, and the parts of it that carry the secret (path, query,
+ * user info), for redaction: as given, and as normalized. Called before anything can print it.
+ */
+export function webhookUrl(url: string): URL {
   registerSecret(url);
   let u: URL;
   try {
@@ -121,7 +124,21 @@ export async function postWebhook(url: string, payload: { text: string }): Promi
   } catch {
     throw new UsageError('--webhook: not a URL');
   }
+  registerSecret(u.href);
+  registerSecret(decodeURIComponent(u.password));
+  registerSecret(u.password);
+  // Slack, Discord and Teams put the token in the path; others in the query.
+  const path = `${u.pathname}${u.search}`;
+  if (path.length >= 8) registerSecret(path);
+  for (const segment of u.pathname.split('/')) if (segment.length >= 8) registerSecret(segment);
+  for (const [, value] of u.searchParams) registerSecret(value);
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new UsageError('--webhook: only http and https URLs');
+  return u;
+}
+
+/** POSTs the payload; the URL is a secret (Slack's carries a token): it never appears in output. */
+export async function postWebhook(url: string, payload: { text: string }): Promise<void> {
+  const u = webhookUrl(url);
   const res = await request(u, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -116,4 +116,6 @@ export interface Finding {
   message: string;
   remedy?: string;
   evidence?: Record<string, unknown>;
+  /** Where the problem is written, when it is not the image's config line (config lint findings). */
+  source?: SourceLocation;
 }

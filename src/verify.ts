@@ -8,6 +8,7 @@ import { baseChecks, type BaseSummary } from './checks/base.js';
 import { imageAgeCheck, platformChecks, tagChecks } from './checks/image.js';
 import { wantsSignatureCheck } from './signatures/wants.js';
 import { checkLedger } from './checks/ledger.js';
+import { configChecks } from './checks/config.js';
 import type { Ledger, LedgerSource, NewEntry } from './ledger/types.js';
 import { decide } from './policy/decide.js';
 import { requirementsFor } from './policy/match.js';
@@ -119,6 +120,8 @@ export interface VerifyOptions extends ResolveOptions {
   now: Date;
   /** A Sigstore trusted_root.json instead of the public-good root (`--trusted-root FILE`). */
   trustedRoot?: string;
+  /** Config lint findings (kamal/lint.ts), each on one of `targets`; the policy's config group governs them. */
+  configFindings?: Finding[];
 }
 
 export interface VerifyRun {
@@ -137,7 +140,7 @@ export interface VerifyRun {
 export async function verifyTargets(client: RegistryClient, targets: Target[], opts: VerifyOptions): Promise<VerifyRun> {
   const results = await resolveTargets(client, targets, opts);
   const requirements = results.map((r) => (r.subject ? requirementsFor(opts.policy, { ref: r.subject.ref, role: r.target.role }) : undefined));
-  const raw: Finding[] = [];
+  const raw: Finding[] = configChecks(opts.configFindings ?? [], opts.policy);
   const entries: NewEntry[] = [];
   const bases = new Map<number, BaseSummary>();
 

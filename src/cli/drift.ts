@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { DriftMetrics, parseInterval, parseShard, postWebhook, serveMetrics, webhookPayload, type Shard } from '../drift-service.js';
+import { DriftMetrics, parseInterval, parseShard, postWebhook, serveMetrics, webhookPayload, webhookUrl, type Shard } from '../drift-service.js';
 import { DRIFT_KINDS, runDrift, type DriftItem } from '../drift.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_CONFIG_FILE } from '../kamal/index.js';
@@ -109,6 +109,8 @@ export async function driftCommand(opts: DriftOptions, io: Io, isTty: boolean): 
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
   if (!opts.watch && (opts.interval || opts.metrics)) throw new UsageError('--interval and --metrics go with --watch');
   const interval = parseInterval(opts.interval ?? '15m');
+  // A bad URL is a usage error now, not a warning after the first drift; and it is a secret from here on.
+  if (opts.webhook !== undefined) webhookUrl(opts.webhook);
   // A Kamal config beside the ledger supplies registry credentials (and the default ledger
   // location); drift checks every tag in the ledger, so the version does not matter.
   const config = opts.configFile ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);

@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT, isKamalGateError } from '../errors.js';
 import { redact } from '../redact.js';
 import { VERSION } from '../version.js';
-import { VERIFY_FORMATS } from './formats.js';
+import { LINT_FORMATS, VERIFY_FORMATS } from './formats.js';
 import { addLedgerOption } from './ledger-options.js';
 import { registerPolicyCommands } from './policy.js';
 
@@ -132,6 +132,14 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .addHelpText('after', '\nExample:\n  kamal-gate targets -d production --version v42');
   targets.action(async (opts) => {
     exitCode = await (await import('./targets.js')).targetsCommand(opts, io);
+  });
+
+  const lint = addFormat(addTargetOptions(program.command('lint')), [...LINT_FORMATS])
+    .option('--policy <path>', 'policy file (default .kamal/gate-policy.yml when present, else the built-in baseline)')
+    .description('find dangerous settings in the Kamal config: docker socket mounts, privileged containers, secrets in clear env or tracked by git, unchecked SSH host keys, latest and unpinned images (no network)')
+    .addHelpText('after', '\nExit codes: 0 no failing finding, 1 an enforced finding fails, 2 config or policy error.\n\nExamples:\n  kamal-gate lint\n  kamal-gate lint -d production --format sarif > lint.sarif   # also: json, github');
+  lint.action(async (opts) => {
+    exitCode = await (await import('./lint.js')).lintCommand(opts, io);
   });
 
   const inspect = addFormat(addRegistryOptions(program.command('inspect').argument('<ref>', 'image reference')), ['text', 'json'])

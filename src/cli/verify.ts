@@ -8,6 +8,9 @@ import { loadPolicy } from '../policy/load.js';
 import { findingReport, imageReport, toolInfo, VERIFY_SCHEMA, type VerifyReport } from '../report/model.js';
 import { renderStats, renderVerifyText } from '../report/text.js';
 import { verifyTargets } from '../verify.js';
+import { loadConfig } from '../kamal/index.js';
+import { lintApp } from '../kamal/lint.js';
+import type { DeployPlan, Finding } from '../types.js';
 import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
 import { actorFrom, openLedgerFor, sourceFrom, type LedgerFlags } from './ledger-options.js';
 import type { VerifyFormat } from './formats.js';
@@ -35,6 +38,12 @@ function emitReport(report: VerifyReport, format: VerifyFormat, io: Io): void {
   io.out(renderVerifyText(report));
 }
 
+async function lintPlan(plan: DeployPlan, opts: TargetOptions, env: NodeJS.ProcessEnv): Promise<Finding[]> {
+  const config = await loadConfig({ configFile: opts.configFile, destination: opts.destination, env });
+  const appRoot = resolve(dirname(config.configPath), '..');
+  return (await lintApp({ root: config.root, targets: plan.targets, appRoot, cwd: process.cwd(), env })).findings;
+}
+
 export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFlags {
   format: VerifyFormat;
   stats?: boolean;
@@ -51,6 +60,8 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
   const root = plan ? resolve(dirname(plan.configFile), '..') : process.cwd();
   const { policy, origin } = await loadPolicy({ path: opts.policy, cwd: root });
   const platforms = parsePlatforms(opts.platform);
+  // The config's dangerous settings, as `kamal-gate lint` finds them; the policy's config group decides.
+  const configFindings = plan ? await lintPlan(plan, opts, io.env) : [];
   const ledger = await openLedgerFor(opts, io, plan);
   try {
     const client = await makeClient(opts, targets, io.env);
@@ -62,6 +73,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
         // Progress on a terminal only, on stderr, so piped output stays plain.
         ...(io.isTty && !opts.quiet ? { onProgress: (done: number, total: number) => io.err(`\rresolving ${done}/${total} images…${done === total ? '\r\x1b[K' : ''}`) } : {}),
         requireRecorded: opts.requireRecorded ?? false,
+        configFindings,
         ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
         source: sourceFrom(io.env, 'verify'),
         actor: actorFrom(io.env),

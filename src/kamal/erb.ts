@@ -136,7 +136,14 @@ function isOnlyRubyComments(code: string): boolean {
   return code.split('\n').every((l) => /^\s*(#.*)?$/.test(l));
 }
 
+/**
+ * The tag as shown in an error: its first line, string literals masked. A refused tag is never
+ * evaluated, so a secret written in it (`<%= "p4ssw0rd".strip %>`) was never registered for
+ * redaction: it must not be printed at all.
+ */
 function preview(tag: string): string {
-  const oneLine = tag.replace(/\s+/g, ' ');
+  const firstLine = tag.split('\n', 1)[0] ?? '';
+  const masked = firstLine.replace(/"(?:\\.|[^"\\])*"?|'(?:\\.|[^'\\])*'?/g, (s) => `${s[0]}…${s[0]}`);
+  const oneLine = masked.replace(/\s+/g, ' ');
   return oneLine.length > TAG_PREVIEW_LENGTH ? `${oneLine.slice(0, TAG_PREVIEW_LENGTH)}…` : oneLine;
 }

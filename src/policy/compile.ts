@@ -112,5 +112,9 @@ function compileGroup(name: Group, g: GroupsDoc, key: (p: string) => KeyFile): R
       const v = g.platforms!;
       return { mode: v.mode, require: v.require ?? [] };
     }
+    case 'config': {
+      const v = g.config!;
+      return { mode: v.mode, ignore: v.ignore ?? [] };
+    }
   }
 }

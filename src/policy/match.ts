@@ -1,7 +1,7 @@
 /**
  * Which rules apply to an image and what it must therefore satisfy. Pure: no I/O.
  *
- * Order: the built-in ledger default (trust on first use, enforced), then `defaults`, then every
+ * Order: the built-in defaults (ledger: trust on first use, enforced; config lint: warn), then `defaults`, then every
  * rule that matches, in file order. A rule that sets a requirement group REPLACES that group as a
  * whole (no merging of keys across rules), so each group has exactly one origin and `policy
  * explain` can name the line that decided it. Put broad rules first and specific ones after.
@@ -58,6 +58,8 @@ export function requirementsFor(policy: Policy, image: ImageRef): EffectiveRequi
   const rules = policy.rules.map((r) => matchRule(r, n.repository, image.role));
   const groups: EffectiveRequirements['groups'] = {
     ledger: { value: { mode: 'enforce', trust: 'tofu' }, origin: { rule: 'built-in' } },
+    // Config lint is reported, but fails nothing, until a policy says so.
+    config: { value: { mode: 'warn', ignore: [] }, origin: { rule: 'built-in' } },
     ...policy.defaults,
   };
   policy.rules.forEach((rule, i) => {

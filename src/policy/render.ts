@@ -51,6 +51,10 @@ export function describeGroup<G extends Group>(group: G, value: Requirements[G])
       const p = (v as Requirements['platforms']).require;
       return p === 'builder' ? "require the platforms of Kamal's builder.arch" : `require ${p.join(', ')}`;
     }
+    case 'config': {
+      const c = v as Requirements['config'];
+      return `lint the Kamal config${c.ignore.length ? `; ignore ${c.ignore.join(', ')}` : ''}`;
+    }
   }
   return '';
 }

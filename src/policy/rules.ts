@@ -12,10 +12,11 @@ const PREFIX_GROUP: Record<string, Group> = {
   image: 'image',
   tag: 'tags',
   platform: 'platforms',
+  config: 'config',
 };
 
 /** Prefixes a finding rule id can have (`config.` for Kamal config lint findings); exceptions must name one. */
-export const RULE_PREFIXES: readonly string[] = [...Object.keys(PREFIX_GROUP), 'config'];
+export const RULE_PREFIXES: readonly string[] = Object.keys(PREFIX_GROUP);
 
 /** Tag moves that `tags.immutable: false` turns into warnings. */
 export const TAG_MOVES: readonly string[] = ['tag.overwritten', 'tag.rolled_back', 'tag.deleted'];

@@ -172,7 +172,17 @@ const ledger = z
   })
   .describe('The digest ledger.');
 
-export const groupShapes = { ledger, signatures, attestations, base, image, tags, platforms };
+const config = z
+  .strictObject({
+    mode,
+    ignore: z
+      .array(glob('rule', 'A config lint rule id or glob (config.image_latest, config.accessory_*).'))
+      .optional()
+      .describe('Config lint findings that are not reported at all.'),
+  })
+  .describe('Kamal config lint (`kamal-gate lint`, and verify with a Kamal config): docker socket mounts, privileged containers, secrets in clear env or tracked by git, unchecked SSH host keys, latest and unpinned images.');
+
+export const groupShapes = { ledger, signatures, attestations, base, image, tags, platforms, config };
 
 const groupFields = {
   ledger: ledger.optional(),
@@ -182,6 +192,7 @@ const groupFields = {
   image: image.optional(),
   tags: tags.optional(),
   platforms: platforms.optional(),
+  config: config.optional(),
 };
 
 const rule = z

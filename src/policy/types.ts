@@ -8,7 +8,7 @@ import type { Finding, Role, SourceLocation } from '../types.js';
 /** `enforce`: a failing requirement fails the run. `warn`: reported, never fails. `off`: not checked. */
 export type Mode = 'enforce' | 'warn' | 'off';
 
-export const GROUPS = ['ledger', 'signatures', 'attestations', 'base', 'image', 'tags', 'platforms'] as const;
+export const GROUPS = ['ledger', 'signatures', 'attestations', 'base', 'image', 'tags', 'platforms', 'config'] as const;
 /** A requirement group: the unit a rule sets, and overrides, as a whole. */
 export type Group = (typeof GROUPS)[number];
 
@@ -95,6 +95,12 @@ export interface PlatformsRequirement {
   require: 'builder' | string[];
 }
 
+export interface ConfigRequirement {
+  mode: Mode;
+  /** Rule id globs (`config.image_latest`, `config.*`) whose findings are dropped. */
+  ignore: string[];
+}
+
 export interface LedgerRequirement {
   mode: Mode;
   /** `tofu`: a tag never seen is recorded on first use; `strict`: it must have been recorded (`tag.unrecorded`). */
@@ -109,6 +115,7 @@ export interface Requirements {
   image: ImageRequirement;
   tags: TagsRequirement;
   platforms: PlatformsRequirement;
+  config: ConfigRequirement;
 }
 
 /** Who set a requirement group: `defaults`, a rule's name, or `built-in` for the implicit ledger default. */

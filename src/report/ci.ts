@@ -43,6 +43,7 @@ function isLocation(v: unknown): v is SourceLocation {
 
 /** Where a policy-level finding belongs: its evidence's source (an expired exception), else the policy line that set it. */
 export function policyLocation(f: FindingReport): SourceLocation | undefined {
+  if (f.source) return f.source;
   const ev = f.evidence?.['source'];
   if (isLocation(ev)) return ev;
   return f.waivedBy?.source ?? f.setBy?.source;
@@ -55,7 +56,8 @@ export function problems(report: VerifyReport): Problem[] {
     for (const f of image.findings ?? []) {
       const p: Problem = { rule: f.rule, verdict: verdictOf(f), severity: f.severity, message: f.message, image, finding: f };
       if (f.remedy) p.remedy = f.remedy;
-      if (image.source) p.location = image.source;
+      const loc = f.source ?? image.source;
+      if (loc) p.location = loc;
       if (f.setBy?.source) p.related = { rule: f.setBy.rule, source: f.setBy.source };
       out.push(p);
     }

@@ -29,6 +29,8 @@ function workspacePath(file: string, cwd: string): string {
 export interface GithubOptions {
   /** Paths are made relative to this folder (GitHub resolves them against the workspace). */
   cwd?: string;
+  /** The last line for people (default: verify's summary line). */
+  summary?: string;
 }
 
 export function renderVerifyGithub(report: VerifyReport, opts: GithubOptions = {}): string {
@@ -46,7 +48,7 @@ export function renderVerifyGithub(report: VerifyReport, opts: GithubOptions = {
     else if (p.remedy) message += `\nFix: ${p.remedy}`;
     lines.push(`::${COMMAND[p.verdict]} ${props.join(',')}::${escapeData(message)}`);
   }
-  lines.push(summaryLine(report));
+  lines.push(opts.summary ?? summaryLine(report));
   return lines.join('\n') + '\n';
 }
 

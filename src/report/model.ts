@@ -56,6 +56,8 @@ export interface FindingReport {
   message: string;
   remedy?: string;
   evidence?: Record<string, unknown>;
+  /** Where the problem is written, when not at the image's config line (config lint). */
+  source?: SourceLocation;
   /** The policy rule (or defaults) that set the requirement, and where. */
   setBy?: { rule: string; source?: SourceLocation };
   /** The exception that waives it. */
@@ -89,6 +91,7 @@ export function findingReport(f: Finding | DecidedFinding): FindingReport {
   }
   if (f.remedy) out.remedy = f.remedy;
   if (f.evidence) out.evidence = f.evidence;
+  if (f.source) out.source = f.source;
   if ('origin' in f && f.origin) out.setBy = { rule: f.origin.rule, ...(f.origin.source ? { source: f.origin.source } : {}) };
   if ('exception' in f && f.exception) out.waivedBy = { reason: f.exception.reason, expires: f.exception.expires, source: f.exception.source };
   return out;

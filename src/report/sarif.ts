@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { LINT_RULE_DESCRIPTIONS } from '../kamal/lint.js';
 import type { SourceLocation } from '../types.js';
 import { problems, type Problem } from './ci.js';
 import type { VerifyReport } from './model.js';
@@ -32,6 +33,7 @@ const RULE_DESCRIPTIONS: Record<string, string> = {
   'image.too_old': 'The image is older than the policy allows',
   'platform.missing': 'The image has no build for a platform the deploy runs',
   'policy.exception_expired': 'A policy exception has expired',
+  ...LINT_RULE_DESCRIPTIONS,
 };
 
 const SECURITY_SEVERITY: Record<string, string> = { critical: '9.5', high: '8.0', medium: '5.5', low: '3.0', info: '1.0' };
@@ -70,7 +72,9 @@ function physical(loc: SourceLocation, cwd: string) {
 
 function fingerprint(p: Problem): string {
   const who = p.image ? `${p.image.role}\0${p.image.name}\0${p.image.ref}` : `policy\0${p.location ? `${p.location.file}:${p.location.line}` : ''}`;
-  return createHash('sha256').update(`${p.rule}\0${who}`).digest('hex');
+  // Config lint findings: several of one rule on one image, told apart by file and what they name (not the line, which moves).
+  const what = p.finding?.source ? `\0${p.finding.source.file}\0${JSON.stringify(p.finding.evidence ?? {})}` : '';
+  return createHash('sha256').update(`${p.rule}\0${who}${what}`).digest('hex');
 }
 
 export interface SarifOptions {

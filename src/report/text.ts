@@ -9,7 +9,8 @@ function verdict(f: FindingReport): string {
 }
 
 function renderFinding(f: FindingReport): string[] {
-  const lines = [`  ${verdict(f)} ${f.severity} ${f.rule}: ${f.message}`];
+  const at = f.source ? ` (${f.source.file}:${f.source.line})` : '';
+  const lines = [`  ${verdict(f)} ${f.severity} ${f.rule}${at}: ${f.message}`];
   if (f.remedy && verdict(f) !== 'WAIVED') lines.push(`       fix: ${f.remedy}`);
   if (f.waivedBy) lines.push(`       waived until ${f.waivedBy.expires} by ${f.waivedBy.source.file}:${f.waivedBy.source.line}: ${f.waivedBy.reason}`);
   return lines;

@@ -52,7 +52,7 @@ describe('start-up loads only what the command uses', () => {
   });
 
   it('--help of the program and of each command group loads only commander', async () => {
-    for (const args of [['--help'], ['verify', '--help'], ['drift', '--help'], ['ledger', 'show', '--help'], ['policy', 'check', '--help']]) {
+    for (const args of [['--help'], ['verify', '--help'], ['drift', '--help'], ['ledger', 'show', '--help'], ['policy', 'check', '--help'], ['lint', '--help']]) {
       expect(await packagesLoaded(args), args.join(' ')).toEqual(['commander']);
     }
   });

@@ -55,6 +55,8 @@ export interface TokenRequest {
   status: number;
   /** what the token granted (empty on refusal) */
   granted: Access[];
+  /** the token issued (absent on refusal): tests check it never leaks */
+  token?: string;
 }
 
 export interface TokenServer {
@@ -233,6 +235,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       if (actions.length > 0) entry.granted.push({ type: asked.type, name: asked.name, actions });
     }
     const token = mint(entry.account, entry.granted);
+    entry.token = token;
     entry.status = 200;
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ token, access_token: token, expires_in: ttl, issued_at: new Date().toISOString() }));

@@ -95,6 +95,15 @@ describe('renderErb: everything else is refused, never run', () => {
     expect(e.line).toBe(2);
   });
 
+  it('never shows a string written in a refused tag: it may be a secret, and it was never registered for redaction', async () => {
+    const e = await configError(() => render('registry:\n  password: <%= "hunter2-literal".strip %>\n'));
+    expect(e.line).toBe(2);
+    expect(e.message).toContain('<%= "…".strip %>');
+    expect(e.message).not.toContain('hunter2');
+    const open = await configError(() => render("a: <%= 'p4ss-open-tag\nb: more-secret-text\n"));
+    expect(open.message).not.toMatch(/p4ss|more-secret/);
+  });
+
   it('refuses a tag that is never closed, naming its line', async () => {
     const e = await configError(() => render('a: 1\nb: <%= ENV["A"]\nc: 2\n'));
     expect(e.line).toBe(2);

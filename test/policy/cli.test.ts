@@ -154,7 +154,7 @@ describe('policy explain', () => {
     const json = await runCli(['policy', 'explain', 'redis:7', '--format', 'json'], { cwd });
     const doc = JSON.parse(json.stdout) as { schema: string; ref: string; role: string; groups: Record<string, unknown>; exceptions: { expired: boolean }[] };
     expect(doc).toMatchObject({ schema: 'kamal-gate/policy-explain/v1', ref: 'docker.io/library/redis:7', role: 'app' });
-    expect(Object.keys(doc.groups)).toEqual(['ledger']);
+    expect(Object.keys(doc.groups)).toEqual(['ledger', 'config']);
     expect(doc.exceptions.map((e) => e.expired)).toEqual([true]);
   });
 

@@ -59,9 +59,13 @@ describe('modes', () => {
   it('enforces a finding whose group no rule set, and an unknown rule id (fail closed)', () => {
     const bare = policy('version: 1\n');
     expect(one(bare, finding('signature.missing'))).toMatchObject({ mode: 'enforce', group: 'signatures', fails: true, exitCode: 1 });
-    const unknown = one(bare, finding('config.docker_socket'));
+    const unknown = one(bare, finding('mystery.check'));
     expect(unknown).toMatchObject({ mode: 'enforce', fails: true });
     expect(unknown.group).toBeUndefined();
+    // Config lint has a built-in default instead: reported, failing nothing until a policy enforces it.
+    expect(one(bare, finding('config.docker_socket'))).toMatchObject({ mode: 'warn', group: 'config', fails: false, exitCode: 0 });
+    const enforced = policy('version: 1\ndefaults:\n  config: { mode: enforce }\n');
+    expect(one(enforced, finding('config.docker_socket'))).toMatchObject({ mode: 'enforce', group: 'config', fails: true, exitCode: 1 });
   });
 
   it('tags.immutable: false turns tag moves into warnings', () => {

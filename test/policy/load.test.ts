@@ -187,7 +187,7 @@ describe('refusing a bad policy', () => {
       '',
     ].join('\n');
     expect(problems(yaml)).toEqual([
-      'gate.yml:3:5: rules[0]: the rule requires nothing: give it at least one of ledger, signatures, attestations, base, image, tags, platforms',
+      'gate.yml:3:5: rules[0]: the rule requires nothing: give it at least one of ledger, signatures, attestations, base, image, tags, platforms, config',
       'gate.yml:7:14: rules[1].signatures.count: count is 4 but only 3 signers are listed',
       'gate.yml:8:26: rules[1].signatures.keys[1]: key file missing.pub does not exist (looked for /p/missing.pub; paths are relative to the policy file)',
       'gate.yml:10:11: rules[1].signatures.keyless[0]: give issuer or issuerRegexp',

@@ -83,9 +83,12 @@ describe('matching', () => {
     expect(requirementsFor(p, { ref: 'bitnami/redis', role: 'accessory' }).rules[0]!.applies).toBe(false);
   });
 
-  it('has a built-in ledger default (trust on first use, enforced) when the policy sets none', () => {
+  it('has built-in ledger (trust on first use, enforced) and config lint (warn) defaults when the policy sets none', () => {
     const req = requirementsFor(policy('version: 1\n'), { ref: 'ghcr.io/a/b:1', role: 'app' });
-    expect(req.groups).toEqual({ ledger: { value: { mode: 'enforce', trust: 'tofu' }, origin: { rule: 'built-in' } } });
+    expect(req.groups).toEqual({
+      ledger: { value: { mode: 'enforce', trust: 'tofu' }, origin: { rule: 'built-in' } },
+      config: { value: { mode: 'warn', ignore: [] }, origin: { rule: 'built-in' } },
+    });
   });
 
   it('lets a later rule switch a group off', () => {

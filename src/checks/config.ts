@@ -1,0 +1,23 @@
+/**
+ * Config lint findings under the policy: the `config` requirement group of each finding's image
+ * decides. Mode `off` and rule ids in `ignore` drop the finding; what remains goes to the policy's
+ * decision like any other finding (mode, exceptions, severity).
+ */
+import { globMatch } from '../policy/glob.js';
+import { requirementsFor } from '../policy/match.js';
+import type { Policy } from '../policy/types.js';
+import type { Finding } from '../types.js';
+
+export function configChecks(findings: readonly Finding[], policy: Policy): Finding[] {
+  return findings.filter((f) => {
+    let config;
+    try {
+      config = requirementsFor(policy, { ref: f.target.ref, role: f.target.role }).groups.config?.value;
+    } catch {
+      return true; // a reference that does not parse: keep the finding (fail closed)
+    }
+    if (!config) return true;
+    if (config.mode === 'off') return false;
+    return !config.ignore.some((g) => globMatch('rule', g, f.rule));
+  });
+}

@@ -1,0 +1,134 @@
+/**
+ * `kamal-gate lint`: the Kamal config's dangerous settings (kamal/lint.ts), governed by the policy's
+ * `config` group, in text, json, sarif or github format. No network. Exit 1 when an enforced
+ * finding fails, 0 otherwise, 2 for a config or policy error.
+ */
+import { dirname, resolve } from 'node:path';
+import { configChecks } from '../checks/config.js';
+import { loadConfig, readDeployPlan } from '../kamal/index.js';
+import { lintApp } from '../kamal/lint.js';
+import { decide } from '../policy/decide.js';
+import { loadPolicy } from '../policy/load.js';
+import type { DecidedFinding } from '../policy/types.js';
+import { verdictOf } from '../report/ci.js';
+import { renderVerifyGithub } from '../report/github.js';
+import { findingReport, toolInfo, VERIFY_SCHEMA, type FindingReport, type VerifyReport } from '../report/model.js';
+import { renderVerifySarif } from '../report/sarif.js';
+import { SEVERITY_RANK } from '../types.js';
+import type { TargetOptions } from './context.js';
+import type { Io } from './main.js';
+
+import { LINT_FORMATS, type LintFormat } from './formats.js';
+export { LINT_FORMATS, type LintFormat };
+export const LINT_SCHEMA = 'kamal-gate/lint/v1';
+
+export interface LintOptions extends TargetOptions {
+  format: LintFormat;
+  policy?: string;
+}
+
+export interface LintFindingReport extends FindingReport {
+  image: { role: string; name: string; ref: string };
+}
+
+export interface LintReport {
+  schema: typeof LINT_SCHEMA;
+  tool: VerifyReport['tool'];
+  config: string;
+  files: string[];
+  destination?: string;
+  policy: { file: string; origin: string };
+  findings: LintFindingReport[];
+  notes: string[];
+  exitCode: number;
+}
+
+/** The version only names the app image here; lint needs none, so a stand-in keeps git out of it. */
+const NO_VERSION = 'unversioned';
+
+export async function runLint(opts: LintOptions, io: Io, now = new Date()): Promise<LintReport> {
+  const cwd = process.cwd();
+  const env = io.env;
+  const common = { configFile: opts.configFile, destination: opts.destination, env, cwd };
+  const config = await loadConfig(common);
+  const hasVersion = Boolean(opts.version || env['KAMAL_VERSION'] || env['VERSION']);
+  const plan = await readDeployPlan({ ...common, ...(hasVersion ? { version: opts.version } : { version: NO_VERSION }) });
+  const appRoot = resolve(dirname(config.configPath), '..');
+  const { policy, origin } = await loadPolicy({ path: opts.policy, cwd: appRoot });
+  const lint = await lintApp({ root: config.root, targets: plan.targets, appRoot, cwd, env });
+  const decision = decide(configChecks(lint.findings, policy), policy, now);
+  const findings = [...decision.findings].sort(worstFirst).map(
+    (f): LintFindingReport => ({ ...findingReport(f), image: { role: f.target.role, name: f.target.name, ref: f.target.ref } }),
+  );
+  return {
+    schema: LINT_SCHEMA,
+    tool: toolInfo(),
+    config: config.configFile,
+    files: config.files,
+    ...(config.destination !== undefined ? { destination: config.destination } : {}),
+    policy: { file: policy.file, origin },
+    findings,
+    notes: [...config.notes, ...lint.notes],
+    exitCode: decision.exitCode,
+  };
+}
+
+function worstFirst(a: DecidedFinding, b: DecidedFinding): number {
+  return (
+    Number(b.fails) - Number(a.fails) ||
+    SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
+    (a.source?.file ?? '').localeCompare(b.source?.file ?? '') ||
+    (a.source?.line ?? 0) - (b.source?.line ?? 0)
+  );
+}
+
+/** The lint report in the shape the CI renderers (SARIF, GitHub) read: every finding stands on its own file line. */
+function asVerifyReport(r: LintReport): VerifyReport {
+  return {
+    schema: VERIFY_SCHEMA,
+    tool: r.tool,
+    config: r.config,
+    ...(r.destination !== undefined ? { destination: r.destination } : {}),
+    images: [],
+    notes: r.notes,
+    policy: r.policy,
+    policyFindings: r.findings.map(({ image: _image, ...f }) => f),
+    exitCode: r.exitCode,
+  };
+}
+
+function summary(r: LintReport): string {
+  const failing = r.findings.filter((f) => verdictOf(f) === 'fail').length;
+  const warnings = r.findings.filter((f) => verdictOf(f) === 'warn').length;
+  const waived = r.findings.filter((f) => verdictOf(f) === 'waived').length;
+  const s = (n: number) => (n === 1 ? '' : 's');
+  const verdict = r.exitCode === 0 ? 'passed' : 'FAILED (policy violation)';
+  const parts = [`${r.findings.length} finding${s(r.findings.length)}`];
+  if (failing) parts.push(`${failing} failing`);
+  if (warnings) parts.push(`${warnings} warning${s(warnings)}`);
+  if (waived) parts.push(`${waived} waived`);
+  return `kamal-gate lint ${verdict}: ${parts.join(', ')} in ${r.files.join(', ')} (policy ${r.policy.file})`;
+}
+
+export function renderLintText(r: LintReport): string {
+  const out: string[] = [];
+  for (const f of r.findings) {
+    const at = f.source ? `${f.source.file}:${f.source.line}` : r.config;
+    out.push(`${at}: ${verdictOf(f).toUpperCase()} ${f.severity} ${f.rule}: ${f.message}`);
+    if (f.waivedBy) out.push(`    waived until ${f.waivedBy.expires} by ${f.waivedBy.source.file}:${f.waivedBy.source.line}: ${f.waivedBy.reason}`);
+    else if (f.remedy) out.push(`    fix: ${f.remedy}`);
+  }
+  for (const n of r.notes) out.push(`note: ${n}`);
+  if (out.length) out.push('');
+  out.push(summary(r));
+  return out.join('\n') + '\n';
+}
+
+export async function lintCommand(opts: LintOptions, io: Io): Promise<number> {
+  const report = await runLint(opts, io);
+  if (opts.format === 'json') io.out(JSON.stringify(report, null, 2) + '\n');
+  else if (opts.format === 'sarif') io.out(renderVerifySarif(asVerifyReport(report)));
+  else if (opts.format === 'github') io.out(renderVerifyGithub(asVerifyReport(report), { summary: summary(report) }));
+  else io.out(renderLintText(report));
+  return report.exitCode;
+}
