@@ -53,7 +53,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
   const platforms = parsePlatforms(opts.platform);
   const ledger = await openLedgerFor(opts, io, plan);
   try {
-    const client = await makeClient(opts, targets, io.env);
+    const client = await makeClient(opts, targets, io.env, (m) => io.err(`warning: ${m}\n`));
     try {
       const run = await verifyTargets(client, targets, {
         platforms,

@@ -5,6 +5,7 @@
 import { AuthError, DigestMismatchError, NotFoundError, PlatformMissingError, ProtocolError, RegistryError, TagNotFoundError } from '../errors.js';
 import type { Descriptor, Platform } from '../types.js';
 import { Authenticator, type Endpoint } from './auth.js';
+import type { ContentCache } from './cache.js';
 import { ChainedCredentials, type CredentialSource } from './credentials.js';
 import { computeDigest, digestAlgorithm, verifyDigest } from './digest.js';
 import { HttpTransport, type HttpOptions, type HttpResponse } from './http.js';
@@ -75,6 +76,11 @@ export interface RegistryClientOptions {
   insecureRegistries?: string[];
   http?: Partial<HttpOptions>;
   stats?: Stats;
+  /**
+   * The on-disk content-addressed cache for what is fetched by digest. Only content is cached,
+   * never what a tag points to: every tag is still asked of the registry.
+   */
+  cache?: ContentCache;
 }
 
 export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
@@ -111,9 +117,20 @@ export class RegistryClient {
    */
   private readonly probes = new Map<string, Promise<void>>();
   private readonly probed = new Set<string>();
+  readonly cache?: ContentCache;
+  /**
+   * Registries whose referrers API answered 404 in this run. The distribution spec (v1.1) says a
+   * registry that supports the API MUST NOT answer it with 404, so the answer holds for every digest
+   * of that registry and the API is not asked again (the `sha256-<hex>` fallback tag is). Kept in
+   * memory for the run only: a registry can be upgraded.
+   */
+  private readonly noReferrersApi = new Set<string>();
+  /** The first referrers lookup per registry, while it is under way. */
+  private readonly referrersProbes = new Map<string, Promise<void>>();
 
   constructor(opts: RegistryClientOptions = {}) {
     this.stats = opts.stats ?? new Stats();
+    this.cache = opts.cache;
     this.http = new HttpTransport(this.stats, opts.http);
     this.auth = new Authenticator(this.http, opts.credentials ?? new ChainedCredentials([]));
     this.insecure = new Set((opts.insecureRegistries ?? []).map((r) => r.toLowerCase()));
@@ -266,7 +283,7 @@ export class RegistryClient {
   private async fetchManifestIfChanged(repo: Repo, reference: string, expected?: Descriptor, ifNoneMatch?: string): Promise<FetchedManifest | undefined> {
     const what = refName(repo, reference);
     const byDigest = reference.includes(':');
-    const cached = byDigest ? this.content.get(reference) : undefined;
+    const cached = byDigest ? (this.content.get(reference) ?? (await this.fromDisk(repo, reference))) : undefined;
     let bytes: Buffer;
     let contentType: string | undefined;
     let digest: string;
@@ -310,6 +327,9 @@ export class RegistryClient {
         }
       }
       this.content.set(digest, bytes);
+      // Stored under the digest the bytes hash to (put hashes again), so content fetched by tag is
+      // as safe to keep as content fetched by digest; what the tag pointed to is not kept.
+      await this.cache?.put(digest, bytes);
     }
     if (expected) {
       if (expected.digest !== digest) verifyDigest(bytes, expected.digest, what, repo.registry);
@@ -328,10 +348,15 @@ export class RegistryClient {
 
   private async fetchBlob(repo: Repo, desc: Descriptor, maxBytes: number): Promise<Buffer> {
     const what = `${repo.registry}/${repo.repository}@${desc.digest}`;
-    const cached = this.content.get(desc.digest);
-    if (cached) return cached;
     if (desc.size > maxBytes) {
       throw new ProtocolError(`${what}: blob is ${desc.size} bytes, over the ${maxBytes}-byte limit`, repo.registry);
+    }
+    const cached = this.content.get(desc.digest) ?? (await this.fromDisk(repo, desc.digest));
+    if (cached) {
+      if (cached.length !== desc.size) {
+        throw new ProtocolError(`${what}: blob is ${cached.length} bytes but its descriptor says ${desc.size}`, repo.registry);
+      }
+      return cached;
     }
     const res = await this.request(repo, 'GET', `blobs/${desc.digest}`, { maxBytes });
     if (res.status !== 200) this.fail(res, repo, what);
@@ -340,7 +365,18 @@ export class RegistryClient {
     }
     verifyDigest(res.body, desc.digest, what, repo.registry);
     this.content.set(desc.digest, res.body);
+    await this.cache?.put(desc.digest, res.body);
     return res.body;
+  }
+
+  /** Content by digest from the on-disk cache (re-hashed by the cache; a bad file is a miss). */
+  private async fromDisk(repo: Repo, digest: string): Promise<Buffer | undefined> {
+    if (!this.cache) return undefined;
+    const bytes = await this.cache.get(digest);
+    if (!bytes) return undefined;
+    this.stats.cacheHit(repo.registry);
+    this.content.set(digest, bytes);
+    return bytes;
   }
 
   /**
@@ -351,7 +387,21 @@ export class RegistryClient {
    */
   async referrers(repo: Repo, digest: string): Promise<{ status: number; index?: ImageIndex }> {
     validateDigest(digest);
-    const res = await this.request(repo, 'GET', `referrers/${digest}`, { accept: MEDIA_TYPES.ociIndex, maxBytes: MANIFEST_MAX_BYTES });
+    // The first lookup per registry runs alone, so concurrent lookups can learn from its answer.
+    const probe = this.referrersProbes.get(repo.registry);
+    if (probe) await probe;
+    if (this.noReferrersApi.has(repo.registry)) return { status: 404 };
+    let endProbe: (() => void) | undefined;
+    if (!this.referrersProbes.has(repo.registry)) this.referrersProbes.set(repo.registry, new Promise<void>((r) => (endProbe = r)));
+    let res: HttpResponse;
+    try {
+      res = await this.request(repo, 'GET', `referrers/${digest}`, { accept: MEDIA_TYPES.ociIndex, maxBytes: MANIFEST_MAX_BYTES });
+    } finally {
+      endProbe?.();
+    }
+    // A 404 that is a registry error (NAME_UNKNOWN: the repository does not exist) says nothing
+    // about the API; a bare 404 (distribution 2.8's router) says it is not there.
+    if (res.status === 404 && registryErrors(res).length === 0) this.noReferrersApi.add(repo.registry);
     if (res.status !== 200) return { status: res.status };
     try {
       const m = parseManifest(res.body, `${refName(repo, digest)} referrers`, { contentType: res.headers['content-type'] });
