@@ -125,6 +125,20 @@ export class RegistryClient {
    * memory for the run only: a registry can be upgraded.
    */
   private readonly noReferrersApi = new Set<string>();
+  /**
+   * While a verify run is under way (beginSnapshot … endSnapshot): what each tag HEAD and tag list
+   * answered, so several images on one base ask about the base tag once. One run's verdict is one
+   * observation of the registry; a long-lived client (drift --watch) never snapshots, and nothing
+   * about a tag is ever kept beyond the run or written to disk.
+   */
+  private snapshot?: Map<string, Promise<unknown>>;
+  /**
+   * Repositories each registry is expected to be asked about in this run: one token is requested
+   * for all of them (several `scope` parameters), where the token service grants that. A repository
+   * the shared token turned out not to cover gets its own token (`solo`).
+   */
+  private readonly expected = new Map<string, Set<string>>();
+  private readonly solo = new Set<string>();
   /** The first referrers lookup per registry, while it is under way. */
   private readonly referrersProbes = new Map<string, Promise<void>>();
 
@@ -138,6 +152,43 @@ export class RegistryClient {
 
   async close(): Promise<void> {
     await this.http.close();
+  }
+
+  /** Starts a run's snapshot of tag answers (see `snapshot`). */
+  beginSnapshot(): void {
+    this.snapshot = new Map();
+  }
+
+  endSnapshot(): void {
+    this.snapshot = undefined;
+  }
+
+  private snapshotted<T>(key: string, f: () => Promise<T>): Promise<T> {
+    if (!this.snapshot) return f();
+    let p = this.snapshot.get(key) as Promise<T> | undefined;
+    if (!p) this.snapshot.set(key, (p = f()));
+    return p;
+  }
+
+  /** Announces the repositories a run will read, so one token can cover them all (see `expected`). */
+  expectRepositories(repos: Repo[]): void {
+    for (const r of repos) {
+      let set = this.expected.get(r.registry);
+      if (!set) this.expected.set(r.registry, (set = new Set()));
+      set.add(r.repository);
+    }
+  }
+
+  /** The token scope for a request to `repo`: every expected repository of its registry, or its own. */
+  private scopeFor(repo: Repo): string {
+    const own = `repository:${repo.repository}:pull`;
+    const set = this.expected.get(repo.registry);
+    if (!set?.has(repo.repository) || this.solo.has(`${repo.registry}/${repo.repository}`)) return own;
+    return [...set]
+      .filter((r) => !this.solo.has(`${repo.registry}/${r}`))
+      .sort()
+      .map((r) => `repository:${r}:pull`)
+      .join(' ');
   }
 
   endpoint(registry: string): Endpoint {
@@ -154,7 +205,7 @@ export class RegistryClient {
     opts: { accept?: string; maxBytes: number; headers?: Record<string, string> },
   ): Promise<HttpResponse> {
     const ep = this.endpoint(repo.registry);
-    const scope = `repository:${repo.repository}:pull`;
+    const scope = this.scopeFor(repo);
     const url = new URL(`/v2/${repo.repository}/${path}`, ep.base);
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.accept) headers['accept'] = opts.accept;
@@ -178,12 +229,13 @@ export class RegistryClient {
   private async authenticated(
     repo: Repo,
     ep: Endpoint,
-    scope: string,
+    scopeWanted: string,
     method: 'GET' | 'HEAD',
     url: URL,
     headers: Record<string, string>,
     maxBytes: number,
   ): Promise<HttpResponse> {
+    let scope = scopeWanted;
     let auth = await this.auth.authorization(ep, scope);
     for (let attempt = 0; ; attempt++) {
       const h = auth ? { ...headers, authorization: auth } : headers;
@@ -195,6 +247,12 @@ export class RegistryClient {
         return res;
       }
       if (attempt >= 2) throw await this.auth.refusal(ep, res);
+      if (auth !== undefined && scope.includes(' ')) {
+        // The shared token did not cover this repository (the token service grants only the
+        // intersection of what was asked and what the credentials may read): it gets its own.
+        this.solo.add(`${repo.registry}/${repo.repository}`);
+        scope = `repository:${repo.repository}:pull`;
+      }
       auth = await this.auth.onUnauthorized(ep, scope, res, auth !== undefined);
     }
   }
@@ -222,7 +280,12 @@ export class RegistryClient {
    * The digest a tag (or digest) points to, with one HEAD where the registry gives a
    * Docker-Content-Digest; otherwise the manifest is fetched and hashed.
    */
-  async headManifest(repo: Repo, reference: string): Promise<{ digest: string; mediaType: string; size: number }> {
+  headManifest(repo: Repo, reference: string): Promise<{ digest: string; mediaType: string; size: number }> {
+    if (reference.includes(':')) return this.headManifestNow(repo, reference);
+    return this.snapshotted(`h|${repo.registry}/${repo.repository}:${reference}`, () => this.headManifestNow(repo, reference));
+  }
+
+  private async headManifestNow(repo: Repo, reference: string): Promise<{ digest: string; mediaType: string; size: number }> {
     const what = refName(repo, reference);
     const res = await this.request(repo, 'HEAD', `manifests/${reference}`, { accept: MANIFEST_ACCEPT, maxBytes: 0 });
     const claimed = res.headers['docker-content-digest'];
@@ -412,7 +475,11 @@ export class RegistryClient {
   }
 
   /** Every tag of a repository, following `Link: rel="next"` (relative to the request URL). */
-  async listTags(repo: Repo): Promise<string[]> {
+  listTags(repo: Repo): Promise<string[]> {
+    return this.snapshotted(`t|${repo.registry}/${repo.repository}`, () => this.listTagsNow(repo));
+  }
+
+  private async listTagsNow(repo: Repo): Promise<string[]> {
     const tags: string[] = [];
     let path: string | undefined = 'tags/list?n=1000';
     for (let page = 0; path; page++) {
