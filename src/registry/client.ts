@@ -184,8 +184,8 @@ export class RegistryClient {
     const own = `repository:${repo.repository}:pull`;
     const set = this.expected.get(repo.registry);
     if (!set?.has(repo.repository) || this.solo.has(`${repo.registry}/${repo.repository}`)) return own;
+    // The same scope set every time (solo repositories included), so the shared token stays one.
     return [...set]
-      .filter((r) => !this.solo.has(`${repo.registry}/${r}`))
       .sort()
       .map((r) => `repository:${r}:pull`)
       .join(' ');
