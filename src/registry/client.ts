@@ -85,6 +85,9 @@ export interface RegistryClientOptions {
 
 export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
 
+/** Repositories asked for in one token request at most (URL length, token size). */
+export const MAX_SCOPES_PER_TOKEN = 25;
+
 interface ErrorBody {
   code: string;
   message: string;
@@ -184,9 +187,13 @@ export class RegistryClient {
     const own = `repository:${repo.repository}:pull`;
     const set = this.expected.get(repo.registry);
     if (!set?.has(repo.repository) || this.solo.has(`${repo.registry}/${repo.repository}`)) return own;
-    // The same scope set every time (solo repositories included), so the shared token stays one.
-    return [...set]
-      .sort()
+    // The same scope set every time (solo repositories included), so the shared token stays one;
+    // a long list (a drift ledger) is split into fixed groups, so the token request stays short.
+    const sorted = [...set].sort();
+    const at = sorted.indexOf(repo.repository);
+    const start = at - (at % MAX_SCOPES_PER_TOKEN);
+    return sorted
+      .slice(start, start + MAX_SCOPES_PER_TOKEN)
       .map((r) => `repository:${r}:pull`)
       .join(' ');
   }

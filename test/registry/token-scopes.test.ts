@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError } from '../../src/errors.js';
-import { RegistryClient } from '../../src/registry/client.js';
+import { MAX_SCOPES_PER_TOKEN, RegistryClient } from '../../src/registry/client.js';
 import { StaticCredentials, basicCredential } from '../../src/registry/credentials.js';
 import { parseReference } from '../../src/registry/reference.js';
 import { ImageBuilder } from '../helpers/image-builder.js';
@@ -38,6 +38,24 @@ describe('multi-scope tokens', () => {
       for (const r of ['team/one', 'team/two', 'other/app']) await client.resolve(parseReference(`${reg.host}/${r}:v1`));
       expect(reg.tokenServer!.requests).toBe(1);
       expect([...reg.tokenServer!.scopes].sort()).toEqual(['repository:other/app:pull', 'repository:team/one:pull', 'repository:team/two:pull']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a long list of repositories is asked for in groups of at most MAX_SCOPES_PER_TOKEN', async () => {
+    reg.tokenServer!.reset();
+    const client = clientFor(reg, 'ci', 'ci-pass-2');
+    try {
+      const many = Array.from({ length: 30 }, (_, i) => ({ registry: reg.host, repository: `r${String(i).padStart(2, '0')}` }));
+      client.expectRepositories([...many, ...repos(reg)]);
+      await client.resolve(parseReference(`${reg.host}/team/one:v1`));
+      await client.resolve(parseReference(`${reg.host}/team/two:v1`));
+      // sorted: other/app, r00…r29, team/one, team/two; the second group of 25 holds both team repos
+      expect(reg.tokenServer!.requests).toBe(1);
+      expect(MAX_SCOPES_PER_TOKEN).toBe(25);
+      // indices 25…32 of the sorted list
+      expect(reg.tokenServer!.log[0]!.scopes).toEqual(['r24', 'r25', 'r26', 'r27', 'r28', 'r29', 'team/one', 'team/two'].map((r) => `repository:${r}:pull`));
     } finally {
       await client.close();
     }
