@@ -13,6 +13,16 @@
  * the least recently used files (oldest mtime) are removed down to 90% of it. Several processes may
  * share the directory: writes are atomic renames of identical content, and a file another process
  * evicts is just a miss. A directory that cannot be used degrades to no cache, with one warning.
+ *
+ * What is deliberately not cached, though a warm run would be cheaper with it: anything looked up
+ * by a name that can be re-pointed. An image tag (an attacker with push access re-points it; the
+ * ledger must see that). A `sha256-<hex>.sig`/`.att` tag, the referrers list or its fallback tag:
+ * signatures are added (a newly signed image must pass) and removed (deleting a signature is how a
+ * team withdraws its approval of a digest, so a remembered "signed" verdict could pass an image its
+ * signers no longer stand behind). A base image's tag and tag list: staleness and newer releases
+ * are about what the tag points to now. So a warm run still asks each of those once; only the
+ * content their answers name (the signature manifest and its layers, the base's manifests and
+ * config) comes from here, and it is verified exactly as if it had just been downloaded.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
