@@ -66,7 +66,7 @@ async function main(): Promise<number> {
     cpSync(join(root, 'fixtures', 'demo-app'), app, { recursive: true });
     writeFileSync(join(app, '.kamal', 'cosign.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
     cpSync(join(root, 'fixtures', 'demo-gate-policy.yml'), join(app, '.kamal', 'gate-policy.yml'));
-    const env: NodeJS.ProcessEnv = { ...process.env, DEMO_REGISTRY: reg.host, KAMAL_REGISTRY_PASSWORD: reg.password, DOCKER_CONFIG: join(app, '.docker') };
+    const env: NodeJS.ProcessEnv = { ...process.env, DEMO_REGISTRY: reg.host, KAMAL_REGISTRY_PASSWORD: reg.password, DOCKER_CONFIG: join(app, '.docker'), KAMAL_GATE_CACHE_DIR: join(app, '.cache') };
     delete env['KAMAL_VERSION'];
     delete env['VERSION'];
     console.log(`sample Kamal app: ${app} (config/deploy.yml, config/deploy.staging.yml, .kamal/secrets)`);
@@ -94,7 +94,9 @@ async function main(): Promise<number> {
     const blob = blobFile(reg, pg.manifests[0]!.configDigest);
     const original = pg.manifests[0]!.config.bytes;
     writeFileSync(blob, Buffer.from(original.toString('utf8').replace('"amd64"', '"amd65"')));
-    expect('verify after tampering', kamalGate(['verify', '--version', 'v1'], app, env), 3);
+    // The earlier runs cached the genuine config by its digest, so a plain verify would not even ask
+    // the registry for it; --no-cache makes it fetch, and the swapped bytes are refused.
+    expect('verify after tampering', kamalGate(['verify', '--version', 'v1', '--no-cache'], app, env), 3);
   } finally {
     await reg.stop();
     rmSync(app, { recursive: true, force: true });

@@ -35,6 +35,8 @@ export async function runDrift(
 ): Promise<DriftResult> {
   const all = await ledger.tags();
   const tags = opts.shard ? all.filter((t) => inShard(t, opts.shard!)) : all;
+  // One token for many repositories of a registry, where its token service allows it.
+  client.expectRepositories(tags.map((t) => ({ registry: t.registry, repository: t.repository })));
   const items: DriftItem[] = new Array(tags.length);
   const entries: Array<NewEntry | null> = new Array(tags.length).fill(null);
   let next = 0;

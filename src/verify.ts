@@ -66,6 +66,16 @@ export function toSubject(target: Target, r: Resolution): Subject {
 
 export async function resolveTargets(client: RegistryClient, targets: Target[], opts: ResolveOptions = {}): Promise<TargetResult[]> {
   const results: TargetResult[] = new Array(targets.length);
+  // One token for every repository of a registry this run reads, where the token service allows it.
+  const repos = [];
+  for (const t of targets) {
+    try {
+      repos.push(parseReference(t.ref));
+    } catch {
+      // reported by resolveOne
+    }
+  }
+  client.expectRepositories(repos);
   let next = 0;
   let done = 0;
   const worker = async () => {
@@ -138,6 +148,15 @@ export interface VerifyRun {
 
 /** Resolves every target, runs every check its requirements ask for, and lets the policy decide. */
 export async function verifyTargets(client: RegistryClient, targets: Target[], opts: VerifyOptions): Promise<VerifyRun> {
+  client.beginSnapshot();
+  try {
+    return await verifyRun(client, targets, opts);
+  } finally {
+    client.endSnapshot();
+  }
+}
+
+async function verifyRun(client: RegistryClient, targets: Target[], opts: VerifyOptions): Promise<VerifyRun> {
   const results = await resolveTargets(client, targets, opts);
   const requirements = results.map((r) => (r.subject ? requirementsFor(opts.policy, { ref: r.subject.ref, role: r.target.role }) : undefined));
   const raw: Finding[] = configChecks(opts.configFindings ?? [], opts.policy);

@@ -5,6 +5,7 @@
 import { UsageError } from '../errors.js';
 import { readDeployPlan } from '../kamal/index.js';
 import { registerBasicAuth } from '../redact.js';
+import { ContentCache, DEFAULT_CACHE_MAX_BYTES, defaultContentCacheDir } from '../registry/cache.js';
 import { RegistryClient } from '../registry/client.js';
 import {
   ChainedCredentials,
@@ -30,6 +31,12 @@ export interface RegistryOptions {
   registryPasswordStdin?: boolean;
   registryServer?: string;
   timeout?: string;
+  /** `--cache-dir DIR` (else $KAMAL_GATE_CACHE_DIR, $XDG_CACHE_HOME/kamal-gate, ~/.cache/kamal-gate). */
+  cacheDir?: string;
+  /** false with `--no-cache`. */
+  cache?: boolean;
+  /** `--cache-max-size MiB` (else $KAMAL_GATE_CACHE_MAX_MB, else 512). */
+  cacheMaxSize?: string;
 }
 
 export interface Plan {
@@ -77,7 +84,29 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
-export async function makeClient(opts: RegistryOptions, targets: Target[], env: NodeJS.ProcessEnv): Promise<RegistryClient> {
+/**
+ * The on-disk content cache the options ask for, or undefined with `--no-cache`. A directory that
+ * cannot be written turns the cache off with one warning (ContentCache), never fails the run.
+ */
+export function openContentCache(opts: RegistryOptions, env: NodeJS.ProcessEnv, warn: (message: string) => void): ContentCache | undefined {
+  if (opts.cache === false) return undefined;
+  const size = opts.cacheMaxSize ?? env['KAMAL_GATE_CACHE_MAX_MB'];
+  let maxBytes = DEFAULT_CACHE_MAX_BYTES;
+  if (size !== undefined) {
+    const mib = Number(size);
+    const where = opts.cacheMaxSize !== undefined ? '--cache-max-size' : 'KAMAL_GATE_CACHE_MAX_MB';
+    if (!Number.isFinite(mib) || mib <= 0) throw new UsageError(`${where}: "${size}" is not a positive number of MiB`);
+    maxBytes = Math.floor(mib * 1024 * 1024);
+  }
+  return new ContentCache(opts.cacheDir ?? defaultContentCacheDir(env), { maxBytes, onWarning: warn });
+}
+
+export async function makeClient(
+  opts: RegistryOptions,
+  targets: Target[],
+  env: NodeJS.ProcessEnv,
+  warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+): Promise<RegistryClient> {
   const sources = [];
   if (opts.registryUsername !== undefined || opts.registryPasswordStdin) {
     if (!opts.registryUsername || !opts.registryPasswordStdin) {
@@ -115,5 +144,6 @@ export async function makeClient(opts: RegistryOptions, targets: Target[], env: 
     credentials: new ChainedCredentials(sources),
     insecureRegistries: (opts.insecureRegistry ?? []).map(normalizeRegistryName),
     http: timeoutMs ? { timeoutMs } : {},
+    cache: openContentCache(opts, env, warn),
   });
 }

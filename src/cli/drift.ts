@@ -131,7 +131,7 @@ export async function driftCommand(opts: DriftOptions, io: Io, isTty: boolean): 
     process.once('SIGINT', stop);
   }
   try {
-    const client = await makeClient(opts, targets, io.env);
+    const client = await makeClient(opts, targets, io.env, (m) => io.err(`warning: ${m}\n`));
     try {
       let lastDrift = '';
       for (;;) {

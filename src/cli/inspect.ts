@@ -7,7 +7,7 @@ import type { Io } from './main.js';
 export async function inspectCommand(ref: string, opts: RegistryOptions & { format: 'text' | 'json'; stats?: boolean }, io: Io): Promise<number> {
   const started = performance.now();
   const parsed = parseReference(ref);
-  const client = await makeClient(opts, [{ ref, role: 'app', name: ref }], io.env);
+  const client = await makeClient(opts, [{ ref, role: 'app', name: ref }], io.env, (m) => io.err(`warning: ${m}\n`));
   try {
     const r = await client.resolve(parsed, parsePlatforms(opts.platform));
     const doc = {

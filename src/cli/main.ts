@@ -51,6 +51,9 @@ function addRegistryOptions(cmd: Command): Command {
     .option('--registry-password-stdin', 'read the registry password from standard input')
     .option('--registry-server <host>', 'the registry --registry-username applies to (default: the app image\'s registry)')
     .option('--timeout <seconds>', 'deadline for each registry request', undefined)
+    .option('--cache-dir <dir>', 'cache for content fetched by digest (default $KAMAL_GATE_CACHE_DIR, else $XDG_CACHE_HOME/kamal-gate)')
+    .option('--no-cache', 'fetch everything from the registry; read and write no cache')
+    .option('--cache-max-size <MiB>', 'bound on the cache, least recently used content is evicted (default 512, or $KAMAL_GATE_CACHE_MAX_MB)')
     .option('--stats', 'print requests, bytes and time per registry at the end');
 }
 

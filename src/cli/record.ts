@@ -27,7 +27,7 @@ export async function recordCommand(refs: string[], opts: RecordOptions, io: Io)
   const { plan, targets } = await loadTargets(refs, opts, io.env);
   const ledger = (await openLedgerFor(opts, io, plan))!;
   try {
-    const client = await makeClient(opts, targets, io.env);
+    const client = await makeClient(opts, targets, io.env, (m) => io.err(`warning: ${m}\n`));
     try {
       const results = await resolveTargets(client, targets, { platforms: parsePlatforms(opts.platform) });
       const rows: Array<{ ref: string; digest: string; change: string; previous?: string }> = [];

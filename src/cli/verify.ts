@@ -64,7 +64,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
   const configFindings = plan ? await lintPlan(plan, opts, io.env) : [];
   const ledger = await openLedgerFor(opts, io, plan);
   try {
-    const client = await makeClient(opts, targets, io.env);
+    const client = await makeClient(opts, targets, io.env, (m) => io.err(`warning: ${m}\n`));
     try {
       const run = await verifyTargets(client, targets, {
         platforms,

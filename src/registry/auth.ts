@@ -75,7 +75,10 @@ export class Authenticator {
         if (fresh) throw await this.refusal(ep, res);
         return `Bearer ${cred.token}`;
       }
-      const t = await this.token(ep, st, challengeScope(bearer) ?? scope, cred, fresh);
+      // The challenge names what this request needs; a wider scope asked for (several repositories
+      // in one token) is kept when it includes that.
+      const wanted = challengeScope(bearer);
+      const t = await this.token(ep, st, wanted && !covers(scope, wanted) ? wanted : scope, cred, fresh);
       return `Bearer ${t.token}`;
     }
     if (basic) {
@@ -189,6 +192,12 @@ export class Authenticator {
 function challengeScope(c: Challenge): string | undefined {
   const s = c.params['scope'];
   return s && s.trim() ? s.trim() : undefined;
+}
+
+/** Whether every scope in `wanted` is one of the scopes in `scope` (both space-separated). */
+function covers(scope: string, wanted: string): boolean {
+  const have = new Set(scope.split(' ').filter(Boolean));
+  return wanted.split(' ').filter(Boolean).every((s) => have.has(s));
 }
 
 function tokenKey(st: RegistryAuthState, scope: string, cred: Credential | undefined): string {

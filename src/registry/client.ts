@@ -5,6 +5,7 @@
 import { AuthError, DigestMismatchError, NotFoundError, PlatformMissingError, ProtocolError, RegistryError, TagNotFoundError } from '../errors.js';
 import type { Descriptor, Platform } from '../types.js';
 import { Authenticator, type Endpoint } from './auth.js';
+import type { ContentCache } from './cache.js';
 import { ChainedCredentials, type CredentialSource } from './credentials.js';
 import { computeDigest, digestAlgorithm, verifyDigest } from './digest.js';
 import { HttpTransport, type HttpOptions, type HttpResponse } from './http.js';
@@ -75,9 +76,17 @@ export interface RegistryClientOptions {
   insecureRegistries?: string[];
   http?: Partial<HttpOptions>;
   stats?: Stats;
+  /**
+   * The on-disk content-addressed cache for what is fetched by digest. Only content is cached,
+   * never what a tag points to: every tag is still asked of the registry.
+   */
+  cache?: ContentCache;
 }
 
 export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
+
+/** Repositories asked for in one token request at most (URL length, token size). */
+export const MAX_SCOPES_PER_TOKEN = 25;
 
 interface ErrorBody {
   code: string;
@@ -111,9 +120,34 @@ export class RegistryClient {
    */
   private readonly probes = new Map<string, Promise<void>>();
   private readonly probed = new Set<string>();
+  readonly cache?: ContentCache;
+  /**
+   * Registries whose referrers API answered 404 in this run. The distribution spec (v1.1) says a
+   * registry that supports the API MUST NOT answer it with 404, so the answer holds for every digest
+   * of that registry and the API is not asked again (the `sha256-<hex>` fallback tag is). Kept in
+   * memory for the run only: a registry can be upgraded.
+   */
+  private readonly noReferrersApi = new Set<string>();
+  /**
+   * While a verify run is under way (beginSnapshot … endSnapshot): what each tag HEAD and tag list
+   * answered, so several images on one base ask about the base tag once. One run's verdict is one
+   * observation of the registry; a long-lived client (drift --watch) never snapshots, and nothing
+   * about a tag is ever kept beyond the run or written to disk.
+   */
+  private snapshot?: Map<string, Promise<unknown>>;
+  /**
+   * Repositories each registry is expected to be asked about in this run: one token is requested
+   * for all of them (several `scope` parameters), where the token service grants that. A repository
+   * the shared token turned out not to cover gets its own token (`solo`).
+   */
+  private readonly expected = new Map<string, Set<string>>();
+  private readonly solo = new Set<string>();
+  /** The first referrers lookup per registry, while it is under way. */
+  private readonly referrersProbes = new Map<string, Promise<void>>();
 
   constructor(opts: RegistryClientOptions = {}) {
     this.stats = opts.stats ?? new Stats();
+    this.cache = opts.cache;
     this.http = new HttpTransport(this.stats, opts.http);
     this.auth = new Authenticator(this.http, opts.credentials ?? new ChainedCredentials([]));
     this.insecure = new Set((opts.insecureRegistries ?? []).map((r) => r.toLowerCase()));
@@ -121,6 +155,47 @@ export class RegistryClient {
 
   async close(): Promise<void> {
     await this.http.close();
+  }
+
+  /** Starts a run's snapshot of tag answers (see `snapshot`). */
+  beginSnapshot(): void {
+    this.snapshot = new Map();
+  }
+
+  endSnapshot(): void {
+    this.snapshot = undefined;
+  }
+
+  private snapshotted<T>(key: string, f: () => Promise<T>): Promise<T> {
+    if (!this.snapshot) return f();
+    let p = this.snapshot.get(key) as Promise<T> | undefined;
+    if (!p) this.snapshot.set(key, (p = f()));
+    return p;
+  }
+
+  /** Announces the repositories a run will read, so one token can cover them all (see `expected`). */
+  expectRepositories(repos: Repo[]): void {
+    for (const r of repos) {
+      let set = this.expected.get(r.registry);
+      if (!set) this.expected.set(r.registry, (set = new Set()));
+      set.add(r.repository);
+    }
+  }
+
+  /** The token scope for a request to `repo`: every expected repository of its registry, or its own. */
+  private scopeFor(repo: Repo): string {
+    const own = `repository:${repo.repository}:pull`;
+    const set = this.expected.get(repo.registry);
+    if (!set?.has(repo.repository) || this.solo.has(`${repo.registry}/${repo.repository}`)) return own;
+    // The same scope set every time (solo repositories included), so the shared token stays one;
+    // a long list (a drift ledger) is split into fixed groups, so the token request stays short.
+    const sorted = [...set].sort();
+    const at = sorted.indexOf(repo.repository);
+    const start = at - (at % MAX_SCOPES_PER_TOKEN);
+    return sorted
+      .slice(start, start + MAX_SCOPES_PER_TOKEN)
+      .map((r) => `repository:${r}:pull`)
+      .join(' ');
   }
 
   endpoint(registry: string): Endpoint {
@@ -137,7 +212,7 @@ export class RegistryClient {
     opts: { accept?: string; maxBytes: number; headers?: Record<string, string> },
   ): Promise<HttpResponse> {
     const ep = this.endpoint(repo.registry);
-    const scope = `repository:${repo.repository}:pull`;
+    const scope = this.scopeFor(repo);
     const url = new URL(`/v2/${repo.repository}/${path}`, ep.base);
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.accept) headers['accept'] = opts.accept;
@@ -161,12 +236,13 @@ export class RegistryClient {
   private async authenticated(
     repo: Repo,
     ep: Endpoint,
-    scope: string,
+    scopeWanted: string,
     method: 'GET' | 'HEAD',
     url: URL,
     headers: Record<string, string>,
     maxBytes: number,
   ): Promise<HttpResponse> {
+    let scope = scopeWanted;
     let auth = await this.auth.authorization(ep, scope);
     for (let attempt = 0; ; attempt++) {
       const h = auth ? { ...headers, authorization: auth } : headers;
@@ -178,6 +254,12 @@ export class RegistryClient {
         return res;
       }
       if (attempt >= 2) throw await this.auth.refusal(ep, res);
+      if (auth !== undefined && scope.includes(' ')) {
+        // The shared token did not cover this repository (the token service grants only the
+        // intersection of what was asked and what the credentials may read): it gets its own.
+        this.solo.add(`${repo.registry}/${repo.repository}`);
+        scope = `repository:${repo.repository}:pull`;
+      }
       auth = await this.auth.onUnauthorized(ep, scope, res, auth !== undefined);
     }
   }
@@ -205,7 +287,12 @@ export class RegistryClient {
    * The digest a tag (or digest) points to, with one HEAD where the registry gives a
    * Docker-Content-Digest; otherwise the manifest is fetched and hashed.
    */
-  async headManifest(repo: Repo, reference: string): Promise<{ digest: string; mediaType: string; size: number }> {
+  headManifest(repo: Repo, reference: string): Promise<{ digest: string; mediaType: string; size: number }> {
+    if (reference.includes(':')) return this.headManifestNow(repo, reference);
+    return this.snapshotted(`h|${repo.registry}/${repo.repository}:${reference}`, () => this.headManifestNow(repo, reference));
+  }
+
+  private async headManifestNow(repo: Repo, reference: string): Promise<{ digest: string; mediaType: string; size: number }> {
     const what = refName(repo, reference);
     const res = await this.request(repo, 'HEAD', `manifests/${reference}`, { accept: MANIFEST_ACCEPT, maxBytes: 0 });
     const claimed = res.headers['docker-content-digest'];
@@ -266,7 +353,7 @@ export class RegistryClient {
   private async fetchManifestIfChanged(repo: Repo, reference: string, expected?: Descriptor, ifNoneMatch?: string): Promise<FetchedManifest | undefined> {
     const what = refName(repo, reference);
     const byDigest = reference.includes(':');
-    const cached = byDigest ? this.content.get(reference) : undefined;
+    const cached = byDigest ? (this.content.get(reference) ?? (await this.fromDisk(repo, reference))) : undefined;
     let bytes: Buffer;
     let contentType: string | undefined;
     let digest: string;
@@ -310,6 +397,9 @@ export class RegistryClient {
         }
       }
       this.content.set(digest, bytes);
+      // Stored under the digest the bytes hash to (put hashes again), so content fetched by tag is
+      // as safe to keep as content fetched by digest; what the tag pointed to is not kept.
+      await this.cache?.put(digest, bytes);
     }
     if (expected) {
       if (expected.digest !== digest) verifyDigest(bytes, expected.digest, what, repo.registry);
@@ -328,10 +418,15 @@ export class RegistryClient {
 
   private async fetchBlob(repo: Repo, desc: Descriptor, maxBytes: number): Promise<Buffer> {
     const what = `${repo.registry}/${repo.repository}@${desc.digest}`;
-    const cached = this.content.get(desc.digest);
-    if (cached) return cached;
     if (desc.size > maxBytes) {
       throw new ProtocolError(`${what}: blob is ${desc.size} bytes, over the ${maxBytes}-byte limit`, repo.registry);
+    }
+    const cached = this.content.get(desc.digest) ?? (await this.fromDisk(repo, desc.digest));
+    if (cached) {
+      if (cached.length !== desc.size) {
+        throw new ProtocolError(`${what}: blob is ${cached.length} bytes but its descriptor says ${desc.size}`, repo.registry);
+      }
+      return cached;
     }
     const res = await this.request(repo, 'GET', `blobs/${desc.digest}`, { maxBytes });
     if (res.status !== 200) this.fail(res, repo, what);
@@ -340,7 +435,18 @@ export class RegistryClient {
     }
     verifyDigest(res.body, desc.digest, what, repo.registry);
     this.content.set(desc.digest, res.body);
+    await this.cache?.put(desc.digest, res.body);
     return res.body;
+  }
+
+  /** Content by digest from the on-disk cache (re-hashed by the cache; a bad file is a miss). */
+  private async fromDisk(repo: Repo, digest: string): Promise<Buffer | undefined> {
+    if (!this.cache) return undefined;
+    const bytes = await this.cache.get(digest);
+    if (!bytes) return undefined;
+    this.stats.cacheHit(repo.registry);
+    this.content.set(digest, bytes);
+    return bytes;
   }
 
   /**
@@ -351,7 +457,21 @@ export class RegistryClient {
    */
   async referrers(repo: Repo, digest: string): Promise<{ status: number; index?: ImageIndex }> {
     validateDigest(digest);
-    const res = await this.request(repo, 'GET', `referrers/${digest}`, { accept: MEDIA_TYPES.ociIndex, maxBytes: MANIFEST_MAX_BYTES });
+    // The first lookup per registry runs alone, so concurrent lookups can learn from its answer.
+    const probe = this.referrersProbes.get(repo.registry);
+    if (probe) await probe;
+    if (this.noReferrersApi.has(repo.registry)) return { status: 404 };
+    let endProbe: (() => void) | undefined;
+    if (!this.referrersProbes.has(repo.registry)) this.referrersProbes.set(repo.registry, new Promise<void>((r) => (endProbe = r)));
+    let res: HttpResponse;
+    try {
+      res = await this.request(repo, 'GET', `referrers/${digest}`, { accept: MEDIA_TYPES.ociIndex, maxBytes: MANIFEST_MAX_BYTES });
+    } finally {
+      endProbe?.();
+    }
+    // A 404 that is a registry error (NAME_UNKNOWN: the repository does not exist) says nothing
+    // about the API; a bare 404 (distribution 2.8's router) says it is not there.
+    if (res.status === 404 && registryErrors(res).length === 0) this.noReferrersApi.add(repo.registry);
     if (res.status !== 200) return { status: res.status };
     try {
       const m = parseManifest(res.body, `${refName(repo, digest)} referrers`, { contentType: res.headers['content-type'] });
@@ -362,7 +482,11 @@ export class RegistryClient {
   }
 
   /** Every tag of a repository, following `Link: rel="next"` (relative to the request URL). */
-  async listTags(repo: Repo): Promise<string[]> {
+  listTags(repo: Repo): Promise<string[]> {
+    return this.snapshotted(`t|${repo.registry}/${repo.repository}`, () => this.listTagsNow(repo));
+  }
+
+  private async listTagsNow(repo: Repo): Promise<string[]> {
     const tags: string[] = [];
     let path: string | undefined = 'tags/list?n=1000';
     for (let page = 0; path; page++) {

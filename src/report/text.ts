@@ -82,9 +82,9 @@ export function renderVerifyText(report: VerifyReport): string {
 }
 
 export function renderStats(stats: Array<[string, RegistryStats]>, images: number, wallMs: number): string {
-  const rows = stats.map(([reg, s]) => [reg, String(s.requests), String(s.bytes), `${Math.round(s.ms)} ms`]);
+  const rows = stats.map(([reg, s]) => [reg, String(s.requests), String(s.bytes), `${Math.round(s.ms)} ms`, String(s.cacheHits)]);
   const total = stats.reduce((n, [, s]) => n + s.requests, 0);
-  const lines = [table(['REGISTRY', 'REQUESTS', 'BYTES', 'TIME'], rows)];
+  const lines = [table(['REGISTRY', 'REQUESTS', 'BYTES', 'TIME', 'CACHE HITS'], rows)];
   lines.push(`${total} requests for ${images} image${images === 1 ? '' : 's'} (${images ? (total / images).toFixed(1) : '0'} per image), ${Math.round(wallMs)} ms wall`);
   return lines.join('\n') + '\n';
 }

@@ -17,6 +17,11 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
     const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
     // A developer's own environment must not leak into what the tests see.
     for (const k of ['KAMAL_VERSION', 'VERSION', 'KAMAL_DESTINATION']) if (!(opts.env && k in opts.env)) delete env[k];
+    // Each run gets an empty content cache unless the test chooses one: runs stay independent of
+    // each other and of the developer's ~/.cache/kamal-gate.
+    if (!(opts.env && ('KAMAL_GATE_CACHE_DIR' in opts.env || 'XDG_CACHE_HOME' in opts.env))) {
+      env['KAMAL_GATE_CACHE_DIR'] = mkdtempSync(join(tmpdir(), 'kg-cache-'));
+    } else if (!('KAMAL_GATE_CACHE_DIR' in opts.env)) delete env['KAMAL_GATE_CACHE_DIR'];
     // Without a cwd, a fresh folder: the CLI writes its ledger beside where it runs, never into the repo.
     const cwd = opts.cwd ?? mkdtempSync(join(tmpdir(), 'kg-cwd-'));
     const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
