@@ -116,4 +116,9 @@ export interface Finding {
   message: string;
   remedy?: string;
   evidence?: Record<string, unknown>;
+  /**
+   * Set when the finding answers a requirement given outside the policy's groups (the signer flags
+   * of `verify`, which add to the policy): it decides the finding's mode instead of the group.
+   */
+  requirement?: { mode: 'enforce' | 'warn'; origin: { rule: string } };
 }

@@ -6,7 +6,7 @@
 import { isKamalGateError, KamalGateError, RegistryError, TagNotFoundError } from './errors.js';
 import { baseChecks, type BaseSummary } from './checks/base.js';
 import { imageAgeCheck, platformChecks, tagChecks } from './checks/image.js';
-import { signatureChecks } from './signatures/index.js';
+import { signatureChecks, type SignatureCheckOptions } from './signatures/index.js';
 import { checkLedger } from './checks/ledger.js';
 import type { Ledger, LedgerSource, NewEntry } from './ledger/types.js';
 import { decide } from './policy/decide.js';
@@ -119,6 +119,8 @@ export interface VerifyOptions extends ResolveOptions {
   now: Date;
   /** A Sigstore trusted_root.json instead of the public-good root (`--trusted-root FILE`). */
   trustedRoot?: string;
+  /** Signers every image must also have, from `verify --key` / `--certificate-identity` (enforced, on top of the policy). */
+  extraSignatures?: SignatureCheckOptions['extraSignatures'];
 }
 
 export interface VerifyRun {
@@ -166,7 +168,10 @@ export async function verifyTargets(client: RegistryClient, targets: Target[], o
         ...imageAgeCheck(r.target, r.resolution, req, opts.now),
       );
       try {
-        const signed = await signatureChecks(client, r.target, r.subject, r.resolution, req, opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {});
+        const signed = await signatureChecks(client, r.target, r.subject, r.resolution, req, {
+          ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
+          ...(opts.extraSignatures ? { extraSignatures: opts.extraSignatures } : {}),
+        });
         raw.push(...signed.findings);
       } catch (e) {
         // A registry that fails or lies while signatures are looked up: the image could not be verified.

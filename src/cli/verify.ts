@@ -11,6 +11,7 @@ import { verifyTargets } from '../verify.js';
 import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
 import { actorFrom, openLedgerFor, sourceFrom, type LedgerFlags } from './ledger-options.js';
 import type { Io } from './main.js';
+import { commandLineSigners, type SignerFlags } from './signers.js';
 
 export const VERIFY_FORMATS = ['text', 'json', 'sarif', 'github', 'junit'] as const;
 export type VerifyFormat = (typeof VERIFY_FORMATS)[number];
@@ -35,7 +36,7 @@ function emitReport(report: VerifyReport, format: VerifyFormat, io: Io): void {
   io.out(renderVerifyText(report));
 }
 
-export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFlags {
+export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFlags, SignerFlags {
   format: VerifyFormat;
   stats?: boolean;
   requireRecorded?: boolean;
@@ -46,6 +47,8 @@ export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFla
 
 export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io): Promise<number> {
   const started = performance.now();
+  // Signer flags and their key files are checked before anything else is read or asked.
+  const extraSignatures = await commandLineSigners(opts, process.cwd());
   const { plan, targets, notes } = await loadTargets(refs, opts, io.env);
   // The app root (the folder holding config/) is where .kamal/ lives: policy and ledger both.
   const root = plan ? resolve(dirname(plan.configFile), '..') : process.cwd();
@@ -63,6 +66,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
         ...(io.isTty && !opts.quiet ? { onProgress: (done: number, total: number) => io.err(`\rresolving ${done}/${total} images…${done === total ? '\r\x1b[K' : ''}`) } : {}),
         requireRecorded: opts.requireRecorded ?? false,
         ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
+        ...(extraSignatures ? { extraSignatures } : {}),
         source: sourceFrom(io.env, 'verify'),
         actor: actorFrom(io.env),
         now: new Date(),
