@@ -35,8 +35,15 @@ export async function startMockSigstore(): Promise<MockSigstore> {
   const ctlog = await initializeCTLog(kp);
   const ca = await initializeCA(kp, ctlog);
   const tlog = await initializeTLog(url, kp);
-  const tsa = await initializeTSA(kp);
-  const handlers = [fulcioHandler(ca, { strict: true, subjectClaim: 'email' }), rekorHandler(tlog), tsaHandler(tsa)];
+  // The mock TSA writes genTime as a DER GeneralizedTime, which drops trailing zeros of the
+  // fraction ("…05.12Z", "…05.1Z"), but @sigstore/core 4.0 parses only exactly three digits
+  // (".123Z") or none: one stamp in ten (milliseconds ending in 0) failed with "invalid time". The
+  // clock is set to the current whole second before each stamp, so genTime has no fraction. (A
+  // whole second is never earlier than the signing certificate's notBefore, itself in seconds.)
+  const tsaClock = new Date();
+  const tsa = await initializeTSA(kp, tsaClock);
+  const stamp = tsaHandler(tsa);
+  const handlers = [fulcioHandler(ca, { strict: true, subjectClaim: 'email' }), rekorHandler(tlog), stamp];
   server.on('request', (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -46,6 +53,7 @@ export async function startMockSigstore(): Promise<MockSigstore> {
         res.writeHead(404).end();
         return;
       }
+      if (h === stamp) tsaClock.setTime(Math.floor(Date.now() / 1000) * 1000);
       void h.fn(Buffer.concat(chunks).toString('utf8')).then((r) => {
         res.writeHead(r.statusCode, { 'content-type': r.contentType ?? 'application/json' });
         res.end(typeof r.response === 'string' ? r.response : Buffer.from(r.response.buffer, r.response.byteOffset, r.response.byteLength));
