@@ -184,6 +184,33 @@ describe('verify --key (keys from cosign encrypted key files)', () => {
     expect(none.report.images[0]!.findings![0]!.message).toContain(`${unsigned.digest.replace(':', '-')}.sig`);
   });
 
+  it('with a Rekor entry (what cosign sign --key uploads by default) passes without --insecure-ignore-tlog; an entry for another signature or a forged SET is signature.invalid', async () => {
+    const img = await b.pushImage('flags/rekor', 'v1', { platforms: [AMD64] });
+    const payload = simpleSigning(`${reg.host}/flags/rekor`, img.digest);
+    const logged = await sigstore.logKeyedSignature(payload, ours.priv);
+    await pushLegacy(b, img.repo, img.digest, [{ payload, annotations: { 'dev.cosignproject.cosign/signature': logged.signature, 'dev.sigstore.cosign/bundle': logged.annotation } }]);
+    const ok = await verify([img.ref], ['--key', ours.pub]);
+    expect(rules(ok.report)).toEqual(['signature.verified:ok']);
+    expect(ok.code).toBe(0);
+    expect(rules((await verify([img.ref], ['--key', theirs.pub])).report)).toEqual(['signature.untrusted_key:fail']);
+
+    // The Rekor entry of another key's signature over the same payload, attached to ours.
+    const img2 = await b.pushImage('flags/rekor', 'v2', { platforms: [AMD64] });
+    const p2 = simpleSigning(`${reg.host}/flags/rekor`, img2.digest);
+    const theirsLogged = await sigstore.logKeyedSignature(p2, theirs.priv);
+    await pushLegacy(b, img2.repo, img2.digest, [{ payload: p2, annotations: { 'dev.cosignproject.cosign/signature': signPayload(p2, ours.priv), 'dev.sigstore.cosign/bundle': theirsLogged.annotation } }]);
+    expect(rules((await verify([img2.ref], ['--key', ours.pub])).report)).toEqual(['signature.invalid:fail']);
+
+    // A SET that does not cover the entry (integratedTime moved).
+    const img3 = await b.pushImage('flags/rekor', 'v3', { platforms: [AMD64] });
+    const p3 = simpleSigning(`${reg.host}/flags/rekor`, img3.digest);
+    const l3 = await sigstore.logKeyedSignature(p3, ours.priv);
+    const forged = JSON.parse(l3.annotation) as { Payload: { integratedTime: number } };
+    forged.Payload.integratedTime -= 3600;
+    await pushLegacy(b, img3.repo, img3.digest, [{ payload: p3, annotations: { 'dev.cosignproject.cosign/signature': l3.signature, 'dev.sigstore.cosign/bundle': JSON.stringify(forged) } }]);
+    expect(rules((await verify([img3.ref], ['--key', ours.pub])).report)).toEqual(['signature.invalid:fail']);
+  });
+
   it('accepts any one of several --key (a key rotation)', async () => {
     const { code, report } = await verify([signed.ref], ['--key', theirs.pub, '--key', ours.pub, '--insecure-ignore-tlog']);
     expect(code).toBe(0);
