@@ -88,10 +88,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .description('resolve every image of the deploy, pin it to a digest, and check each tag against the digest ledger')
     .addHelpText(
       'after',
-      '\nSigner flags (as cosign verify): --key or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp] add one\n' +
-        'signer requirement for every image, enforced, on top of the policy: the policy\'s signatures group (when it has one) must\n' +
-        'hold too. The image or one of its platform manifests must carry a valid signature by that signer, bound to its digest;\n' +
-        'a Rekor entry is required unless --insecure-ignore-tlog. Give --key or the certificate flags, not both.\n' +
+      '\nSigner flags (as cosign verify): --key, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp],\n' +
+        'add one signer requirement for every image (accessories and the proxy too), enforced, on top of the policy: the\n' +
+        "policy's signatures group (when it has one) must hold too. The image or one of its platform manifests must carry a\n" +
+        'valid signature by that signer, bound to its digest; a Rekor entry is required unless --insecure-ignore-tlog.\n' +
+        'Give --key or the certificate flags, not both.\n' +
         '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify --format sarif > kamal-gate.sarif   # also: github, junit\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64 --no-ledger\n' +
         '  kamal-gate verify --key cosign.pub\n' +
         '  kamal-gate verify --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main \\\n' +
