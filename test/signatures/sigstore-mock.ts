@@ -18,7 +18,7 @@ export interface MockSigstore {
   signStatement(statement: object, claims: Record<string, unknown>, opts?: { tlog?: boolean; tsa?: boolean }): Promise<Record<string, unknown>>;
   /**
    * What `cosign sign --key` writes with its default Rekor upload: the signature of `payload` by
-   * `key` (ECDSA/RSA, SHA-256) logged in the mock Rekor as a hashedrekord entry, returned as
+   * `key` (ECDSA/RSA with SHA-256; Ed25519 pure) logged in the mock Rekor as a hashedrekord entry, returned as
    * cosign's `dev.sigstore.cosign/bundle` annotation value (the SET and the entry).
    */
   logKeyedSignature(payload: Buffer, key: KeyObject): Promise<{ signature: string; annotation: string }>;
@@ -101,7 +101,8 @@ export async function startMockSigstore(): Promise<MockSigstore> {
     },
     async logKeyedSignature(payload, key) {
       const publicKey = createPublicKey(key).export({ format: 'pem', type: 'spki' }).toString();
-      const signer = { sign: async (data: Buffer) => ({ signature: sign('sha256', data, key), key: { $case: 'publicKey' as const, publicKey } }) };
+      const alg = key.asymmetricKeyType === 'ed25519' ? null : 'sha256';
+      const signer = { sign: async (data: Buffer) => ({ signature: sign(alg, data, key), key: { $case: 'publicKey' as const, publicKey } }) };
       const bundle = await new MessageSignatureBundleBuilder({ signer, witnesses: [new RekorWitness({ rekorBaseURL: url })] }).create({ data: payload });
       const e = bundle.verificationMaterial.tlogEntries[0]!;
       const annotation = {
