@@ -118,4 +118,9 @@ export interface Finding {
   evidence?: Record<string, unknown>;
   /** Where the problem is written, when it is not the image's config line (config lint findings). */
   source?: SourceLocation;
+  /**
+   * Set when the finding answers a requirement given outside the policy's groups (the signer flags
+   * of `verify`, which add to the policy): it decides the finding's mode instead of the group.
+   */
+  requirement?: { mode: 'enforce' | 'warn'; origin: { rule: string } };
 }

@@ -7,6 +7,7 @@ import { isKamalGateError, KamalGateError, RegistryError, TagNotFoundError } fro
 import { baseChecks, type BaseSummary } from './checks/base.js';
 import { imageAgeCheck, platformChecks, tagChecks } from './checks/image.js';
 import { wantsSignatureCheck } from './signatures/wants.js';
+import type { SignatureCheckOptions } from './signatures/check.js';
 import { checkLedger } from './checks/ledger.js';
 import { configChecks } from './checks/config.js';
 import type { Ledger, LedgerSource, NewEntry } from './ledger/types.js';
@@ -132,6 +133,8 @@ export interface VerifyOptions extends ResolveOptions {
   trustedRoot?: string;
   /** Config lint findings (kamal/lint.ts), each on one of `targets`; the policy's config group governs them. */
   configFindings?: Finding[];
+  /** Signers every image must also have, from `verify --key` / `--certificate-identity` (enforced, on top of the policy). */
+  extraSignatures?: SignatureCheckOptions['extraSignatures'];
 }
 
 export interface VerifyRun {
@@ -188,10 +191,13 @@ async function verifyRun(client: RegistryClient, targets: Target[], opts: Verify
         ...imageAgeCheck(r.target, r.resolution, req, opts.now),
       );
       // The signature code and @sigstore/* load only when the policy asks this image for signatures.
-      if (wantsSignatureCheck(req)) {
+      if (wantsSignatureCheck(req) || opts.extraSignatures) {
         try {
           const { signatureChecks } = await import('./signatures/check.js');
-          const signed = await signatureChecks(client, r.target, r.subject, r.resolution, req, opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {});
+          const signed = await signatureChecks(client, r.target, r.subject, r.resolution, req, {
+            ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
+            ...(opts.extraSignatures ? { extraSignatures: opts.extraSignatures } : {}),
+          });
           raw.push(...signed.findings);
         } catch (e) {
           // A registry that fails or lies while signatures are looked up: the image could not be verified.

@@ -77,8 +77,29 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--policy <path>', 'policy file (default .kamal/gate-policy.yml when present, else the built-in baseline)')
     .option('-q, --quiet', 'no progress on the terminal')
     .option('--trusted-root <file>', 'Sigstore trusted_root.json for a private Sigstore (default: the cached or shipped public-good root)')
+    .option('--key <path>', 'every image must be signed with this cosign public key (repeatable: any one of them)', collect)
+    .option('--certificate-identity <identity>', 'every image must be signed keyless by this identity, exactly (a workflow URL with @ref, or an e-mail)')
+    .option('--certificate-identity-regexp <regexp>', 'the same, as a regular expression matching the whole identity')
+    .option('--certificate-oidc-issuer <url>', 'the OIDC issuer of that identity, exactly (required with --certificate-identity[-regexp])')
+    .option('--certificate-oidc-issuer-regexp <regexp>', 'the same, as a regular expression matching the whole issuer')
+    .option('--certificate-github-workflow-repository <owner/name>', 'the signing certificate must name this GitHub repository')
+    .option('--certificate-github-workflow-ref <ref>', 'the signing certificate must name this git ref (refs/heads/main)')
+    .option('--certificate-github-workflow-name <name>', 'the signing certificate must name this workflow')
+    .option('--certificate-github-workflow-sha <sha>', 'the signing certificate must name this commit')
+    .option('--insecure-ignore-tlog', 'with --key: a signature without a Rekor transparency-log entry counts (keyless signatures still need a Rekor entry or a signed timestamp)')
     .description('resolve every image of the deploy, pin it to a digest, and check each tag against the digest ledger')
-    .addHelpText('after', '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify --format sarif > kamal-gate.sarif   # also: github, junit\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64 --no-ledger');
+    .addHelpText(
+      'after',
+      '\nSigner flags (as cosign verify): --key, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp],\n' +
+        'add one signer requirement for every image (accessories and the proxy too), enforced, on top of the policy: the\n' +
+        "policy's signatures group (when it has one) must hold too. The image or one of its platform manifests must carry a\n" +
+        'valid signature by that signer, bound to its digest; a Rekor entry is required unless --insecure-ignore-tlog.\n' +
+        'Give --key or the certificate flags, not both.\n' +
+        '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify --format sarif > kamal-gate.sarif   # also: github, junit\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64 --no-ledger\n' +
+        '  kamal-gate verify --key cosign.pub\n' +
+        '  kamal-gate verify --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main \\\n' +
+        '                    --certificate-oidc-issuer https://token.actions.githubusercontent.com',
+    );
   verify.action(async (refs: string[], opts) => {
     exitCode = await (await import('./verify.js')).verifyCommand(refs, opts, io);
   });

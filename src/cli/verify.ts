@@ -15,6 +15,7 @@ import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type Tar
 import { actorFrom, openLedgerFor, sourceFrom, type LedgerFlags } from './ledger-options.js';
 import type { VerifyFormat } from './formats.js';
 import type { Io } from './main.js';
+import { commandLineSigners, type SignerFlags } from './signers.js';
 
 export { VERIFY_FORMATS, type VerifyFormat } from './formats.js';
 
@@ -44,7 +45,7 @@ async function lintPlan(plan: DeployPlan, opts: TargetOptions, env: NodeJS.Proce
   return (await lintApp({ root: config.root, targets: plan.targets, appRoot, cwd: process.cwd(), env })).findings;
 }
 
-export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFlags {
+export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFlags, SignerFlags {
   format: VerifyFormat;
   stats?: boolean;
   requireRecorded?: boolean;
@@ -55,6 +56,8 @@ export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFla
 
 export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io): Promise<number> {
   const started = performance.now();
+  // Signer flags and their key files are checked before anything else is read or asked.
+  const extraSignatures = await commandLineSigners(opts, process.cwd());
   const { plan, targets, notes } = await loadTargets(refs, opts, io.env);
   // The app root (the folder holding config/) is where .kamal/ lives: policy and ledger both.
   const root = plan ? resolve(dirname(plan.configFile), '..') : process.cwd();
@@ -75,6 +78,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
         requireRecorded: opts.requireRecorded ?? false,
         configFindings,
         ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
+        ...(extraSignatures ? { extraSignatures } : {}),
         source: sourceFrom(io.env, 'verify'),
         actor: actorFrom(io.env),
         now: new Date(),

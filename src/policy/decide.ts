@@ -7,7 +7,8 @@
  * rule set, or whose rule id is unknown, is enforced (fail closed). Two checks carry their own
  * verdict instead of the group's mode: tag moves (`tags.immutable`: true fails, false warns) and
  * `base.unknown` (`base.unknown`: enforce, or warn for warn/ignore). A group in mode `off` should
- * produce no findings; any that arrive are warnings. Expired exceptions waive
+ * produce no findings; any that arrive are warnings. A finding that carries its own `requirement`
+ * (the signer flags of `verify`) takes that mode and origin. Expired exceptions waive
  * nothing and each produces a `policy.exception_expired` finding (medium, warn).
  */
 import type { Finding, Target } from '../types.js';
@@ -60,6 +61,7 @@ function effective(policy: Policy, target: Target): EffectiveRequirements | unde
 
 function modeOf(f: Finding, req: EffectiveRequirements | undefined): { mode: DecidedFinding['mode']; group?: Group; origin?: Origin } {
   const group = groupOf(f.rule);
+  if (f.requirement) return { mode: f.requirement.mode, ...(group ? { group } : {}), origin: f.requirement.origin };
   const setting = group && req?.groups[group];
   if (!group || !setting) return { mode: 'enforce', ...(group ? { group } : {}) };
   const value: Requirements[Group] = setting.value;

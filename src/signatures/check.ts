@@ -4,7 +4,7 @@
  *
  *   const findings = await signatureChecks(client, r.target, r.subject, r.resolution, req, { trustedRoot });
  */
-import type { EffectiveRequirements, AttestationRequirement } from '../policy/types.js';
+import type { AttestationRequirement, EffectiveRequirements, Origin, SignaturesRequirement } from '../policy/types.js';
 import type { RegistryClient, Resolution } from '../registry/client.js';
 import type { Finding, Subject, Target } from '../types.js';
 import { readStatement, matchDigest } from './binding.js';
@@ -16,7 +16,14 @@ import { loadTrustedRoot, type TrustOptions } from './trust.js';
 import type { Candidate, Discovery } from './types.js';
 import type { VerifyContext } from './verify.js';
 
-export type SignatureCheckOptions = TrustOptions;
+export interface SignatureCheckOptions extends TrustOptions {
+  /**
+   * A signer requirement from outside the policy (the cosign-style flags of `verify`): checked for
+   * every image IN ADDITION to the policy's signatures group, and enforced whatever that group's
+   * mode, so flags can only tighten a policy.
+   */
+  extraSignatures?: { value: SignaturesRequirement; origin: Origin };
+}
 
 export interface SignatureCheckResult {
   findings: Finding[];
@@ -81,7 +88,10 @@ export async function signatureChecks(
 ): Promise<SignatureCheckResult> {
   const sig = req.groups.signatures?.value;
   const att = req.groups.attestations?.value;
-  const wantSig = !!sig && sig.mode !== 'off';
+  const sigReqs: Array<{ value: SignaturesRequirement; own?: NonNullable<Finding['requirement']> }> = [];
+  if (sig && sig.mode !== 'off') sigReqs.push({ value: sig });
+  if (opts.extraSignatures) sigReqs.push({ value: opts.extraSignatures.value, own: { mode: 'enforce', origin: opts.extraSignatures.origin } });
+  const wantSig = sigReqs.length > 0;
   const wantAtt = !!att && att.mode !== 'off' && att.require.length > 0;
   if (!wantSig && !wantAtt) return { findings: [] };
   const { root } = await loadTrustedRoot(opts);
@@ -96,11 +106,12 @@ export async function signatureChecks(
   });
   const repositories = [`${subject.registry}/${subject.repository}`, ...(sig?.repository ? [sig.repository] : [])];
   const findings: Finding[] = [];
-  if (wantSig) {
-    const specs = await signerSpecs(sig.keys, sig.keyless);
-    const ctx: VerifyContext = { root, tlog: sig.tlog, digests, repositories };
+  for (const { value, own } of sigReqs) {
+    const specs = await signerSpecs(value.keys, value.keyless);
+    const ctx: VerifyContext = { root, tlog: value.tlog, digests, repositories };
     const ev = evaluate(discovery.candidates.filter((c) => c.kind === 'signature'), specs, ctx);
-    findings.push(...signatureFindings(target, subject, sig, specs, ev, discovery));
+    const found = signatureFindings(target, subject, value, specs, ev, discovery);
+    findings.push(...(own ? found.map((f) => ({ ...f, message: `${f.message} (required by the ${own.origin.rule})`, requirement: own })) : found));
   }
   if (wantAtt) {
     // Attestations have no tlog setting of their own: the signatures group's, else required.

@@ -17,7 +17,18 @@ export async function loadPublicKey(file: KeyFile): Promise<KeyObject> {
   try {
     text = await readFile(file.resolved, 'utf8');
   } catch (e) {
-    throw new ConfigError(`cannot read the public key: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, file.path);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(e));
+    throw new ConfigError(`cannot read the public key (${why}, looked for ${file.resolved}); give the path of a cosign public key (cosign.pub)`, file.path);
+  }
+  // node:crypto derives a public key from a private one without a word: refuse it, so a private key
+  // never ends up copied next to a policy or into CI settings believing it is the public half.
+  const priv = /-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----/.exec(text);
+  if (priv) {
+    const how = /ENCRYPTED (COSIGN|SIGSTORE) PRIVATE KEY/.test(priv[1]!)
+      ? `cosign public-key --key ${file.path} > cosign.pub`
+      : `openssl pkey -in ${file.path} -pubout > cosign.pub`;
+    throw new ConfigError(`this is a private key (PEM "${priv[1]}"), not a public key: give the public key instead (${how}), and keep the private key out of the repository`, file.path);
   }
   let key: KeyObject;
   try {

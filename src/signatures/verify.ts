@@ -4,8 +4,9 @@
  * does not: the Rekor entry names the signer, the identity matches, and the signed digest is the
  * image being deployed (binding.ts).
  */
+import { verify as cryptoVerify } from 'node:crypto';
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
-import { PolicyError, VerificationError, Verifier, toSignedEntity, toTrustMaterial, type Signer } from '@sigstore/verify';
+import { PolicyError, VerificationError, Verifier, toSignedEntity, toTrustMaterial, type SignedEntity, type Signer } from '@sigstore/verify';
 import { matchDigest, readSimpleSigning, readStatement, referenceRepository, type InTotoStatement } from './binding.js';
 import { claimsMismatch, foundIdentity, libraryPolicy, type FoundIdentity } from './identity.js';
 import type { SignerSpec } from './signers.js';
@@ -95,16 +96,47 @@ function signedDigests(c: Candidate, ctx: VerifyContext): { ok: true; digests: s
   return { ok: true, digests: s.value.subjectDigests, statement: s.value };
 }
 
+/**
+ * A legacy message signature made with an Ed25519 key: cosign verifies it as pure Ed25519 over the
+ * payload bytes (`cosign verify --key` loads an Ed25519 key as sigstore's ED25519Verifier), but
+ * @sigstore/verify passes a digest algorithm to node:crypto, which refuses one for Ed25519, so
+ * every such signature would fail. Only the signature check is replaced, and only for an Ed25519
+ * key: the tlog entry is still checked against the same signature and digest, and any other key
+ * type goes through the library unchanged. (Ed25519ph, which newer cosign uses when it uploads to
+ * Rekor, is not available in node:crypto on Node 20: such a signature does not verify.)
+ */
+function pureEd25519(entity: SignedEntity, payload: Buffer): SignedEntity {
+  const lib = entity.signature;
+  return {
+    ...entity,
+    signature: {
+      signature: lib.signature,
+      compareSignature: (s) => lib.compareSignature(s),
+      compareDigest: (d) => lib.compareDigest(d),
+      compareSignedDigest: (d) => lib.compareSignedDigest(d),
+      verifySignature: (key) => {
+        if (key.asymmetricKeyType !== 'ed25519') return lib.verifySignature(key);
+        try {
+          return cryptoVerify(null, payload, key, lib.signature);
+        } catch {
+          return false;
+        }
+      },
+    },
+  };
+}
+
 export function verifyCandidate(c: Candidate, spec: SignerSpec, ctx: VerifyContext): Outcome {
   if (!c.bundle || c.malformed) return { ok: false, failure: 'invalid', reason: c.malformed ?? 'unsigned' };
   const material = c.bundle.verificationMaterial.content.$case;
   if (spec.kind === 'key' && material !== 'publicKey') return { ok: false, failure: 'untrusted_key', reason: `signed with a certificate (keyless), not with ${spec.label}` };
   if (spec.kind === 'keyless' && material === 'publicKey') return { ok: false, failure: 'untrusted_key', reason: 'signed with a key, not a Fulcio certificate' };
   const verifier = verifierFor(spec, ctx);
-  let entity: ReturnType<typeof toSignedEntity>;
+  let entity: SignedEntity;
   let signer: Signer;
   try {
     entity = toSignedEntity(c.bundle, c.payload);
+    if (spec.kind === 'key' && spec.key.asymmetricKeyType === 'ed25519' && c.bundle.content.$case === 'messageSignature' && c.payload) entity = pureEd25519(entity, c.payload);
     signer = verifier.verify(entity);
   } catch (e) {
     return { ok: false, ...classify(e, spec.kind === 'key') };
