@@ -4,8 +4,10 @@
  *
  * Writers take `<path>.lock` (lock.ts), read the tail of the file for the entry to chain onto,
  * append the batch with one write and fsync it. A crash mid-write can leave a torn last line: final
- * bytes without a newline that are not a JSON entry, or a final line that is not valid JSON. Readers
- * report and ignore it; the next writer truncates it away under the lock. Anything else wrong (a
+ * bytes without a newline that are not a JSON entry, or a final line of NUL bytes (a power loss on
+ * some file systems). Readers report and ignore it; the next writer truncates it away under the
+ * lock. A final line that has its newline but is not JSON was damaged after it was written: like
+ * any other damage it makes the ledger untrusted. Anything else wrong (a
  * middle line that is not an entry, a broken hash or prev link, seq out of order) makes the ledger
  * untrusted: readers throw LedgerError naming the line; nothing is ever rewritten.
  */
@@ -49,8 +51,17 @@ function lastLine(buf: Buffer, atFileStart: boolean): { start: number; torn: boo
   const nl = terminated ? (size >= 2 ? buf.lastIndexOf(NL, size - 2) : -1) : buf.lastIndexOf(NL);
   if (nl < 0 && !atFileStart) return undefined;
   const start = nl + 1;
-  const parsed = tryParse(buf.toString('utf8', start, terminated ? size - 1 : size));
-  return { start, torn: !parsed.ok, terminated };
+  const end = terminated ? size - 1 : size;
+  const parsed = tryParse(buf.toString('utf8', start, end));
+  // A crash leaves the last write unfinished: its line has no newline yet (or, after a power loss
+  // on some file systems, reads back as NUL bytes). A line that got its newline was written whole:
+  // if it is not JSON now it was damaged afterwards, which is corruption, never silently dropped.
+  return { start, torn: !parsed.ok && (!terminated || onlyNul(buf, start, end)), terminated };
+}
+
+function onlyNul(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
+  return true;
 }
 
 /** Reads and checks every line. Stops checking (but keeps counting lines) at the first broken one. */
