@@ -2,6 +2,7 @@
  * The oracle every "no input crashes it" property shares: a call either returns, or throws one of
  * the project's error classes (never a TypeError, RangeError, stack overflow, ...) with a message.
  */
+import fc from 'fast-check';
 import { expect } from 'vitest';
 import { KamalGateError } from '../../src/errors.js';
 
@@ -35,8 +36,7 @@ function checkError(e: unknown, allowed: ErrorClass[]): KamalGateError {
 }
 
 /** A string biased towards the characters a parser cares about, with any Unicode mixed in. */
-export function syntaxString(fc: typeof import('fast-check'), alphabet: string, maxLength = 200) {
-  return fc
-    .array(fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...alphabet.split('')) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 3 }) }), { maxLength })
-    .map((parts) => parts.join(''));
+export function syntaxString(alphabet: string, maxLength = 200): fc.Arbitrary<string> {
+  const unit = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...alphabet.split('')) }, { weight: 1, arbitrary: fc.constantFrom('\u00e9', '\u{1F600}', '\ud800', '\u2028', '\r', '\n', '\\') }, { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) });
+  return fc.string({ unit, maxLength });
 }
