@@ -17,7 +17,7 @@
  * A machine where these cannot be set up fails the test, saying why; it never skips.
  */
 import { execFile as execFileCb, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,7 +72,12 @@ describe('a file ledger writer killed with SIGKILL mid-append', () => {
   });
 
   /** Starts a writer, kills it after its `afterOks`-th completed append (+ `delay`), returns what it reported. */
-  function killedWriter(path: string, sizes: string, afterOks: number, delay: 'sync' | 'immediate' | number): Promise<Array<{ seq: number; hash: string }>> {
+  /**
+   * `growth`: after the `afterOks`-th append, watch the file (busy-polling its size) and kill the
+   * writer the moment its next write starts to land: the kernel stops a write to a file at a page
+   * boundary on SIGKILL, so this is how a kill mid-write leaves a torn last line.
+   */
+  function killedWriter(path: string, sizes: string, afterOks: number, delay: 'sync' | 'immediate' | 'growth' | number): Promise<Array<{ seq: number; hash: string }>> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [CHILD, built.path, path, sizes], { stdio: ['ignore', 'pipe', 'pipe'] });
       const reported: Array<{ seq: number; hash: string }> = [];
@@ -83,6 +88,12 @@ describe('a file ledger writer killed with SIGKILL mid-append', () => {
         if (killed) return;
         killed = true;
         if (delay === 'sync') child.kill('SIGKILL');
+        else if (delay === 'growth') {
+          const size = () => (existsSync(path) ? statSync(path).size : 0);
+          const base = size();
+          for (let i = 0; i < 2_000_000 && size() === base; i++);
+          child.kill('SIGKILL');
+        }
         else if (delay === 'immediate') setImmediate(() => child.kill('SIGKILL'));
         else setTimeout(() => child.kill('SIGKILL'), delay);
       };
@@ -107,23 +118,22 @@ describe('a file ledger writer killed with SIGKILL mid-append', () => {
 
   it('leaves a ledger that loads, with every append the writer reported complete and an intact chain', async () => {
     const path = join(await freshDir(), '.kamal', 'image-ledger.jsonl');
-    // Batches up to 3000 entries (~1 MB, one write) so that some kills land inside a write.
+    // Kills at varied moments: right after an append returned, a tick later, a few ms later (often
+    // while the next batch is being built or written), with batches of 1 to 2,000 entries.
     const rounds: Array<[string, number, 'sync' | 'immediate' | number]> = [
       ['1', 0, 'sync'],
-      ['1,3000', 1, 'sync'],
-      ['2000', 1, 'immediate'],
-      ['5,2000', 3, 1],
-      ['3000,1', 2, 'sync'],
+      ['1,1000', 1, 'sync'],
+      ['1000', 1, 'immediate'],
+      ['5,1000', 3, 1],
+      ['2000,1', 2, 'sync'],
       ['1', 25, 'immediate'],
       ['1500', 2, 3],
-      ['1,1,2000', 5, 'sync'],
-      ['2000', 1, 0],
+      ['1,1,1000', 5, 'sync'],
       ['40', 10, 2],
     ];
     const allReported: Array<{ seq: number; hash: string }> = [];
     let torn = 0;
-    for (const [sizes, afterOks, delay] of rounds) {
-      allReported.push(...(await killedWriter(path, sizes, afterOks, delay)));
+    const check = async (): Promise<void> => {
       // The library reads it: the chain verifies and every reported append is there, as reported.
       const ledger = new FileLedger(path);
       const report = await ledger.verify();
@@ -136,7 +146,19 @@ describe('a file ledger writer killed with SIGKILL mid-append', () => {
       expect(cli.stderr).not.toMatch(/internal error|at \S+:\d+:\d+/);
       expect(cli.code, cli.stdout + cli.stderr).toBe(0);
       expect(cli.stdout).toContain(`${entries.length} entries, hash chain intact`);
+    };
+    for (const [sizes, afterOks, delay] of rounds) {
+      allReported.push(...(await killedWriter(path, sizes, afterOks, delay)));
+      await check();
     }
+    // Killed as the next write starts to land, until one kill has torn a line (each usually does).
+    let growthRounds = 0;
+    while (growthRounds < 2 || (torn === 0 && growthRounds < 8)) {
+      growthRounds++;
+      allReported.push(...(await killedWriter(path, '5000', 1, 'growth')));
+      await check();
+    }
+    expect(torn, 'no kill landed inside a write in 8 tries').toBeGreaterThan(0);
     // The next writer (after the last kill: a stale lock, maybe a torn line) appends, keeping everything.
     const warnings: string[] = [];
     const ledger = new FileLedger(path, { onWarning: (m) => warnings.push(m), lockTimeoutMs: 10_000 });
@@ -149,7 +171,7 @@ describe('a file ledger writer killed with SIGKILL mid-append', () => {
     expect(existsSync(`${path}.lock`)).toBe(false);
     expect(allReported.length).toBeGreaterThan(rounds.length);
     // Printed for the record: how many kills left a torn last line that the next writer removed.
-    console.log(`SIGKILL rounds: ${rounds.length}, reported appends: ${allReported.length}, entries: ${after.length}, torn last lines seen: ${torn}`);
+    console.log(`SIGKILL rounds: ${rounds.length + growthRounds}, reported appends: ${allReported.length}, entries: ${after.length}, torn last lines seen: ${torn}`);
   }, 180_000);
 });
 
