@@ -151,14 +151,6 @@ describe('a file ledger writer killed with SIGKILL mid-append', () => {
       allReported.push(...(await killedWriter(path, sizes, afterOks, delay)));
       await check();
     }
-    // Killed as the next write starts to land, until one kill has torn a line (each usually does).
-    let growthRounds = 0;
-    while (growthRounds < 2 || (torn === 0 && growthRounds < 8)) {
-      growthRounds++;
-      allReported.push(...(await killedWriter(path, '5000', 1, 'growth')));
-      await check();
-    }
-    expect(torn, 'no kill landed inside a write in 8 tries').toBeGreaterThan(0);
     // The next writer (after the last kill: a stale lock, maybe a torn line) appends, keeping everything.
     const warnings: string[] = [];
     const ledger = new FileLedger(path, { onWarning: (m) => warnings.push(m), lockTimeoutMs: 10_000 });
@@ -171,7 +163,40 @@ describe('a file ledger writer killed with SIGKILL mid-append', () => {
     expect(existsSync(`${path}.lock`)).toBe(false);
     expect(allReported.length).toBeGreaterThan(rounds.length);
     // Printed for the record: how many kills left a torn last line that the next writer removed.
-    console.log(`SIGKILL rounds: ${rounds.length + growthRounds}, reported appends: ${allReported.length}, entries: ${after.length}, torn last lines seen: ${torn}`);
+    console.log(`SIGKILL rounds: ${rounds.length}, reported appends: ${allReported.length}, entries: ${after.length}, torn last lines seen: ${torn}`);
+  }, 180_000);
+
+  it('a kill inside a write leaves a torn last line: the ledger loads without it, the next writer removes it', async () => {
+    // A 20,000-entry batch (~10 MB) written to a fresh ledger; the writer is killed as the write
+    // starts to land. Each kill usually tears the line; a busy machine may need a few tries.
+    let torn = 0;
+    let tries = 0;
+    while (torn === 0 && tries < 10) {
+      tries++;
+      const path = join(await freshDir(), 'image-ledger.jsonl');
+      expect(await killedWriter(path, '20000', 0, 'growth')).toEqual([]);
+      if (!existsSync(path)) continue;
+      const bytes = await readFile(path);
+      const ledger = new FileLedger(path);
+      const report = await ledger.verify();
+      expect(report.ok, JSON.stringify(report)).toBe(true);
+      const complete = bytes.subarray(0, bytes.lastIndexOf(0x0a) + 1);
+      expect(report.entries).toBe(complete.toString().split('\n').length - 1);
+      if (!report.repairedTornLine) continue;
+      torn++;
+      const cli = await runCli(['ledger', 'verify', '--ledger', path]);
+      expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+      expect(cli.stdout).toContain(`${report.entries} entries, hash chain intact (a torn last line`);
+      const warnings: string[] = [];
+      const [next] = await new FileLedger(path, { onWarning: (m) => warnings.push(m) }).append([entry(1)]);
+      expect(next!.seq).toBe(report.entries + 1);
+      expect(warnings.join('\n')).toContain('removed a torn last line');
+      const after = await readFile(path);
+      expect(after.subarray(0, complete.length).equals(complete)).toBe(true);
+      expect(await new FileLedger(path).verify()).toEqual({ ok: true, entries: report.entries + 1 });
+    }
+    console.log(`kills inside a write: ${tries} tries, ${torn} torn`);
+    expect(torn, `no kill landed inside a write in ${tries} tries`).toBe(1);
   }, 180_000);
 });
 
