@@ -4,8 +4,10 @@
  *
  * Writers take `<path>.lock` (lock.ts), read the tail of the file for the entry to chain onto,
  * append the batch with one write and fsync it. A crash mid-write can leave a torn last line: final
- * bytes without a newline that are not a JSON entry, or a final line that is not valid JSON. Readers
- * report and ignore it; the next writer truncates it away under the lock. Anything else wrong (a
+ * bytes without a newline that are not a JSON entry, or a final line of NUL bytes (a power loss on
+ * some file systems). Readers report and ignore it; the next writer truncates it away under the
+ * lock. A final line that has its newline but is not JSON was damaged after it was written: like
+ * any other damage it makes the ledger untrusted. Anything else wrong (a
  * middle line that is not an entry, a broken hash or prev link, seq out of order) makes the ledger
  * untrusted: readers throw LedgerError naming the line; nothing is ever rewritten.
  */
@@ -13,11 +15,13 @@ import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LedgerError, LedgerUnavailableError } from '../errors.js';
 import { EntryIndex, assertNewEntry, chainBatch, checkStored, linkProblem, type ChainTip } from './chain.js';
+import { errCode, fsRemedy } from './fs-errors.js';
 import { acquireLock } from './lock.js';
 import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagRef } from './types.js';
 
 const NL = 0x0a;
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+const NOTHING_WRITTEN = 'Nothing was written: the entries already in the ledger are unchanged.';
 
 /** What reading the whole file found. */
 export interface ParsedLedger {
@@ -27,10 +31,6 @@ export interface ParsedLedger {
   lines: number;
   firstBroken?: { seq: number; line: number; reason: string };
   torn?: { line: number; offset: number };
-}
-
-function errCode(e: unknown): string | undefined {
-  return e && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : undefined;
 }
 
 function tryParse(text: string): { ok: true; value: unknown } | { ok: false } {
@@ -51,8 +51,17 @@ function lastLine(buf: Buffer, atFileStart: boolean): { start: number; torn: boo
   const nl = terminated ? (size >= 2 ? buf.lastIndexOf(NL, size - 2) : -1) : buf.lastIndexOf(NL);
   if (nl < 0 && !atFileStart) return undefined;
   const start = nl + 1;
-  const parsed = tryParse(buf.toString('utf8', start, terminated ? size - 1 : size));
-  return { start, torn: !parsed.ok, terminated };
+  const end = terminated ? size - 1 : size;
+  const parsed = tryParse(buf.toString('utf8', start, end));
+  // A crash leaves the last write unfinished: its line has no newline yet (or, after a power loss
+  // on some file systems, reads back as NUL bytes). A line that got its newline was written whole:
+  // if it is not JSON now it was damaged afterwards, which is corruption, never silently dropped.
+  return { start, torn: !parsed.ok && (!terminated || onlyNul(buf, start, end)), terminated };
+}
+
+function onlyNul(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
+  return true;
 }
 
 /**
@@ -296,7 +305,7 @@ export class FileLedger implements Ledger {
     try {
       createdDir = await mkdir(dir, { recursive: true });
     } catch (e) {
-      throw this.unavailable(`cannot create ${dir}`, e);
+      throw this.unavailable(`cannot append to ${this.path}: cannot create ${dir}`, e, NOTHING_WRITTEN);
     }
     if (createdDir) await fsyncDir(dirname(createdDir)).catch(() => undefined);
     for (;;) {
@@ -308,7 +317,10 @@ export class FileLedger implements Ledger {
       try {
         // Defensive: if our lock file was removed behind our back (by hand), take it again rather
         // than write without it.
-        if (!(await lock.stillHeld())) continue;
+        const mine = await lock.stillHeld().catch((e: unknown) => {
+          throw this.unavailable(`cannot append to ${this.path}: cannot check its lock`, e, NOTHING_WRITTEN);
+        });
+        if (!mine) continue;
         return await this.writeBatch(batch, dir);
       } finally {
         await lock.release();
@@ -322,14 +334,14 @@ export class FileLedger implements Ledger {
     try {
       await stat(this.path);
     } catch (e) {
-      if (errCode(e) !== 'ENOENT') throw this.unavailable(`cannot read ${this.path}`, e);
+      if (errCode(e) !== 'ENOENT') throw this.unavailable(`cannot append to ${this.path}: cannot read it`, e, NOTHING_WRITTEN);
       created = true;
     }
     let fh: FileHandle;
     try {
       fh = await open(this.path, 'a+', 0o644);
     } catch (e) {
-      throw this.unavailable(`cannot open ${this.path} for writing`, e);
+      throw this.unavailable(`cannot append to ${this.path}: cannot open it for writing`, e, NOTHING_WRITTEN);
     }
     try {
       const { size } = await fh.stat();
@@ -346,19 +358,42 @@ export class FileLedger implements Ledger {
       }
       const entries = chainBatch(batch, tail.tip);
       const data = Buffer.from((tail.missingNewline ? '\n' : '') + entries.map(serialize).join(''), 'utf8');
-      let written = 0;
-      while (written < data.length) {
-        // The file is opened O_APPEND: each write lands at the end. Normally one write does it all.
-        const { bytesWritten } = await fh.write(data, written, data.length - written);
-        written += bytesWritten;
+      // Where the file ends before this batch: a failed write is cut back to here.
+      const end = tail.tornOffset ?? size;
+      try {
+        let written = 0;
+        while (written < data.length) {
+          // The file is opened O_APPEND: each write lands at the end. Normally one write does it all.
+          const { bytesWritten } = await fh.write(data, written, data.length - written);
+          written += bytesWritten;
+        }
+        await fh.sync();
+        if (created) await fsyncDir(dir);
+      } catch (e) {
+        // A full disk (ENOSPC) or a file size limit (EFBIG) can fail a write after part of the batch
+        // landed, and a failed fsync leaves it unknown what is on disk. The caller is told the append
+        // failed, so none of it may stay: cut the file back to what it held before.
+        this.cache = undefined;
+        const restored = await fh
+          .truncate(end)
+          .then(() => fh.sync())
+          .then(
+            () => true,
+            () => false,
+          );
+        throw this.unavailable(
+          `cannot append to ${this.path}`,
+          e,
+          restored
+            ? NOTHING_WRITTEN
+            : 'Not appended: the entries already in the ledger are unchanged, but part of this batch may remain at the end of the file: run `kamal-gate ledger verify`.',
+        );
       }
-      await fh.sync();
-      if (created) await fsyncDir(dir);
       this.cache = undefined;
       return entries;
     } catch (e) {
-      if (e instanceof LedgerError || e instanceof TypeError) throw e;
-      throw this.unavailable(`cannot append to ${this.path}`, e);
+      if (e instanceof LedgerError || e instanceof LedgerUnavailableError || e instanceof TypeError) throw e;
+      throw this.unavailable(`cannot append to ${this.path}`, e, NOTHING_WRITTEN);
     } finally {
       await fh.close();
     }
@@ -422,8 +457,9 @@ export class FileLedger implements Ledger {
     await this.queue;
   }
 
-  private unavailable(what: string, cause: unknown): LedgerUnavailableError {
+  private unavailable(what: string, cause: unknown, state = ''): LedgerUnavailableError {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    return new LedgerUnavailableError(`${what}: ${reason}`, this.path, { cause });
+    const tail = [state, fsRemedy(cause)].filter(Boolean).join(' ');
+    return new LedgerUnavailableError(`${what}: ${reason}.${tail ? ` ${tail}` : ''}`, this.path, { cause });
   }
 }

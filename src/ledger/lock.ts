@@ -19,6 +19,7 @@ import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LedgerUnavailableError } from '../errors.js';
+import { fsRemedy } from './fs-errors.js';
 import type { LockHolder } from './types.js';
 
 export interface LockOptions {
@@ -124,6 +125,22 @@ async function breakStale(lockPath: string, judged: LockFile): Promise<boolean> 
 }
 
 export async function acquireLock(lockPath: string, options: LockOptions): Promise<HeldLock> {
+  try {
+    return await acquire(lockPath, options);
+  } catch (e) {
+    if (e instanceof LedgerUnavailableError) throw e;
+    // Reading, creating or breaking the lock failed (a read-only or full file system, permissions).
+    const remedy = fsRemedy(e);
+    throw new LedgerUnavailableError(
+      `cannot append to ${options.ledger}: cannot take its lock ${lockPath}: ${(e as Error).message}.` +
+        ` Nothing was written: the entries already in the ledger are unchanged.${remedy ? ` ${remedy}` : ''}`,
+      options.ledger,
+      { cause: e },
+    );
+  }
+}
+
+async function acquire(lockPath: string, options: LockOptions): Promise<HeldLock> {
   const me: LockHolder & { token: string } = {
     pid: process.pid,
     hostname: hostname(),
@@ -135,20 +152,26 @@ export async function acquireLock(lockPath: string, options: LockOptions): Promi
   let waited = false;
   let delay = 5;
   for (;;) {
+    let fh;
     try {
-      const fh = await open(lockPath, 'wx', 0o644);
+      fh = await open(lockPath, 'wx', 0o644);
+    } catch (e) {
+      if (errCode(e) !== 'EEXIST') throw e;
+    }
+    if (fh) {
       let ino: number;
       try {
         await fh.writeFile(content);
         ino = (await fh.stat()).ino;
-      } finally {
-        await fh.close();
+      } catch (e) {
+        // E.g. a full disk: the lock file exists but is empty. Remove it rather than leave every
+        // other writer waiting for it to go stale.
+        await fh.close().catch(() => undefined);
+        await unlink(lockPath).catch(() => undefined);
+        throw e;
       }
+      await fh.close();
       return held(lockPath, ino, content);
-    } catch (e) {
-      if (errCode(e) !== 'EEXIST') {
-        throw new LedgerUnavailableError(`cannot create the ledger lock ${lockPath}: ${(e as Error).message}`, options.ledger, { cause: e });
-      }
     }
     const lock = await readLock(lockPath);
     if (!lock) continue; // released between our open and our read
@@ -187,7 +210,8 @@ function held(lockPath: string, ino: number, content: string): HeldLock {
   return {
     stillHeld,
     async release() {
-      if (await stillHeld()) await unlink(lockPath).catch(() => undefined);
+      // Never throws: a lock this process cannot check or remove goes stale once it exits.
+      if (await stillHeld().catch(() => false)) await unlink(lockPath).catch(() => undefined);
     },
   };
 }

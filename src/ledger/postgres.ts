@@ -155,16 +155,34 @@ export class PostgresLedger implements Ledger {
     return ledger;
   }
 
-  private async client(): Promise<pg.PoolClient> {
+  /**
+   * A client checked out of the pool. While it is out, a connection that drops (the server
+   * restarted, the backend was terminated, the network failed) makes the client emit 'error' besides
+   * failing the query in flight; the pool listens only to idle clients, and an 'error' nobody listens
+   * to is an uncaught exception that would kill the process with a stack trace. The query's own
+   * failure is what gets reported. `done(broken)` returns it, and a broken one is discarded.
+   */
+  private async client(): Promise<{ client: pg.PoolClient; done: (broken?: boolean) => void }> {
+    let client: pg.PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (e) {
       throw this.unavailable(e, true);
     }
+    const ignore = (): void => undefined;
+    client.on('error', ignore);
+    return {
+      client,
+      done: (broken = false) => {
+        client.removeListener('error', ignore);
+        client.release(broken || undefined);
+      },
+    };
   }
 
   private async migrate(): Promise<void> {
-    const client = await this.client();
+    const { client, done } = await this.client();
+    let broken = false;
     try {
       await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${this.lockTimeoutMs}ms`]);
       await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATE_LOCK]);
@@ -194,16 +212,19 @@ export class PostgresLedger implements Ledger {
       }
       await client.query('RESET lock_timeout');
     } catch (e) {
+      broken = true;
       throw this.mapError(e);
     } finally {
-      client.release();
+      done(broken);
     }
   }
 
   async append(batch: NewEntry[]): Promise<LedgerEntry[]> {
     if (batch.length === 0) return [];
     batch.forEach(assertNewEntry);
-    const client = await this.client();
+    const { client, done } = await this.client();
+    let committing = false;
+    let broken = false;
     try {
       await client.query('BEGIN');
       await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${this.lockTimeoutMs}ms`]);
@@ -220,13 +241,26 @@ export class PostgresLedger implements Ledger {
       for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
         await this.insert(client, entries.slice(i, i + INSERT_CHUNK));
       }
+      committing = true;
       await client.query('COMMIT');
       return entries;
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw this.mapError(e);
+      broken = await client.query('ROLLBACK').then(
+        () => false,
+        () => true,
+      );
+      if (e instanceof LedgerError || e instanceof LedgerUnavailableError || e instanceof TypeError) throw e;
+      // Before COMMIT was sent, a failure (the connection dropped, the server restarted, the lock
+      // timed out) rolls the whole batch back. During COMMIT nobody can tell whether it landed.
+      throw this.unavailable(
+        e,
+        false,
+        committing
+          ? 'The connection failed while committing: this batch may or may not have been written; the entries before it are unchanged. Run `kamal-gate ledger verify`, then run again.'
+          : 'Nothing from this run was written (the transaction was rolled back); the entries already in the ledger are unchanged. Run again once the database is reachable.',
+      );
     } finally {
-      client.release();
+      done(broken);
     }
   }
 
@@ -326,12 +360,12 @@ export class PostgresLedger implements Ledger {
     return this.unavailable(e, false);
   }
 
-  private unavailable(e: unknown, connecting: boolean): LedgerUnavailableError {
+  private unavailable(e: unknown, connecting: boolean, state?: string): LedgerUnavailableError {
     const what = connecting
       ? `cannot connect to the PostgreSQL ledger on ${this.host} (${this.location})`
       : `the PostgreSQL ledger on ${this.host} (${this.location}) failed`;
     return new LedgerUnavailableError(
-      `${what}: ${describeError(e)}. Check the URL, that the server is running and reachable, and the credentials.`,
+      `${what}: ${describeError(e)}. ${state ?? 'Check the URL, that the server is running and reachable, and the credentials.'}`,
       this.location,
       { cause: e },
     );

@@ -152,11 +152,17 @@ export function formatReference(ref: Pick<ImageReference, 'registry' | 'reposito
   return s;
 }
 
-/** The short form Docker prints (`alpine:latest`, `acme/app:1`); other registries stay whole. */
+/**
+ * The short form Docker prints (`alpine:latest`, `acme/app:1`); other registries stay whole. A Docker
+ * Hub repository whose first component would read as a registry (`docker.io/a.b/c`) keeps
+ * `docker.io/`, so the short form always parses back to the same reference.
+ */
 export function familiarReference(ref: Pick<ImageReference, 'registry' | 'repository' | 'tag' | 'digest'>): string {
   let name = repositoryName(ref);
   if (ref.registry === DOCKER_HUB) {
-    name = ref.repository.startsWith('library/') && ref.repository.split('/').length === 2 ? ref.repository.slice(8) : ref.repository;
+    const short = ref.repository.startsWith('library/') && ref.repository.split('/').length === 2 ? ref.repository.slice(8) : ref.repository;
+    const first = short.includes('/') ? short.slice(0, short.indexOf('/')) : '';
+    if (!/[.:]/.test(first) && first !== 'localhost') name = short;
   }
   let s = name;
   if (ref.tag) s += `:${ref.tag}`;

@@ -198,6 +198,20 @@ describe('file ledger torn last line', () => {
     expect(await ledger.verify()).toEqual({ ok: true, entries: 3 });
   });
 
+  it('refuses a complete last line damaged after it was written (it has its newline): corruption, not a torn line', async () => {
+    const { path, lines } = await ledgerWith(3);
+    const damaged = `${lines[0]}\n${lines[1]}\n${lines[2]!.replace('"seq":3', '"seq":3\u0000').replace('{', '[')}\n`;
+    await writeFile(path, damaged);
+    const ledger = new FileLedger(path);
+    const error = await untrusted(ledger.all());
+    expect(error.line).toBe(3);
+    expect(error.message).toContain(`${path}:3: not valid JSON`);
+    expect(await ledger.verify()).toMatchObject({ ok: false, firstBroken: { line: 3 } });
+    // The writer does not remove it as if it were torn.
+    await untrusted(ledger.append([entry(4)]));
+    expect(await readFile(path, 'utf8')).toBe(damaged);
+  });
+
   it('keeps a complete last entry that only lacks its newline', async () => {
     const { path, stored } = await ledgerWith(2);
     const text = await readFile(path, 'utf8');
