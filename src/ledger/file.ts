@@ -104,17 +104,24 @@ export class LedgerParser {
 
   finish(): ParsedLedger {
     let last = this.pending;
+    let terminated = true;
     if (this.carry.length) {
       // The file ends without a newline: that final fragment is the last line.
       if (last) this.check(last.text);
       last = { text: Buffer.concat(this.carry).toString('utf8'), start: this.carryStart };
       this.carry = [];
+      terminated = false;
     }
     this.pending = undefined;
     if (last) {
       const parsed = tryParse(last.text);
-      if (parsed.ok) this.check(last.text, parsed);
-      else this.result.torn = { line: this.result.lines + 1, offset: last.start };
+      // A crash leaves the last write without its newline (or, after a power loss on some file
+      // systems, as NUL bytes). A line that got its newline was written whole: if it is not JSON
+      // now it was damaged afterwards, and is checked (and refused) like any other line.
+      const torn = !parsed.ok && (!terminated || /^\0*$/.test(last.text));
+      if (torn) this.result.torn = { line: this.result.lines + 1, offset: last.start };
+      else if (parsed.ok) this.check(last.text, parsed);
+      else this.check(last.text);
     }
     return this.result;
   }
