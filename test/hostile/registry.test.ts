@@ -517,8 +517,8 @@ describe('redirects and authentication', () => {
     const docker = mkdtempSync(join(dir, 'docker-'));
     writeFileSync(join(docker, 'config.json'), JSON.stringify({ auths: { [reg.host]: { identitytoken: 'refresh-token-sekrit' } } }));
     const r = await runCli(['verify', reg.ref, '--no-ledger', '--format', 'json', '--quiet'], { env: { DOCKER_CONFIG: docker } });
-    expectUnverified(r, reg, 'protocol', /refusing to send a POST body to another host/);
     expect(bodies.join('')).not.toContain('refresh-token-sekrit');
+    expectUnverified(r, reg, 'protocol', /refusing to send a POST body to another host/);
     expect(r.stdout + r.stderr).not.toContain('refresh-token-sekrit');
   });
 
