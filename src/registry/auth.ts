@@ -157,6 +157,9 @@ export class Authenticator {
     } catch {
       throw new ProtocolError(`${ep.registry}: the token service returned something that is not JSON`, ep.registry);
     }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new ProtocolError(`${ep.registry}: the token service returned JSON that is not an object`, ep.registry);
+    }
     const token = typeof body.token === 'string' && body.token ? body.token : typeof body.access_token === 'string' ? body.access_token : '';
     if (!token || !/^[\x21-\x7e]+$/.test(token)) {
       throw new ProtocolError(`${ep.registry}: the token service returned no usable token`, ep.registry);

@@ -376,6 +376,7 @@ export class RegistryClient {
       } catch {
         throw new ProtocolError(`${repo.registry}: tag list for ${repo.repository} is not JSON`, repo.registry);
       }
+      if (typeof doc !== 'object' || doc === null) throw new ProtocolError(`${repo.registry}: tag list for ${repo.repository} is not a JSON object`, repo.registry);
       if (Array.isArray(doc.tags)) for (const t of doc.tags) if (typeof t === 'string') tags.push(t);
       path = nextLink(res, repo);
     }

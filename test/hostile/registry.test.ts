@@ -522,6 +522,14 @@ describe('redirects and authentication', () => {
     expect(r.stdout + r.stderr).not.toContain('refresh-token-sekrit');
   });
 
+  for (const body of ['null', '[]', '"a string"', '{"token": 42}', '<html>login</html>']) {
+    it(`a token endpoint that answers ${body}`, async () => {
+      const reg = await registry({ bearer: { token: 'tok' } });
+      reg.tokenResponse = () => ({ status: 200, body });
+      expectUnverified(await verify(reg), reg, 'protocol', /token service/);
+    });
+  }
+
   it('a token endpoint that returns a huge token', async () => {
     const reg = await registry({ bearer: { token: 'tok' } });
     reg.tokenResponse = () => ({ status: 200, body: JSON.stringify({ token: 'A'.repeat(200 * 1024) }) });
@@ -600,6 +608,13 @@ describe('rate limits and server errors', () => {
     const reg = await registry();
     storm(reg, 503);
     expectUnverified(await verify(reg), reg, 'registry', /answered 503/);
+    expect(manifestsOf(reg, reg.tag)).toBe(4);
+  });
+
+  it('a registry that drops every connection: bounded retries, then exit 3', async () => {
+    const reg = await registry();
+    reg.fault = (req, res) => (isPath(req, reg, `manifests/${reg.tag}`) ? (res.socket?.destroy(), true) : false);
+    expectUnverified(await verify(reg), reg, 'registry', /manifests\/v1 failed/);
     expect(manifestsOf(reg, reg.tag)).toBe(4);
   });
 
@@ -797,4 +812,21 @@ describe('drift against a hostile registry', () => {
 
 it('sha256 of the helper agrees with the image builder', () => {
   expect(sha256('')).toBe('sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+});
+
+describe('the tag list (read by the base-image age check)', () => {
+  it('a tag list that is JSON null is a protocol error naming the repository, not a crash', async () => {
+    const { RegistryClient } = await import('../../src/registry/client.js');
+    const { ProtocolError } = await import('../../src/errors.js');
+    const reg = await registry();
+    reg.fault = (req, res) => (isPath(req, reg, 'tags/list') ? (res.writeHead(200, { 'content-type': 'application/json' }).end('null'), true) : false);
+    const client = new RegistryClient();
+    try {
+      const err = await client.listTags({ registry: reg.host, repository: reg.repo }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProtocolError);
+      expect((err as Error).message).toContain(`${reg.host}: tag list for ${reg.repo}`);
+    } finally {
+      await client.close();
+    }
+  });
 });
