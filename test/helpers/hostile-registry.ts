@@ -28,6 +28,8 @@ export interface HostileOptions {
   signed?: boolean;
   /** Bearer auth: every /v2/ request needs `Authorization: Bearer <token>`, tokens from /token. */
   bearer?: { token: string; expiresIn?: number; issuedAt?: string };
+  /** Basic auth: every /v2/ request needs these credentials. */
+  basic?: { username: string; password: string };
 }
 
 export interface StoredManifest {
@@ -83,11 +85,14 @@ export class HostileRegistry {
       });
       reg.bearerToken = b.token;
     }
+    if (opts.basic) reg.basicAuth = `Basic ${Buffer.from(`${opts.basic.username}:${opts.basic.password}`).toString('base64')}`;
     return reg;
   }
 
   /** Token the registry accepts (with `bearer`); undefined accepts any request. */
   bearerToken?: string;
+  /** The Basic Authorization header the registry accepts (with `basic`). */
+  basicAuth?: string;
 
   get host(): string {
     return this.server.host;
@@ -156,6 +161,7 @@ export class HostileRegistry {
   }
 
   private authorized(req: IncomingMessage): boolean {
+    if (this.basicAuth) return req.headers.authorization === this.basicAuth;
     return !this.bearerToken || req.headers.authorization === `Bearer ${this.bearerToken}`;
   }
 
@@ -176,7 +182,7 @@ export class HostileRegistry {
     if (!this.authorized(req)) {
       res.writeHead(401, {
         'content-type': 'application/json',
-        'www-authenticate': `Bearer realm="${this.url}/token",service="hostile",scope="repository:${this.repo}:pull"`,
+        'www-authenticate': this.basicAuth ? 'Basic realm="hostile"' : `Bearer realm="${this.url}/token",service="hostile",scope="repository:${this.repo}:pull"`,
       });
       return void res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
     }

@@ -4,7 +4,7 @@
  * the policy decides, e.g. a signature that belongs to another image is no signature), output that
  * names the image and its registry, no stack trace, and never a pass.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -812,6 +812,66 @@ describe('drift against a hostile registry', () => {
 
 it('sha256 of the helper agrees with the image builder', () => {
   expect(sha256('')).toBe('sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+});
+
+describe('a Kamal app whose registries misbehave', () => {
+  it('app blobs behind a CDN redirect and an accessory registry in a 429 storm: exit 3 naming the accessory, the password never leaves the registry', async () => {
+    const password = 'kamal-registry-password-9f8e';
+    const appReg = await registry({ repo: 'shop', basic: { username: 'deployer', password } });
+    const cdn = await plainServer((req, res) => {
+      const digest = new URL(req.url!, 'http://x').pathname.slice('/cdn/'.length);
+      const body = appReg.blobs.get(digest);
+      if (!body) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-length': body.length }).end(body);
+    });
+    appReg.fault = (req, res) => {
+      const m = /^\/v2\/shop\/blobs\/(sha256:[0-9a-f]{64})$/.exec(new URL(req.url!, appReg.url).pathname);
+      if (!m || req.headers.authorization !== appReg.basicAuth) return false;
+      res.writeHead(302, { location: `${cdn.url}/cdn/${m[1]}` }).end();
+      return true;
+    };
+    const dbReg = await registry({ repo: 'postgres', tag: '16.4' });
+    dbReg.fault = (req, res) => (isPath(req, dbReg, 'manifests/16.4') ? (res.writeHead(429, { 'retry-after': '0' }).end(), true) : false);
+    const app = mkdtempSync(join(dir, 'kamal-'));
+    mkdirSync(join(app, 'config'));
+    mkdirSync(join(app, '.kamal'));
+    writeFileSync(join(app, '.kamal', 'secrets'), 'KAMAL_REGISTRY_PASSWORD=$KAMAL_REGISTRY_PASSWORD\n');
+    writeFileSync(
+      join(app, 'config', 'deploy.yml'),
+      [
+        'service: shop',
+        'image: shop',
+        'servers:',
+        '  web:',
+        '    - 192.0.2.10',
+        'registry:',
+        `  server: ${appReg.host}`,
+        '  username: deployer',
+        '  password:',
+        '    - KAMAL_REGISTRY_PASSWORD',
+        'builder:',
+        '  arch: amd64',
+        'accessories:',
+        '  db:',
+        `    image: ${dbReg.host}/postgres:16.4`,
+        '    host: 192.0.2.10',
+        '',
+      ].join('\n'),
+    );
+    const r = await runCli(['verify', '--version', 'v1', '--no-ledger', '--format', 'json', '--quiet'], { cwd: app, env: { ...env(), KAMAL_REGISTRY_PASSWORD: password } });
+    noCrash(r);
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    const out = parse(r);
+    const shop = out.images.find((i) => i.ref === `${appReg.host}/shop:v1`)!;
+    expect(shop).toMatchObject({ status: 'pinned', digest: appReg.image.digest });
+    const db = out.images.find((i) => i.ref === dbReg.ref)!;
+    expect(db.status).toBe('error');
+    expect(db.error!.message).toMatch(new RegExp(`${dbReg.host}.*rate limiting`));
+    expect(manifestsOf(dbReg, '16.4')).toBe(4);
+    expect(cdn.requests.length).toBeGreaterThan(0);
+    for (const q of cdn.requests) expect(q.headers.authorization).toBeUndefined();
+    expect(r.stdout + r.stderr).not.toContain(password);
+  });
 });
 
 describe('the tag list (read by the base-image age check)', () => {
