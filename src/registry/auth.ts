@@ -12,6 +12,11 @@ import type { HttpResponse, HttpTransport } from './http.js';
 import { isLoopbackHost } from './reference.js';
 
 const TOKEN_MAX_BYTES = 1024 * 1024;
+/**
+ * A bearer token longer than this is refused: it would go out in an Authorization header on every
+ * request, and proxies and registries cap request headers well below it (nginx at 8 KiB a line).
+ */
+const TOKEN_MAX_CHARS = 32 * 1024;
 const DEFAULT_TOKEN_TTL_S = 60;
 const EXPIRY_SKEW_S = 30;
 
@@ -97,7 +102,7 @@ export class Authenticator {
     return new AuthError(
       cred
         ? `${ep.registry} refused the credentials from ${cred.origin}${err ? ` (${err})` : ''}; check the username, password and access to the repository`
-        : `${ep.registry} requires credentials: run docker login ${ep.registry}, set registry.username/password in the Kamal config, or pass --registry-username and --registry-password-stdin`,
+        : `${ep.registry} requires credentials${err ? ` (${err})` : ''}: run docker login ${ep.registry}, set registry.username/password in the Kamal config, or pass --registry-username and --registry-password-stdin`,
       ep.registry,
       res.status,
     );
@@ -155,9 +160,15 @@ export class Authenticator {
     } catch {
       throw new ProtocolError(`${ep.registry}: the token service returned something that is not JSON`, ep.registry);
     }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new ProtocolError(`${ep.registry}: the token service returned JSON that is not an object`, ep.registry);
+    }
     const token = typeof body.token === 'string' && body.token ? body.token : typeof body.access_token === 'string' ? body.access_token : '';
     if (!token || !/^[\x21-\x7e]+$/.test(token)) {
       throw new ProtocolError(`${ep.registry}: the token service returned no usable token`, ep.registry);
+    }
+    if (token.length > TOKEN_MAX_CHARS) {
+      throw new ProtocolError(`${ep.registry}: the token service ${realm.host} returned a ${token.length}-character token, over the ${TOKEN_MAX_CHARS}-character limit; refusing it`, ep.registry);
     }
     registerSecret(token);
     const ttl = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_TOKEN_TTL_S;

@@ -7,14 +7,15 @@ import type { Descriptor, Platform } from '../types.js';
 import { Authenticator, type Endpoint } from './auth.js';
 import type { ContentCache } from './cache.js';
 import { ChainedCredentials, type CredentialSource } from './credentials.js';
-import { computeDigest, digestAlgorithm, verifyDigest } from './digest.js';
-import { HttpTransport, type HttpOptions, type HttpResponse } from './http.js';
+import { checkNotModified, computeDigest, digestAlgorithm, verifyDigest } from './digest.js';
+import { HttpTransport, printable, type HttpOptions, type HttpResponse } from './http.js';
 import {
   CONFIG_MAX_BYTES,
   IMAGE_CONFIG_TYPES,
   MANIFEST_ACCEPT,
   MANIFEST_MAX_BYTES,
   MEDIA_TYPES,
+  configPlatform,
   formatPlatform,
   indexPlatforms,
   parseManifest,
@@ -99,7 +100,7 @@ function registryErrors(res: HttpResponse): ErrorBody[] {
     if (!Array.isArray(doc.errors)) return [];
     return doc.errors
       .filter((e): e is { code?: unknown; message?: unknown } => typeof e === 'object' && e !== null)
-      .map((e) => ({ code: String(e.code ?? ''), message: String(e.message ?? '') }));
+      .map((e) => ({ code: printable(String(e.code ?? ''), 64), message: printable(String(e.message ?? '')) }));
   } catch {
     return [];
   }
@@ -366,7 +367,7 @@ export class RegistryClient {
       }
       const headers: Record<string, string> = ifNoneMatch ? { 'if-none-match': `"${ifNoneMatch}"` } : {};
       const res = await this.request(repo, 'GET', `manifests/${reference}`, { accept: MANIFEST_ACCEPT, maxBytes: MANIFEST_MAX_BYTES, headers });
-      if (res.status === 304 && ifNoneMatch) return undefined;
+      if (res.status === 304 && ifNoneMatch) return void checkNotModified(res.headers, ifNoneMatch, what, repo.registry);
       if (res.status !== 200) this.fail(res, repo, what);
       bytes = res.body;
       contentType = res.headers['content-type'];
@@ -499,6 +500,7 @@ export class RegistryClient {
       } catch {
         throw new ProtocolError(`${repo.registry}: tag list for ${repo.repository} is not JSON`, repo.registry);
       }
+      if (typeof doc !== 'object' || doc === null) throw new ProtocolError(`${repo.registry}: tag list for ${repo.repository} is not a JSON object`, repo.registry);
       if (Array.isArray(doc.tags)) for (const t of doc.tags) if (typeof t === 'string') tags.push(t);
       path = nextLink(res, repo);
     }
@@ -556,23 +558,22 @@ export class RegistryClient {
       manifestDigest = top.digest;
       offered = [];
     }
-    let config: ImageConfigFacts | undefined;
-    if (IMAGE_CONFIG_TYPES.has(manifest.config.mediaType)) {
-      const blob = await this.getBlob(repo, manifest.config, CONFIG_MAX_BYTES);
-      config = parseImageConfig(blob, manifest.config, shown);
+    if (!IMAGE_CONFIG_TYPES.has(manifest.config.mediaType)) {
+      throw new ProtocolError(`${shown}: ${manifestDigest} is not a container image (its config is a ${printable(manifest.config.mediaType)}); check the reference names the image Kamal deploys`, ref.registry);
     }
+    const blob = await this.getBlob(repo, manifest.config, CONFIG_MAX_BYTES);
+    const config: ImageConfigFacts | undefined = parseImageConfig(blob, manifest.config, shown);
+    // The platform the image says it is must be the one the index (or the deploy) expects.
+    const own = configPlatform(config, top.manifest.kind === 'index' ? platform : undefined, shown, ref.registry);
     if (top.manifest.kind !== 'index') {
-      const own: Platform | undefined = config?.os && config.architecture ? { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } : undefined;
-      if (own) {
-        offered = [own];
-        platform = own;
-        const mismatch = wanted.filter((w) => !samePlatform(w, own));
-        if (mismatch.length) {
-          throw new PlatformMissingError(
-            `${shown}: is a single-platform ${formatPlatform(own)} image, but the deploy needs ${mismatch.map(formatPlatform).join(', ')}; build for the platform or pass --platform`,
-            ref.registry,
-          );
-        }
+      offered = [own];
+      platform = own;
+      const mismatch = wanted.filter((w) => !samePlatform(w, own));
+      if (mismatch.length) {
+        throw new PlatformMissingError(
+          `${shown}: is a single-platform ${formatPlatform(own)} image, but the deploy needs ${mismatch.map(formatPlatform).join(', ')}; build for the platform or pass --platform`,
+          ref.registry,
+        );
       }
       for (const w of wanted) platformDigests.push({ platform: w, digest: top.digest });
     }

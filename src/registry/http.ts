@@ -156,6 +156,10 @@ export class HttpTransport {
         throw new ProtocolError(`${req.registry}: refusing redirect to plain-http host ${next.host}`, req.registry);
       }
       if (seen.has(next.href)) throw new ProtocolError(`${req.registry}: redirect loop at ${next.pathname}`, req.registry, res.status);
+      if (next.origin !== origin && body !== undefined && res.status !== 303) {
+        // 307/308 (and, here, 301/302) resend the body: for a token request it carries a refresh token.
+        throw new ProtocolError(`${req.registry}: refusing to send a ${method} body to another host (${next.host}) on a ${res.status} redirect from ${url.pathname}`, req.registry, res.status);
+      }
       seen.add(next.href);
       if (res.status === 303) {
         method = method === 'HEAD' ? 'HEAD' : 'GET';
@@ -263,10 +267,25 @@ class RetryableNetworkError extends Error {
   }
 }
 
+/**
+ * Text from a registry (error messages, media types) made safe to print: control characters
+ * (terminal escapes, line breaks that would forge output lines) shown escaped, and the length capped.
+ */
+export function printable(text: string, max = 300): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return clean.length > max ? `${clean.slice(0, max)}… (${text.length} characters)` : clean;
+}
+
+/** `30 s`, `0.4 s`: a sub-second --timeout is not shown as `0 s`. */
+function formatSeconds(ms: number): string {
+  return `${ms >= 10_000 ? Math.round(ms / 1000) : Number((ms / 1000).toPrecision(2))} s`;
+}
+
 function networkError(e: unknown, req: HttpRequest, aborted: boolean, timeoutMs: number): Error {
   const where = `${req.registry} (${req.url.host})`;
   if (aborted || (e instanceof Error && /timeout/i.test(e.name + (e as { code?: string }).code))) {
-    return new RegistryError(`${where} did not answer ${req.method} ${req.url.pathname} within ${Math.round(timeoutMs / 1000)} s; check the registry is reachable or raise --timeout`, req.registry);
+    return new RegistryError(`${where} did not answer ${req.method} ${req.url.pathname} within ${formatSeconds(timeoutMs)}; check the registry is reachable or raise --timeout`, req.registry);
   }
   const code = (e as { code?: string }).code ?? '';
   const msg = e instanceof Error ? e.message : String(e);

@@ -4,6 +4,7 @@
  */
 import { ProtocolError } from '../errors.js';
 import type { Descriptor, Platform } from '../types.js';
+import { printable } from './http.js';
 import { validateDigest } from './reference.js';
 
 export const MEDIA_TYPES = {
@@ -71,7 +72,7 @@ function stringMap(v: unknown, what: string, where: string): Record<string, stri
   if (!isObject(v)) throw new ProtocolError(`${where}: ${what} is not an object`);
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v)) {
-    if (typeof val !== 'string') throw new ProtocolError(`${where}: ${what}["${k}"] is not a string`);
+    if (typeof val !== 'string') throw new ProtocolError(`${where}: ${what}["${printable(k, 80)}"] is not a string`);
     out[k] = val;
   }
   return out;
@@ -85,7 +86,7 @@ export function parseDescriptor(v: unknown, where: string, what: string): Descri
   try {
     validateDigest(digest);
   } catch {
-    throw new ProtocolError(`${where}: ${what} has an invalid digest "${digest.slice(0, 80)}"`);
+    throw new ProtocolError(`${where}: ${what} has an invalid digest "${printable(digest, 80)}"`);
   }
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
     throw new ProtocolError(`${where}: ${what} has an invalid size`);
@@ -124,9 +125,9 @@ export function parseManifest(bytes: Buffer, where: string, opts: { contentType?
   if (doc.schemaVersion === 1 || (contentType && SCHEMA1_TYPES.has(contentType)) || (bodyType && SCHEMA1_TYPES.has(bodyType))) {
     throw new ProtocolError(`${where}: Docker schema 1 manifests are deprecated and not supported; rebuild and push the image with a current builder`);
   }
-  if (doc.schemaVersion !== 2) throw new ProtocolError(`${where}: unsupported manifest schemaVersion ${JSON.stringify(doc.schemaVersion)}`);
+  if (doc.schemaVersion !== 2) throw new ProtocolError(`${where}: unsupported manifest schemaVersion ${printable(String(JSON.stringify(doc.schemaVersion)), 40)}`);
   if (bodyType && contentType && contentType !== bodyType && contentType !== 'application/json' && contentType !== 'application/octet-stream') {
-    throw new ProtocolError(`${where}: Content-Type ${contentType} disagrees with the manifest's mediaType ${bodyType}`);
+    throw new ProtocolError(`${where}: Content-Type ${printable(contentType, 100)} disagrees with the manifest's mediaType ${printable(bodyType, 100)}`);
   }
   const hasManifests = 'manifests' in doc;
   const hasImageParts = 'layers' in doc || 'config' in doc;
@@ -136,7 +137,7 @@ export function parseManifest(bytes: Buffer, where: string, opts: { contentType?
   const mediaType = bodyType ?? (contentType && (INDEX_TYPES.has(contentType) || MANIFEST_TYPES.has(contentType)) ? contentType : undefined)
     ?? (hasManifests ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest);
   if (opts.expectedMediaType && opts.expectedMediaType !== mediaType) {
-    throw new ProtocolError(`${where}: expected a ${opts.expectedMediaType} but the registry served a ${mediaType}`);
+    throw new ProtocolError(`${where}: expected a ${opts.expectedMediaType} but the registry served a ${printable(mediaType, 100)}`);
   }
   const annotations = stringMap(doc.annotations, 'annotations', where);
   const subject = doc.subject !== undefined ? parseDescriptor(doc.subject, where, 'subject') : undefined;
@@ -155,7 +156,7 @@ export function parseManifest(bytes: Buffer, where: string, opts: { contentType?
     const layers = doc.layers.map((l, i) => parseDescriptor(l, where, `layers[${i}]`));
     return { kind: 'manifest', mediaType, config, layers, annotations, subject, artifactType };
   }
-  throw new ProtocolError(`${where}: unsupported manifest media type ${mediaType}`);
+  throw new ProtocolError(`${where}: unsupported manifest media type ${printable(mediaType, 100)}`);
 }
 
 // ---- platforms ----------------------------------------------------------------------------------
@@ -239,4 +240,30 @@ export function indexPlatforms(manifests: Descriptor[]): Platform[] {
     if (d.platform!.variant) p.variant = d.platform!.variant;
     return p;
   });
+}
+
+/**
+ * The platform an image config says it is. Every image config names its os and architecture (OCI
+ * image spec); without them the platform check would be skipped, so a config without them is
+ * refused. When an index entry led here, the config must be that entry's platform: an index that
+ * calls an arm64 image amd64 is lying.
+ */
+export function configPlatform(
+  config: { os?: string; architecture?: string; variant?: string },
+  fromIndex: Platform | undefined,
+  where: string,
+  registry: string,
+): Platform {
+  if (!config.os || !config.architecture) {
+    throw new ProtocolError(`${where}: the image config names no os and architecture; it is not a runnable image`, registry);
+  }
+  const own: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+  if (fromIndex) {
+    const a = normalizePlatform(fromIndex);
+    const b = normalizePlatform(own);
+    if (a.os !== b.os || a.architecture !== b.architecture) {
+      throw new ProtocolError(`${where}: the index lists this image as ${formatPlatform(fromIndex)} but its config says ${printable(formatPlatform(own), 80)}; refusing it`, registry);
+    }
+  }
+  return own;
 }
