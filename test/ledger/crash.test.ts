@@ -2,29 +2,39 @@
  * File ledger crash safety, with real processes and real file systems:
  * - a writer killed with SIGKILL in the middle of its appends leaves a ledger that loads (library and
  *   `kamal-gate ledger verify`), holding every append the writer saw complete, its chain intact;
- * - a full disk (ENOSPC) fails `kamal-gate record` cleanly and leaves the ledger byte for byte as it was;
- * - a read-only ledger (immutable file, read-only mount) fails `kamal-gate record` / `verify`
- *   cleanly, the ledger byte for byte as it was.
+ * - a write that fails part-way through an append (full disk, file size limit) fails
+ *   `kamal-gate record` cleanly and leaves the ledger byte for byte as it was;
+ * - a read-only ledger (file or folder) fails `kamal-gate record` / `verify` cleanly, the ledger
+ *   byte for byte as it was.
  *
- * How the failures are produced (all need root, as the test script and CI run):
- * - ENOSPC: a small tmpfs mounted by the test and filled up. This is the real error a full disk
- *   gives, page-granular as on any file system: a write that fits part-way writes that part and
- *   then fails, which is what a torn-append bug needs to show. (RLIMIT_FSIZE would give EFBIG,
- *   another errno through another path; tmpfs is the honest full disk.)
- * - read-only: root ignores permission bits, so chmod would prove nothing. `chattr +i` (the ext4
- *   immutable attribute: EPERM even for root) on the ledger file, and a read-only bind mount
- *   (EROFS) of the ledger's folder. Each test checks the errno it expects is the one reported.
- * A machine where these cannot be set up fails the test, saying why; it never skips.
+ * How the failures are produced. The suite runs as root (test script, CI), and root ignores
+ * permission bits, so the first choice is a privileged mechanism giving the real error; when the
+ * machine refuses it (no CAP_SYS_ADMIN for mount, a file system without `chattr`, such as overlayfs)
+ * an unprivileged mechanism produces a failure of the same kind instead. Each test never skips, says
+ * in its name which mechanism ran, and checks the errno it expects is the one reported.
+ * KAMAL_GATE_TEST_NO_MOUNT=1 forces the fallbacks, so both paths can be run on a machine that
+ * allows the privileged ones.
+ * - write failing part-way: a small tmpfs mounted by the test and filled up (ENOSPC, page-granular
+ *   as on any file system: a write that fits part-way writes that part and then fails, which is
+ *   what a torn-append bug needs to show). Fallback: the CLI runs under RLIMIT_FSIZE (`prlimit`)
+ *   set a little past the ledger's size, so the append's write lands part-way and the next write
+ *   fails with EFBIG (Node ignores SIGXFSZ, so the process gets the errno instead of dying).
+ * - read-only file: `chattr +i` (the immutable attribute: EPERM even for root). Fallback: the file
+ *   chmod 0444 and the CLI run as uid/gid 65534 (`nobody`), which gets EACCES.
+ * - read-only folder: a read-only bind mount (EROFS) of the ledger's folder. Fallback: the folder
+ *   chmod 0555 and the CLI run as uid/gid 65534, which gets EACCES.
+ * A machine where neither mechanism can be set up fails the test, saying why.
  */
-import { execFile as execFileCb, spawn } from 'node:child_process';
+import { execFile as execFileCb, spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileLedger, type NewEntry } from '../../src/ledger/index.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI, runCli, type CliResult } from '../helpers/cli.js';
 import { ImageBuilder } from '../helpers/image-builder.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { buildLedgerModule, type BuiltModule } from './children.js';
@@ -200,6 +210,91 @@ describe('a file ledger writer killed with SIGKILL mid-append', () => {
   }, 180_000);
 });
 
+/**
+ * Which mechanism each test below uses: the privileged one when this machine allows it (tried once,
+ * here, so that the test names can say), else the unprivileged fallback.
+ */
+const FORCE_FALLBACK = process.env['KAMAL_GATE_TEST_NO_MOUNT'] === '1';
+const NOBODY = 65534;
+/** Why a fallback runs, for the test names. */
+const NOT_USED = FORCE_FALLBACK ? 'set aside by KAMAL_GATE_TEST_NO_MOUNT=1' : 'refused here';
+
+/** Runs `steps` in order, then `undo` (always); returns why it was refused, or undefined. */
+async function refused(steps: Array<[string, string[]]>, undo: Array<[string, string[]]>): Promise<string | undefined> {
+  if (FORCE_FALLBACK) return 'KAMAL_GATE_TEST_NO_MOUNT=1';
+  try {
+    for (const [cmd, args] of steps) await execFile(cmd, args);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message.trim().split('\n').slice(0, 2).join(' ');
+  } finally {
+    for (const [cmd, args] of undo) await execFile(cmd, args).catch(() => undefined);
+  }
+}
+const probeDir = await mkdtemp(join(tmpdir(), 'kamal-gate-probe-'));
+await mkdir(join(probeDir, 'a'));
+await mkdir(join(probeDir, 'b'));
+await writeFile(join(probeDir, 'f'), '');
+const noTmpfs = await refused([['mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', join(probeDir, 'a')]]], [['umount', [join(probeDir, 'a')]]]);
+const noChattr = await refused([['chattr', ['+i', join(probeDir, 'f')]]], [['chattr', ['-i', join(probeDir, 'f')]]]);
+const noRoMount = await refused(
+  [
+    ['mount', ['--bind', join(probeDir, 'a'), join(probeDir, 'b')]],
+    ['mount', ['-o', 'remount,bind,ro', join(probeDir, 'b')]],
+  ],
+  [['umount', [join(probeDir, 'b')]]],
+);
+await rm(probeDir, { recursive: true, force: true });
+for (const [what, why, fallback] of [
+  ['full disk: mounting a tmpfs', noTmpfs, 'RLIMIT_FSIZE (EFBIG)'],
+  ['immutable file: chattr +i', noChattr, `chmod 0444, CLI as uid ${NOBODY} (EACCES)`],
+  ['read-only mount: a read-only bind mount', noRoMount, `chmod 0555 folder, CLI as uid ${NOBODY} (EACCES)`],
+] as const) {
+  const not = FORCE_FALLBACK ? 'set aside by KAMAL_GATE_TEST_NO_MOUNT=1' : `refused (${why})`;
+  console.log(why === undefined ? `${what}: available, used` : `${what}: ${not}; using the fallback: ${fallback}`);
+}
+
+/**
+ * Runs the built CLI like runCli (fresh cwd, fresh cache), under a file size limit (`fsize`
+ * bytes, through prlimit) or as another user (`uid`: its cwd and cache are made its own).
+ */
+async function runCliLimited(args: string[], limits: { fsize?: number; uid?: number }): Promise<CliResult> {
+  const cwd = await freshDir();
+  const cache = await freshDir();
+  const env: NodeJS.ProcessEnv = { ...process.env, KAMAL_GATE_CACHE_DIR: cache, HOME: cwd };
+  for (const k of ['KAMAL_VERSION', 'VERSION', 'KAMAL_DESTINATION']) delete env[k];
+  const ids = limits.uid === undefined ? {} : { uid: limits.uid, gid: limits.uid };
+  if (limits.uid !== undefined) {
+    // The user must be able to load the built CLI and its node_modules from this checkout.
+    const load = spawnSync(process.execPath, ['-e', `import(${JSON.stringify(pathToFileURL(join(dirname(CLI), 'cli', 'main.js')).href)})`], { ...ids, encoding: 'utf8' });
+    if (load.status !== 0) {
+      throw new Error(`uid ${limits.uid} cannot load the built CLI (${CLI}): make the checkout and its node_modules readable and its folders traversable by other users (${load.stderr.split('\n').find((l) => /Error/.test(l)) ?? load.stderr.trim()})`);
+    }
+    await chown(cwd, limits.uid, limits.uid);
+    await chown(cache, limits.uid, limits.uid);
+  }
+  const [cmd, argv] =
+    limits.fsize === undefined
+      ? [process.execPath, [CLI, ...args]]
+      : ['prlimit', [`--fsize=${limits.fsize}`, '--', process.execPath, CLI, ...args]];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], ...ids });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (e) => reject(new Error(`cannot run \`${cmd}\` (${e.message}); the fallback needs prlimit (util-linux) for a file size limit`)));
+    child.on('close', (code, signal) => resolvePromise({ code: code ?? -1, stdout, stderr: signal ? `${stderr}\nkilled by ${signal}` : stderr }));
+  });
+}
+
+/** Makes `dir` and every folder above it up to the temp folder traversable by another user. */
+async function traversable(dir: string): Promise<void> {
+  for (let d = dir; d.startsWith(tmpdir()) && d !== tmpdir(); d = dirname(d)) {
+    await chmod(d, ((await stat(d)).mode & 0o777) | 0o055);
+  }
+}
+
 describe('a file ledger that cannot be written, through the CLI', () => {
   let reg: TestRegistry;
   let builder: ImageBuilder;
@@ -235,7 +330,16 @@ describe('a file ledger that cannot be written, through the CLI', () => {
     expect(res.stderr).not.toMatch(/internal error|at \S+:\d+:\d+/);
   }
 
-  it('a full disk (ENOSPC, a filled tmpfs) mid-append: exit 3 naming the file, the ledger byte for byte unchanged', async () => {
+  /** After the failures: the next run records, chained onto the untouched entries. */
+  async function expectRecordsAfter(path: string, ref: string, entries: number): Promise<void> {
+    const ok = await runCli(['record', ref, '--ledger', path]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const verified = await runCli(['ledger', 'verify', '--ledger', path]);
+    expect(verified.code, verified.stdout).toBe(0);
+    expect(verified.stdout).toContain(`${entries} entries, hash chain intact`);
+  }
+
+  if (noTmpfs === undefined) it('a full disk (ENOSPC, a filled tmpfs) mid-append: exit 3 naming the file, the ledger byte for byte unchanged', async () => {
     const mnt = await freshDir();
     await sh('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt], 'mounting a small tmpfs to fill up');
     mounts.push(mnt);
@@ -270,14 +374,34 @@ describe('a file ledger that cannot be written, through the CLI', () => {
     // Space freed: the next run records, chained onto the untouched entries.
     await rm(join(mnt, 'filler'));
     await rm(join(mnt, 'filler2'), { force: true });
-    const ok = await runCli(['record', ref, '--ledger', path]);
-    expect(ok.code, ok.stderr).toBe(0);
-    const verified = await runCli(['ledger', 'verify', '--ledger', path]);
-    expect(verified.code, verified.stdout).toBe(0);
-    expect(verified.stdout).toContain('5 entries, hash chain intact');
+    await expectRecordsAfter(path, ref, 5);
   }, 60_000);
 
-  it('an immutable ledger file (chattr +i: EPERM, even for root): exit 3 naming the file, byte for byte unchanged', async () => {
+  if (noTmpfs !== undefined) it(`a write failing mid-append (EFBIG: the CLI under RLIMIT_FSIZE; tmpfs mount ${NOT_USED}): exit 3 naming the file, the ledger byte for byte unchanged`, async () => {
+    const dir = await freshDir();
+    const { path, ref } = await setUp(dir, 3, 'crash/fsize');
+    const kamal = join(dir, '.kamal');
+    // A large entry 4, so that the limit below (the ledger's size + 100 bytes) stays far above the
+    // size of anything else the CLI writes (its lock, its cache entries).
+    await new FileLedger(path).append([entry(4, { actor: 'a'.repeat(64 * 1024) })]);
+    const size = (await stat(path)).size;
+    const before = await snapshot(kamal);
+
+    // The append's first write lands 100 bytes of its line (a torn line), the next fails with EFBIG.
+    const res = await runCliLimited(['record', ref, '--ledger', path], { fsize: size + 100 });
+    expectCleanFailure(res, path, /EFBIG|file too large/i, /file size limit/);
+    expect(await snapshot(kamal)).toEqual(before);
+
+    // No file may grow at all: even the lock cannot be written. Same clean failure, nothing left behind.
+    const res2 = await runCliLimited(['verify', ref, '--ledger', path], { fsize: 0 });
+    expectCleanFailure(res2, path, /EFBIG|file too large/i, /file size limit/);
+    expect(await snapshot(kamal)).toEqual(before);
+
+    // Without the limit: the next run records, chained onto the untouched entries.
+    await expectRecordsAfter(path, ref, 5);
+  }, 60_000);
+
+  if (noChattr === undefined) it('an immutable ledger file (chattr +i: EPERM, even for root): exit 3 naming the file, byte for byte unchanged', async () => {
     const dir = await freshDir();
     const { path, ref } = await setUp(dir, 3, 'crash/immutable');
     await sh('chattr', ['+i', path], 'setting the immutable attribute on the ledger');
@@ -295,7 +419,34 @@ describe('a file ledger that cannot be written, through the CLI', () => {
     expect(ok.code, ok.stderr).toBe(0);
   }, 60_000);
 
-  it('a ledger on a read-only mount (EROFS): exit 3 naming the file, byte for byte unchanged, also with a stale lock there', async () => {
+  if (noChattr !== undefined) it(`a read-only ledger file (chmod 0444, the CLI as uid ${NOBODY}: EACCES; chattr +i ${NOT_USED}): exit 3 naming the file, byte for byte unchanged`, async () => {
+    const dir = await freshDir();
+    const { path, ref } = await setUp(dir, 3, 'crash/readonly-file');
+    const kamal = join(dir, '.kamal');
+    // The folder is the user's (its lock can be made), the file is root's and read-only.
+    await traversable(dir);
+    await chown(kamal, NOBODY, NOBODY);
+    await chmod(path, 0o444);
+    const before = await snapshot(kamal);
+    for (const cmd of ['record', 'verify']) {
+      const res = await runCliLimited([cmd, ref, '--ledger', path], { uid: NOBODY });
+      expectCleanFailure(res, path, /EACCES|permission denied/i, /writable by this user/);
+      expect(await snapshot(kamal)).toEqual(before);
+    }
+    await chmod(path, 0o644);
+    const ok = await runCli(['record', ref, '--ledger', path]);
+    expect(ok.code, ok.stderr).toBe(0);
+  }, 60_000);
+
+  /** A lock left by a writer that has died: breaking it needs a write too. */
+  async function staleLock(path: string): Promise<void> {
+    const dead = spawn(process.execPath, ['-e', '0']);
+    const pid = dead.pid!;
+    await new Promise((r) => dead.on('close', r));
+    await writeFile(`${path}.lock`, `${JSON.stringify({ pid, hostname: hostname(), time: new Date().toISOString() })}\n`);
+  }
+
+  if (noRoMount === undefined) it('a ledger on a read-only mount (EROFS): exit 3 naming the file, byte for byte unchanged, also with a stale lock there', async () => {
     const dir = await freshDir();
     const { path, ref } = await setUp(dir, 3, 'crash/readonly');
     const kamal = join(dir, '.kamal');
@@ -310,13 +461,9 @@ describe('a file ledger that cannot be written, through the CLI', () => {
     expectCleanFailure(res, roPath, /EROFS|read-only file system/i, /read-only file system: remount/);
     expect(await snapshot(kamal)).toEqual(before);
 
-    // A stale lock left by a writer that died before the mount went read-only: breaking it needs a
-    // write too. Still a clean failure.
+    // A stale lock left by a writer that died before the mount went read-only: still a clean failure.
     await execFile('umount', [ro]);
-    const dead = spawn(process.execPath, ['-e', '0']);
-    const pid = dead.pid!;
-    await new Promise((r) => dead.on('close', r));
-    await writeFile(`${path}.lock`, `${JSON.stringify({ pid, hostname: (await import('node:os')).hostname(), time: new Date().toISOString() })}\n`);
+    await staleLock(path);
     await sh('mount', ['--bind', kamal, ro], 'bind-mounting the ledger folder');
     await sh('mount', ['-o', 'remount,bind,ro', ro], 'making the bind mount read-only');
     const before2 = await snapshot(kamal);
@@ -324,6 +471,29 @@ describe('a file ledger that cannot be written, through the CLI', () => {
     expectCleanFailure(res2, roPath, /EROFS|read-only file system/i, /read-only file system: remount/);
     expect(await snapshot(kamal)).toEqual(before2);
     const read = await runCli(['ledger', 'verify', '--ledger', roPath]);
+    expect(read.code, read.stdout + read.stderr).toBe(0);
+    expect(read.stdout).toContain('3 entries, hash chain intact');
+  }, 60_000);
+
+  if (noRoMount !== undefined) it(`a ledger in a read-only folder (chmod 0555, the CLI as uid ${NOBODY}: EACCES; read-only mount ${NOT_USED}): exit 3 naming the file, byte for byte unchanged, also with a stale lock there`, async () => {
+    const dir = await freshDir();
+    const { path, ref } = await setUp(dir, 3, 'crash/readonly-dir');
+    const kamal = join(dir, '.kamal');
+    // Folder and file are root's; the user can read both and write neither.
+    await traversable(dir);
+    await chmod(kamal, 0o555);
+    await chmod(path, 0o644);
+    const before = await snapshot(kamal);
+    const res = await runCliLimited(['record', ref, '--ledger', path], { uid: NOBODY });
+    expectCleanFailure(res, path, /EACCES|permission denied/i, /writable by this user/);
+    expect(await snapshot(kamal)).toEqual(before);
+
+    await staleLock(path);
+    const before2 = await snapshot(kamal);
+    const res2 = await runCliLimited(['verify', ref, '--ledger', path], { uid: NOBODY });
+    expectCleanFailure(res2, path, /EACCES|permission denied/i, /writable by this user/);
+    expect(await snapshot(kamal)).toEqual(before2);
+    const read = await runCliLimited(['ledger', 'verify', '--ledger', path], { uid: NOBODY });
     expect(read.code, read.stdout + read.stderr).toBe(0);
     expect(read.stdout).toContain('3 entries, hash chain intact');
   }, 60_000);
