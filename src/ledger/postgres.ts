@@ -50,10 +50,17 @@ const MIGRATIONS: string[][] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 const COLUMNS = 'seq, time, registry, repository, tag, digest, platform_digests, event, source, actor, prev, hash';
+/**
+ * The same columns as read back: the time as the server formats it, in the form the entry was hashed
+ * with (an ISO 8601 UTC string with milliseconds), instead of a Date parsed and formatted again per row.
+ */
+const READ_COLUMNS = COLUMNS.replace('time', `to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time`);
+/** Rows read per query while loading: bounds the memory a load needs beside the entries themselves. */
+const PAGE_ROWS = 10_000;
 
 interface Row {
   seq: string | number;
-  time: Date;
+  time: Date | string;
   registry: string;
   repository: string;
   tag: string;
@@ -230,7 +237,7 @@ export class PostgresLedger implements Ledger {
       await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${this.lockTimeoutMs}ms`]);
       // Every writer queues here until the one before it commits: the chain stays linear.
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [APPEND_LOCK]);
-      const { rows } = await client.query<Row>(`SELECT ${COLUMNS} FROM kamal_gate_ledger ORDER BY seq DESC LIMIT 1`);
+      const { rows } = await client.query<Row>(`SELECT ${READ_COLUMNS} FROM kamal_gate_ledger ORDER BY seq DESC LIMIT 1`);
       let tip: ChainTip | null = null;
       if (rows[0]) {
         const checked = checkStored(rowToEntry(rows[0]));
@@ -293,23 +300,29 @@ export class PostgresLedger implements Ledger {
    * next process, which reads everything.)
    */
   private async refresh(): Promise<EntryIndex> {
-    const after = this.index.tip?.seq ?? 0;
-    let rows: Row[];
+    for (;;) {
+      const after = this.index.tip?.seq ?? 0;
+      const rows = await this.page(after);
+      for (const row of rows) {
+        const checked = checkStored(rowToEntry(row));
+        const problem = checked.reason ?? linkProblem(checked.entry!, this.index.tip);
+        if (problem !== undefined) {
+          this.index = new EntryIndex(); // read everything again next time
+          throw this.untrusted(Number(row.seq), problem);
+        }
+        this.index.add(checked.entry!);
+      }
+      if (rows.length < PAGE_ROWS) return this.index;
+    }
+  }
+
+  /** Up to PAGE_ROWS entries after `after`, in order. */
+  private async page(after: number): Promise<Row[]> {
     try {
-      rows = (await this.pool.query<Row>(`SELECT ${COLUMNS} FROM kamal_gate_ledger WHERE seq > $1 ORDER BY seq`, [after])).rows;
+      return (await this.pool.query<Row>(`SELECT ${READ_COLUMNS} FROM kamal_gate_ledger WHERE seq > $1 ORDER BY seq LIMIT ${PAGE_ROWS}`, [after])).rows;
     } catch (e) {
       throw this.mapError(e);
     }
-    for (const row of rows) {
-      const checked = checkStored(rowToEntry(row));
-      const problem = checked.reason ?? linkProblem(checked.entry!, this.index.tip);
-      if (problem !== undefined) {
-        this.index = new EntryIndex(); // read everything again next time
-        throw this.untrusted(Number(row.seq), problem);
-      }
-      this.index.add(checked.entry!);
-    }
-    return this.index;
   }
 
   async all(): Promise<LedgerEntry[]> {
@@ -325,20 +338,30 @@ export class PostgresLedger implements Ledger {
   }
 
   async verify(): Promise<ChainReport> {
-    let rows: Row[];
-    try {
-      rows = (await this.pool.query<Row>(`SELECT ${COLUMNS} FROM kamal_gate_ledger ORDER BY seq`)).rows;
-    } catch (e) {
-      throw this.mapError(e);
-    }
     let tip: ChainTip | null = null;
-    for (const row of rows) {
-      const checked = checkStored(rowToEntry(row));
-      const problem = checked.reason ?? linkProblem(checked.entry!, tip);
-      if (problem !== undefined) return { ok: false, entries: rows.length, firstBroken: { seq: Number(row.seq), reason: problem } };
-      tip = { seq: Number(row.seq), hash: row.hash };
+    let entries = 0;
+    let firstBroken: { seq: number; reason: string } | undefined;
+    for (;;) {
+      const rows = await this.page(tip?.seq ?? 0);
+      entries += rows.length;
+      for (const row of rows) {
+        if (firstBroken) break;
+        const checked = checkStored(rowToEntry(row));
+        const problem = checked.reason ?? linkProblem(checked.entry!, tip);
+        if (problem !== undefined) firstBroken = { seq: Number(row.seq), reason: problem };
+        else tip = { seq: Number(row.seq), hash: row.hash };
+      }
+      if (rows.length < PAGE_ROWS) break;
+      if (firstBroken) {
+        // Count the rest without checking it, as the file backend does.
+        const { rows: counted } = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM kamal_gate_ledger').catch((e: unknown) => {
+          throw this.mapError(e);
+        });
+        entries = Number(counted[0]?.n ?? entries);
+        break;
+      }
     }
-    return { ok: true, entries: rows.length };
+    return firstBroken ? { ok: false, entries, firstBroken } : { ok: true, entries };
   }
 
   async close(): Promise<void> {

@@ -188,6 +188,26 @@ describe('PostgreSQL ledger: tampering', () => {
     expect(await sql(url, 'SELECT count(*)::int AS n FROM kamal_gate_ledger')).toEqual([{ n: 2 }]);
   });
 
+  it('reads a ledger larger than one page (10,000 rows) whole, and finds an edit on a later page', async () => {
+    const url = await server.createDatabase();
+    const writer = await open(url);
+    const n = 20_005;
+    for (let i = 0; i < n; i += 5000) await writer.append(Array.from({ length: Math.min(5000, n - i) }, (_, k) => entry(i + k + 1)));
+    const all = await (await open(url)).all();
+    expect(all).toHaveLength(n);
+    expect(all.every((e, i) => e.seq === i + 1)).toBe(true);
+    expect(await (await open(url)).verify()).toEqual({ ok: true, entries: n });
+    await sql(url, 'UPDATE kamal_gate_ledger SET tag = $1 WHERE seq = 15000', ['evil']);
+    expect(await (await open(url)).verify()).toEqual({
+      ok: false,
+      entries: n,
+      firstBroken: { seq: 15000, reason: 'hash does not match the entry: the entry was edited' },
+    });
+    const error = await (await open(url)).tags().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LedgerError);
+    expect((error as Error).message).toContain('seq 15000');
+  });
+
   it('sees entries other writers appended since its last read', async () => {
     const url = await withEntries(1);
     const reader = await open(url);
