@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, isKamalGateError } from '../errors.js';
+import { printableLines } from '../printable.js';
 import { redact } from '../redact.js';
 import { VERSION } from '../version.js';
 import { LINT_FORMATS, VERIFY_FORMATS } from './formats.js';
@@ -225,11 +226,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       return EXIT.usage; // commander already printed the message
     }
     if (isKamalGateError(e)) {
-      io.err(`kamal-gate: ${e.message}\n`);
+      io.err(`kamal-gate: ${printableLines(e.message)}\n`);
       return e.exitCode;
     }
     const msg = e instanceof Error ? e.message : String(e);
-    io.err(`kamal-gate: internal error: ${msg}\n(this is a bug in kamal-gate; the image was not verified)\n`);
+    io.err(`kamal-gate: internal error: ${printableLines(msg)}\n(this is a bug in kamal-gate; the image was not verified)\n`);
     if (io.env['KAMAL_GATE_DEBUG'] && e instanceof Error && e.stack) io.err(`${e.stack}\n`);
     return EXIT.unverifiable;
   }

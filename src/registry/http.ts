@@ -271,11 +271,7 @@ class RetryableNetworkError extends Error {
  * Text from a registry (error messages, media types) made safe to print: control characters
  * (terminal escapes, line breaks that would forge output lines) shown escaped, and the length capped.
  */
-export function printable(text: string, max = 300): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return clean.length > max ? `${clean.slice(0, max)}… (${text.length} characters)` : clean;
-}
+export { printable } from '../printable.js';
 
 /** `30 s`, `0.4 s`: a sub-second --timeout is not shown as `0 s`. */
 function formatSeconds(ms: number): string {

@@ -1,3 +1,4 @@
+import { printable } from '../printable.js';
 import { SEVERITY_RANK } from '../types.js';
 import type { RegistryStats } from '../registry/stats.js';
 import { verdictOf } from './ci.js';
@@ -10,9 +11,9 @@ function verdict(f: FindingReport): string {
 
 function renderFinding(f: FindingReport): string[] {
   const at = f.source ? ` (${f.source.file}:${f.source.line})` : '';
-  const lines = [`  ${verdict(f)} ${f.severity} ${f.rule}${at}: ${f.message}`];
-  if (f.remedy && verdict(f) !== 'WAIVED') lines.push(`       fix: ${f.remedy}`);
-  if (f.waivedBy) lines.push(`       waived until ${f.waivedBy.expires} by ${f.waivedBy.source.file}:${f.waivedBy.source.line}: ${f.waivedBy.reason}`);
+  const lines = [`  ${verdict(f)} ${f.severity} ${f.rule}${at}: ${printable(f.message, Infinity)}`];
+  if (f.remedy && verdict(f) !== 'WAIVED') lines.push(`       fix: ${printable(f.remedy, Infinity)}`);
+  if (f.waivedBy) lines.push(`       waived until ${f.waivedBy.expires} by ${f.waivedBy.source.file}:${f.waivedBy.source.line}: ${printable(f.waivedBy.reason, Infinity)}`);
   return lines;
 }
 
@@ -64,10 +65,10 @@ export function renderVerifyText(report: VerifyReport): string {
     for (const r of problems) {
       const loc = where(r);
       if (r.status === 'absent') out.push(`note: ${r.ref} (alias of ${r.aliasOf ?? 'the app image'}) is not in the registry; Kamal re-tags it on the hosts, so this is not a failure`);
-      else out.push(`error: ${r.role} ${r.name}${loc ? ` (${loc})` : ''}: ${r.error?.message}`);
+      else out.push(`error: ${r.role} ${r.name}${loc ? ` (${loc})` : ''}: ${printable(r.error?.message ?? '', Infinity)}`);
     }
   }
-  for (const n of report.notes) out.push(`note: ${n}`);
+  for (const n of report.notes) out.push(`note: ${printable(n, Infinity)}`);
   const failed = report.images.filter((r) => r.status === 'error').length;
   const all = [...report.images.flatMap((r) => r.findings ?? []), ...(report.policyFindings ?? [])];
   const failing = all.filter((f) => verdictOf(f) === 'fail').length;
