@@ -474,12 +474,21 @@ export class RegistryClient {
     // about the API; a bare 404 (distribution 2.8's router) says it is not there.
     if (res.status === 404 && registryErrors(res).length === 0) this.noReferrersApi.add(repo.registry);
     if (res.status !== 200) return { status: res.status };
-    try {
-      const m = parseManifest(res.body, `${refName(repo, digest)} referrers`, { contentType: res.headers['content-type'] });
-      return m.kind === 'index' ? { status: 200, index: m } : { status: 200 };
-    } catch {
-      return { status: 200 };
+    const first = referrersPage(res, repo, digest);
+    if (!first) return { status: 200 };
+    // Later pages (`Link: rel="next"`), up to a bound: a registry that pages forever cannot hold the
+    // run, and a page that fails or leaves the repository ends the list. Stopping early can only hide
+    // signatures, which fails an image, never passes it.
+    const manifests = [...first.manifests];
+    let next = safeNextLink(res, repo);
+    for (let page = 1; next && page < REFERRERS_MAX_PAGES; page++) {
+      const more = await this.request(repo, 'GET', next, { accept: MEDIA_TYPES.ociIndex, maxBytes: MANIFEST_MAX_BYTES });
+      const index = more.status === 200 ? referrersPage(more, repo, digest) : undefined;
+      if (!index) break;
+      manifests.push(...index.manifests);
+      next = safeNextLink(more, repo);
     }
+    return { status: 200, index: { ...first, manifests } };
   }
 
   /** Every tag of a repository, following `Link: rel="next"` (relative to the request URL). */
@@ -595,6 +604,26 @@ export class RegistryClient {
 
 function refName(repo: Repo, reference: string): string {
   return `${repo.registry}/${repo.repository}${reference.includes(':') ? '@' : ':'}${reference}`;
+}
+
+/** How many pages of referrers are read for one digest at most. */
+const REFERRERS_MAX_PAGES = 16;
+
+function referrersPage(res: HttpResponse, repo: Repo, digest: string): ImageIndex | undefined {
+  try {
+    const m = parseManifest(res.body, `${refName(repo, digest)} referrers`, { contentType: res.headers['content-type'] });
+    return m.kind === 'index' ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function safeNextLink(res: HttpResponse, repo: Repo): string | undefined {
+  try {
+    return nextLink(res, repo);
+  } catch {
+    return undefined;
+  }
 }
 
 function nextLink(res: HttpResponse, repo: Repo): string | undefined {
