@@ -15,13 +15,12 @@ import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LedgerError, LedgerUnavailableError } from '../errors.js';
 import { EntryIndex, assertNewEntry, chainBatch, checkStored, linkProblem, type ChainTip } from './chain.js';
-import { errCode, fsRemedy } from './fs-errors.js';
+import { NOTHING_WRITTEN, errCode, fsRemedy } from './fs-errors.js';
 import { acquireLock } from './lock.js';
 import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagRef } from './types.js';
 
 const NL = 0x0a;
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
-const NOTHING_WRITTEN = 'Nothing was written: the entries already in the ledger are unchanged.';
 
 /** What reading the whole file found. */
 export interface ParsedLedger {
@@ -52,16 +51,18 @@ function lastLine(buf: Buffer, atFileStart: boolean): { start: number; torn: boo
   if (nl < 0 && !atFileStart) return undefined;
   const start = nl + 1;
   const end = terminated ? size - 1 : size;
-  const parsed = tryParse(buf.toString('utf8', start, end));
-  // A crash leaves the last write unfinished: its line has no newline yet (or, after a power loss
-  // on some file systems, reads back as NUL bytes). A line that got its newline was written whole:
-  // if it is not JSON now it was damaged afterwards, which is corruption, never silently dropped.
-  return { start, torn: !parsed.ok && (!terminated || onlyNul(buf, start, end)), terminated };
+  return { start, torn: readLastLine(buf.toString('utf8', start, end), terminated).torn, terminated };
 }
 
-function onlyNul(buf: Buffer, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
-  return true;
+/**
+ * The file's last line, parsed, and whether it is torn. A crash leaves the last write unfinished: its
+ * line has no newline yet (or, after a power loss on some file systems, reads back as NUL bytes). A
+ * line that got its newline was written whole: if it is not JSON now it was damaged afterwards,
+ * which is corruption, never silently dropped.
+ */
+function readLastLine(text: string, terminated: boolean): { parsed: ReturnType<typeof tryParse>; torn: boolean } {
+  const parsed = tryParse(text);
+  return { parsed, torn: !parsed.ok && (!terminated || /^\0*$/.test(text)) };
 }
 
 /**
@@ -114,14 +115,10 @@ export class LedgerParser {
     }
     this.pending = undefined;
     if (last) {
-      const parsed = tryParse(last.text);
-      // A crash leaves the last write without its newline (or, after a power loss on some file
-      // systems, as NUL bytes). A line that got its newline was written whole: if it is not JSON
-      // now it was damaged afterwards, and is checked (and refused) like any other line.
-      const torn = !parsed.ok && (!terminated || /^\0*$/.test(last.text));
+      // A damaged last line that is not torn is checked (and refused) like any other line.
+      const { parsed, torn } = readLastLine(last.text, terminated);
       if (torn) this.result.torn = { line: this.result.lines + 1, offset: last.start };
-      else if (parsed.ok) this.check(last.text, parsed);
-      else this.check(last.text);
+      else this.check(last.text, parsed);
     }
     return this.result;
   }
@@ -135,7 +132,7 @@ export class LedgerParser {
     return s;
   }
 
-  private check(text: string, parsed?: { ok: true; value: unknown }): void {
+  private check(text: string, parsed?: ReturnType<typeof tryParse>): void {
     const result = this.result;
     result.lines++;
     if (result.firstBroken) return;

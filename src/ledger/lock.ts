@@ -19,7 +19,7 @@ import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LedgerUnavailableError } from '../errors.js';
-import { fsRemedy } from './fs-errors.js';
+import { NOTHING_WRITTEN, errCode, fsRemedy } from './fs-errors.js';
 import type { LockHolder } from './types.js';
 
 export interface LockOptions {
@@ -43,10 +43,6 @@ interface LockFile {
   /** Identifies this exact lock file: inode, mtime and content. */
   identity: string;
   stale: boolean;
-}
-
-function errCode(e: unknown): string | undefined {
-  return e && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : undefined;
 }
 
 function pidAlive(pid: number): boolean {
@@ -133,7 +129,7 @@ export async function acquireLock(lockPath: string, options: LockOptions): Promi
     const remedy = fsRemedy(e);
     throw new LedgerUnavailableError(
       `cannot append to ${options.ledger}: cannot take its lock ${lockPath}: ${(e as Error).message}.` +
-        ` Nothing was written: the entries already in the ledger are unchanged.${remedy ? ` ${remedy}` : ''}`,
+        ` ${NOTHING_WRITTEN}${remedy ? ` ${remedy}` : ''}`,
       options.ledger,
       { cause: e },
     );

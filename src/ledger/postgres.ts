@@ -300,28 +300,30 @@ export class PostgresLedger implements Ledger {
    * next process, which reads everything.)
    */
   private async refresh(): Promise<EntryIndex> {
-    for (;;) {
-      const after = this.index.tip?.seq ?? 0;
-      const rows = await this.page(after);
-      for (const row of rows) {
-        const checked = checkStored(rowToEntry(row));
-        const problem = checked.reason ?? linkProblem(checked.entry!, this.index.tip);
-        if (problem !== undefined) {
-          this.index = new EntryIndex(); // read everything again next time
-          throw this.untrusted(Number(row.seq), problem);
-        }
-        this.index.add(checked.entry!);
+    for await (const row of this.rowsAfter(this.index.tip?.seq ?? 0)) {
+      const checked = checkStored(rowToEntry(row));
+      const problem = checked.reason ?? linkProblem(checked.entry!, this.index.tip);
+      if (problem !== undefined) {
+        this.index = new EntryIndex(); // read everything again next time
+        throw this.untrusted(Number(row.seq), problem);
       }
-      if (rows.length < PAGE_ROWS) return this.index;
+      this.index.add(checked.entry!);
     }
+    return this.index;
   }
 
-  /** Up to PAGE_ROWS entries after `after`, in order. */
-  private async page(after: number): Promise<Row[]> {
-    try {
-      return (await this.pool.query<Row>(`SELECT ${READ_COLUMNS} FROM kamal_gate_ledger WHERE seq > $1 ORDER BY seq LIMIT ${PAGE_ROWS}`, [after])).rows;
-    } catch (e) {
-      throw this.mapError(e);
+  /** The entries after seq `after`, in order, read PAGE_ROWS at a time. */
+  private async *rowsAfter(after: number): AsyncGenerator<Row> {
+    for (;;) {
+      let rows: Row[];
+      try {
+        rows = (await this.pool.query<Row>(`SELECT ${READ_COLUMNS} FROM kamal_gate_ledger WHERE seq > $1 ORDER BY seq LIMIT ${PAGE_ROWS}`, [after])).rows;
+      } catch (e) {
+        throw this.mapError(e);
+      }
+      yield* rows;
+      if (rows.length < PAGE_ROWS) return;
+      after = Number(rows[rows.length - 1]!.seq);
     }
   }
 
@@ -341,25 +343,13 @@ export class PostgresLedger implements Ledger {
     let tip: ChainTip | null = null;
     let entries = 0;
     let firstBroken: { seq: number; reason: string } | undefined;
-    for (;;) {
-      const rows = await this.page(tip?.seq ?? 0);
-      entries += rows.length;
-      for (const row of rows) {
-        if (firstBroken) break;
-        const checked = checkStored(rowToEntry(row));
-        const problem = checked.reason ?? linkProblem(checked.entry!, tip);
-        if (problem !== undefined) firstBroken = { seq: Number(row.seq), reason: problem };
-        else tip = { seq: Number(row.seq), hash: row.hash };
-      }
-      if (rows.length < PAGE_ROWS) break;
-      if (firstBroken) {
-        // Count the rest without checking it, as the file backend does.
-        const { rows: counted } = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM kamal_gate_ledger').catch((e: unknown) => {
-          throw this.mapError(e);
-        });
-        entries = Number(counted[0]?.n ?? entries);
-        break;
-      }
+    for await (const row of this.rowsAfter(0)) {
+      entries++; // every row is counted; checking stops at the first broken one
+      if (firstBroken) continue;
+      const checked = checkStored(rowToEntry(row));
+      const problem = checked.reason ?? linkProblem(checked.entry!, tip);
+      if (problem !== undefined) firstBroken = { seq: Number(row.seq), reason: problem };
+      else tip = { seq: Number(row.seq), hash: row.hash };
     }
     return firstBroken ? { ok: false, entries, firstBroken } : { ok: true, entries };
   }
