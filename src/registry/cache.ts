@@ -28,8 +28,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { computeDigest } from './digest.js';
-import { DIGEST_ALGORITHMS } from './reference.js';
+import { digestAlgorithm, verifyDigest } from './digest.js';
+import { DIGEST_ALGORITHMS, validateDigest } from './reference.js';
 
 export const DEFAULT_CACHE_MAX_BYTES = 512 * 1024 * 1024;
 /** Entries larger than this are not stored (manifests and configs are capped at 4 MiB anyway). */
@@ -59,8 +59,6 @@ export interface ContentCacheStats {
   evicted: number;
 }
 
-const DIGEST_RE = /^([a-z0-9]+):([a-f0-9]+)$/;
-
 export class ContentCache {
   readonly dir: string;
   readonly maxBytes: number;
@@ -85,12 +83,12 @@ export class ContentCache {
 
   /** Where the content of `digest` lives, or undefined for a digest this cache does not take. */
   pathOf(digest: string): string | undefined {
-    const m = DIGEST_RE.exec(digest);
-    if (!m) return undefined;
-    const [, algo, hex] = m;
-    const len = Object.hasOwn(DIGEST_ALGORITHMS, algo!) ? DIGEST_ALGORITHMS[algo!] : undefined;
-    if (len === undefined || hex!.length !== len) return undefined;
-    return join(this.dir, 'blobs', algo!, hex!);
+    try {
+      validateDigest(digest);
+    } catch {
+      return undefined;
+    }
+    return join(this.dir, 'blobs', digestAlgorithm(digest), digest.slice(digest.indexOf(':') + 1));
   }
 
   /** The content of `digest`, re-hashed; undefined on a miss (and for a corrupt file, which is removed). */
@@ -104,13 +102,7 @@ export class ContentCache {
       this.stats.misses++;
       return undefined;
     }
-    let actual: string;
-    try {
-      actual = computeDigest(bytes, digest.slice(0, digest.indexOf(':')));
-    } catch {
-      actual = '';
-    }
-    if (actual !== digest) {
+    if (!hashesTo(bytes, digest)) {
       this.stats.corrupt++;
       this.stats.misses++;
       await unlink(path).catch(() => {});
@@ -127,13 +119,7 @@ export class ContentCache {
   async put(digest: string, bytes: Uint8Array): Promise<void> {
     const path = this.disabled ? undefined : this.pathOf(digest);
     if (!path || bytes.length > MAX_ENTRY_BYTES) return;
-    let actual: string;
-    try {
-      actual = computeDigest(bytes, digest.slice(0, digest.indexOf(':')));
-    } catch {
-      return;
-    }
-    if (actual !== digest) return; // never store content under a name it does not have
+    if (!hashesTo(bytes, digest)) return; // never store content under a name it does not have
     try {
       const tmpDir = join(this.dir, 'tmp');
       await mkdir(tmpDir, { recursive: true });
@@ -203,5 +189,15 @@ export class ContentCache {
     }
     this.size = Promise.resolve(total);
     this.added = 0;
+  }
+}
+
+/** Whether `bytes` hash to `digest` (a digest pathOf took, so its algorithm is known). */
+function hashesTo(bytes: Uint8Array, digest: string): boolean {
+  try {
+    verifyDigest(bytes, digest, 'cache');
+    return true;
+  } catch {
+    return false;
   }
 }

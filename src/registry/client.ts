@@ -8,7 +8,8 @@ import { Authenticator, type Endpoint } from './auth.js';
 import type { ContentCache } from './cache.js';
 import { ChainedCredentials, type CredentialSource } from './credentials.js';
 import { checkNotModified, computeDigest, digestAlgorithm, verifyDigest } from './digest.js';
-import { HttpTransport, printable, type HttpOptions, type HttpResponse } from './http.js';
+import { printable } from '../printable.js';
+import { HttpTransport, type HttpOptions, type HttpResponse } from './http.js';
 import {
   CONFIG_MAX_BYTES,
   IMAGE_CONFIG_TYPES,

@@ -267,12 +267,6 @@ class RetryableNetworkError extends Error {
   }
 }
 
-/**
- * Text from a registry (error messages, media types) made safe to print: control characters
- * (terminal escapes, line breaks that would forge output lines) shown escaped, and the length capped.
- */
-export { printable } from '../printable.js';
-
 /** `30 s`, `0.4 s`: a sub-second --timeout is not shown as `0 s`. */
 function formatSeconds(ms: number): string {
   return `${ms >= 10_000 ? Math.round(ms / 1000) : Number((ms / 1000).toPrecision(2))} s`;

@@ -4,7 +4,7 @@
  */
 import { ProtocolError } from '../errors.js';
 import type { Descriptor, Platform } from '../types.js';
-import { printable } from './http.js';
+import { printable } from '../printable.js';
 import { validateDigest } from './reference.js';
 
 export const MEDIA_TYPES = {
