@@ -8,6 +8,7 @@ import { configChecks } from '../checks/config.js';
 import { loadConfig, readDeployPlan } from '../kamal/index.js';
 import { lintApp } from '../kamal/lint.js';
 import { decide } from '../policy/decide.js';
+import { printable } from '../printable.js';
 import { loadPolicy } from '../policy/load.js';
 import type { DecidedFinding } from '../policy/types.js';
 import { verdictOf } from '../report/ci.js';
@@ -114,11 +115,12 @@ export function renderLintText(r: LintReport): string {
   const out: string[] = [];
   for (const f of r.findings) {
     const at = f.source ? `${f.source.file}:${f.source.line}` : r.config;
-    out.push(`${at}: ${verdictOf(f).toUpperCase()} ${f.severity} ${f.rule}: ${f.message}`);
-    if (f.waivedBy) out.push(`    waived until ${f.waivedBy.expires} by ${f.waivedBy.source.file}:${f.waivedBy.source.line}: ${f.waivedBy.reason}`);
-    else if (f.remedy) out.push(`    fix: ${f.remedy}`);
+    // Messages quote the config (mount specs, key names, file names): shown escaped, like the verify report.
+    out.push(`${at}: ${verdictOf(f).toUpperCase()} ${f.severity} ${f.rule}: ${printable(f.message, Infinity)}`);
+    if (f.waivedBy) out.push(`    waived until ${f.waivedBy.expires} by ${f.waivedBy.source.file}:${f.waivedBy.source.line}: ${printable(f.waivedBy.reason, Infinity)}`);
+    else if (f.remedy) out.push(`    fix: ${printable(f.remedy, Infinity)}`);
   }
-  for (const n of r.notes) out.push(`note: ${n}`);
+  for (const n of r.notes) out.push(`note: ${printable(n, Infinity)}`);
   if (out.length) out.push('');
   out.push(summary(r));
   return out.join('\n') + '\n';

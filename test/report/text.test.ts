@@ -32,3 +32,24 @@ describe('text report with hostile strings', () => {
     expect(printableLines('one\n\ttwo\u001b]0;title\u0007')).toBe('one\n\ttwo\\u001b]0;title\\u0007');
   });
 });
+
+describe('lint text report with hostile strings', () => {
+  it('escapes control characters in messages, remedies and notes, as the verify report does', async () => {
+    const { LINT_SCHEMA, renderLintText } = await import('../../src/cli/lint.js');
+    const base = sampleReport();
+    const finding = { ...base.images[0]!.findings![0]!, message: HOSTILE, remedy: HOSTILE, image: { role: 'app', name: 'web', ref: 'r' } };
+    const text = renderLintText({
+      schema: LINT_SCHEMA,
+      tool: base.tool,
+      config: 'config/deploy.yml',
+      files: ['config/deploy.yml'],
+      policy: { file: 'policy.yml', origin: 'file' },
+      findings: [finding],
+      notes: [HOSTILE],
+      exitCode: 0,
+    });
+    expect(text).not.toMatch(CONTROL_BUT_NEWLINE);
+    expect(text).toContain('\\u001b[31m');
+    expect(text.split('\n').some((l) => l.startsWith('line2:'))).toBe(false);
+  });
+});
