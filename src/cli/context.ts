@@ -3,7 +3,7 @@
  * credentials in precedence order, and the registry client.
  */
 import { UsageError } from '../errors.js';
-import { readDeployPlan } from '../kamal/index.js';
+import { readDeployPlanAndConfig, type LoadedConfig } from '../kamal/index.js';
 import { registerBasicAuth } from '../redact.js';
 import { ContentCache, DEFAULT_CACHE_MAX_BYTES, defaultContentCacheDir } from '../registry/cache.js';
 import { RegistryClient } from '../registry/client.js';
@@ -41,6 +41,8 @@ export interface RegistryOptions {
 
 export interface Plan {
   plan?: DeployPlan;
+  /** The Kamal config the plan was read from. */
+  config?: LoadedConfig;
   targets: Target[];
   notes: string[];
 }
@@ -57,13 +59,13 @@ export async function loadTargets(refs: string[], opts: TargetOptions, env: Node
     });
     return { targets, notes: [] };
   }
-  const plan = await readDeployPlan({
+  const { plan, config } = await readDeployPlanAndConfig({
     configFile: opts.configFile,
     destination: opts.destination,
     version: opts.version,
     env,
   });
-  return { plan, targets: plan.targets, notes: plan.notes };
+  return { plan, config, targets: plan.targets, notes: plan.notes };
 }
 
 export function parsePlatforms(values: string[] | undefined): Platform[] | undefined {

@@ -5,7 +5,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { configChecks } from '../checks/config.js';
-import { loadConfig, readDeployPlan } from '../kamal/index.js';
+import { readDeployPlanAndConfig } from '../kamal/index.js';
 import { lintApp } from '../kamal/lint.js';
 import { decide } from '../policy/decide.js';
 import { printable } from '../printable.js';
@@ -51,9 +51,8 @@ export async function runLint(opts: LintOptions, io: Io, now = new Date()): Prom
   const cwd = process.cwd();
   const env = io.env;
   const common = { configFile: opts.configFile, destination: opts.destination, env, cwd };
-  const config = await loadConfig(common);
   const hasVersion = Boolean(opts.version || env['KAMAL_VERSION'] || env['VERSION']);
-  const plan = await readDeployPlan({ ...common, ...(hasVersion ? { version: opts.version } : { version: NO_VERSION }) });
+  const { plan, config } = await readDeployPlanAndConfig({ ...common, ...(hasVersion ? { version: opts.version } : { version: NO_VERSION }) });
   const appRoot = resolve(dirname(config.configPath), '..');
   const { policy, origin } = await loadPolicy({ path: opts.policy, cwd: appRoot });
   const lint = await lintApp({ root: config.root, targets: plan.targets, appRoot, cwd, env });

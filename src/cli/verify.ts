@@ -8,7 +8,7 @@ import { loadPolicy } from '../policy/load.js';
 import { findingReport, imageReport, toolInfo, VERIFY_SCHEMA, type VerifyReport } from '../report/model.js';
 import { renderStats, renderVerifyText } from '../report/text.js';
 import { verifyTargets } from '../verify.js';
-import { loadConfig } from '../kamal/index.js';
+import type { LoadedConfig } from '../kamal/index.js';
 import { lintApp } from '../kamal/lint.js';
 import type { DeployPlan, Finding } from '../types.js';
 import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
@@ -39,8 +39,7 @@ function emitReport(report: VerifyReport, format: VerifyFormat, io: Io): void {
   io.out(renderVerifyText(report));
 }
 
-async function lintPlan(plan: DeployPlan, opts: TargetOptions, env: NodeJS.ProcessEnv): Promise<Finding[]> {
-  const config = await loadConfig({ configFile: opts.configFile, destination: opts.destination, env });
+async function lintPlan(plan: DeployPlan, config: LoadedConfig, env: NodeJS.ProcessEnv): Promise<Finding[]> {
   const appRoot = resolve(dirname(config.configPath), '..');
   return (await lintApp({ root: config.root, targets: plan.targets, appRoot, cwd: process.cwd(), env })).findings;
 }
@@ -58,13 +57,13 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
   const started = performance.now();
   // Signer flags and their key files are checked before anything else is read or asked.
   const extraSignatures = await commandLineSigners(opts, process.cwd());
-  const { plan, targets, notes } = await loadTargets(refs, opts, io.env);
+  const { plan, config, targets, notes } = await loadTargets(refs, opts, io.env);
   // The app root (the folder holding config/) is where .kamal/ lives: policy and ledger both.
   const root = plan ? resolve(dirname(plan.configFile), '..') : process.cwd();
   const { policy, origin } = await loadPolicy({ path: opts.policy, cwd: root });
   const platforms = parsePlatforms(opts.platform);
   // The config's dangerous settings, as `kamal-gate lint` finds them; the policy's config group decides.
-  const configFindings = plan ? await lintPlan(plan, opts, io.env) : [];
+  const configFindings = plan && config ? await lintPlan(plan, config, io.env) : [];
   const ledger = await openLedgerFor(opts, io, plan);
   try {
     const client = await makeClient(opts, targets, io.env, (m) => io.err(`warning: ${m}\n`));

@@ -1,7 +1,7 @@
 /**
  * Reads a Kamal 2 config the way Kamal does, without executing it, and produces a DeployPlan.
  */
-export { readDeployPlan, type ReadOptions } from './plan.js';
+export { readDeployPlan, readDeployPlanAndConfig, type ReadOptions } from './plan.js';
 export { loadConfig, overlayPath, DEFAULT_CONFIG_FILE, type LoadOptions, type LoadedConfig } from './config.js';
 export { renderErb, type Env, type ErbOptions, type ErbResult } from './erb.js';
 export { readSecrets, DEFAULT_SECRETS_PATH, type Secrets, type SecretsOptions, type SecretEntry } from './secrets.js';

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { ConfigError, isKamalGateError } from '../errors.js';
 import type { DeployPlan, SourceLocation, Target } from '../types.js';
-import { DEFAULT_CONFIG_FILE, kamalEnv, loadConfig } from './config.js';
+import { DEFAULT_CONFIG_FILE, kamalEnv, loadConfig, type LoadedConfig } from './config.js';
 import { isLocalRegistry, readRegistry, type CredentialContext, type RegistryBlock } from './credentials.js';
 import type { Env } from './erb.js';
 import { entry, errorAt, isPresent, optionalMap, optionalString } from './fields.js';
@@ -33,6 +33,11 @@ export interface ReadOptions {
 const SERVICE_NAME = /^[a-z0-9_-]+$/i;
 
 export async function readDeployPlan(opts: ReadOptions = {}): Promise<DeployPlan> {
+  return (await readDeployPlanAndConfig(opts)).plan;
+}
+
+/** The plan and the config it was read from, for callers that also look at the config itself (lint). */
+export async function readDeployPlanAndConfig(opts: ReadOptions = {}): Promise<{ plan: DeployPlan; config: LoadedConfig }> {
   try {
     return await buildPlan(opts);
   } catch (e) {
@@ -42,7 +47,7 @@ export async function readDeployPlan(opts: ReadOptions = {}): Promise<DeployPlan
   }
 }
 
-async function buildPlan(opts: ReadOptions): Promise<DeployPlan> {
+async function buildPlan(opts: ReadOptions): Promise<{ plan: DeployPlan; config: LoadedConfig }> {
   const cwd = opts.cwd ?? process.cwd();
   const rawEnv = opts.env ?? process.env;
   const env = kamalEnv(rawEnv, opts.destination);
@@ -99,7 +104,7 @@ async function buildPlan(opts: ReadOptions): Promise<DeployPlan> {
   targets.push(...proxy.targets);
   notes.push(...proxy.notes);
 
-  return {
+  const plan: DeployPlan = {
     configFile: config.configFile,
     ...(opts.destination !== undefined ? { destination: opts.destination } : {}),
     service,
@@ -108,6 +113,7 @@ async function buildPlan(opts: ReadOptions): Promise<DeployPlan> {
     targets,
     notes,
   };
+  return { plan, config };
 }
 
 function readService(root: ConfigMap, file: string): string {
