@@ -425,12 +425,15 @@ export interface GitFiles {
   skipped?: string;
 }
 
-/** `git ls-files` in the app root; never throws. */
+/**
+ * `git ls-files` in the app root, which git prints relative to that folder (also when the
+ * repository's top is above it); never throws.
+ */
 export function gitTrackedFiles(appRoot: string, env: NodeJS.ProcessEnv = process.env): Promise<GitFiles> {
   return new Promise((resolve) => {
     execFile(
       'git',
-      ['-C', appRoot, 'ls-files', '-z', '--full-name', '--', '.'],
+      ['-C', appRoot, 'ls-files', '-z', '--', '.'],
       { env: { ...env, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 64 * 1024 * 1024, windowsHide: true },
       (error, stdout, stderr) => {
         if (error) {
@@ -443,17 +446,6 @@ export function gitTrackedFiles(appRoot: string, env: NodeJS.ProcessEnv = proces
       },
     );
   });
-}
-
-/** Paths relative to the app root that git lists (`--full-name` is relative to the repository top). */
-async function trackedInAppRoot(appRoot: string, env: NodeJS.ProcessEnv): Promise<GitFiles> {
-  const listed = await gitTrackedFiles(appRoot, env);
-  if (!listed.files) return listed;
-  const top = await new Promise<string | undefined>((resolve) => {
-    execFile('git', ['-C', appRoot, 'rev-parse', '--show-toplevel'], { env }, (error, stdout) => resolve(error ? undefined : stdout.trim()));
-  });
-  if (!top) return listed;
-  return { files: listed.files.map((f) => path.relative(appRoot, path.join(top, f))) };
 }
 
 function isSecretsFile(rel: string, secretsPath: string): boolean {
@@ -484,7 +476,7 @@ export function isLiteralDotenvValue(raw: string): boolean {
 }
 
 async function lintTrackedSecrets(ctx: Ctx, appRoot: string, cwd: string, secretsPath: string, env: NodeJS.ProcessEnv): Promise<string[]> {
-  const tracked = await trackedInAppRoot(appRoot, env);
+  const tracked = await gitTrackedFiles(appRoot, env);
   if (!tracked.files) return [`secrets files tracked by git: ${tracked.skipped ?? 'skipped'}`];
   for (const rel of tracked.files) {
     const secretsFile = isSecretsFile(rel, secretsPath);

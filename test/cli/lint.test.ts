@@ -130,6 +130,17 @@ describe('kamal-gate lint', () => {
     expect(ok.stdout).toMatch(/kamal-gate lint passed: 0 findings/);
   });
 
+  it('an app in a subfolder of its repository: tracked secrets are named relative to the app', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'kg-lint-mono-'));
+    write(repo, { 'apps/shop/config/deploy.yml': DEPLOY, 'apps/shop/.kamal/secrets': `KAMAL_REGISTRY_PASSWORD=${LITERAL}\n`, '.env': `TOKEN=${LITERAL}\n` });
+    git(repo, 'init', '-q');
+    git(repo, 'add', '--', '.');
+    const r = await runCli(['lint', '--format', 'json'], { cwd: join(repo, 'apps', 'shop') });
+    const tracked = (JSON.parse(r.stdout) as { findings: Array<{ rule: string; source?: { file: string } }> }).findings.filter((f) => f.rule === 'config.secrets_tracked');
+    // Only the app's own files: the repository's .env above the app root is not the app's.
+    expect(tracked.map((f) => f.source?.file)).toEqual(['.kamal/secrets']);
+  });
+
   it('outside a git repository: tracked files are skipped with a note', async () => {
     const plain = app({ 'config/deploy.yml': DEPLOY, '.kamal/secrets': `KAMAL_REGISTRY_PASSWORD=${LITERAL}\n` }, { git: false });
     const r = await runCli(['lint'], { cwd: plain, env: noGit(plain) });
