@@ -180,3 +180,12 @@ export function formatPolicyProblem(p: PolicyProblem): string {
 export function isKamalGateError(e: unknown): e is KamalGateError {
   return e instanceof KamalGateError;
 }
+
+/**
+ * For what is only evidence (a base image, its tags, its provenance): a registry that cannot answer
+ * is worth a note, so this is true; one that serves wrong bytes (DigestMismatchError) is lying, and
+ * anything not ours is a bug: those the caller rethrows.
+ */
+export function isUnanswered(e: unknown): e is KamalGateError {
+  return e instanceof KamalGateError && !(e instanceof DigestMismatchError);
+}

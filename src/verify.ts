@@ -15,7 +15,7 @@ import { decide } from './policy/decide.js';
 import { requirementsFor } from './policy/match.js';
 import type { DecidedFinding, Policy } from './policy/types.js';
 import type { RegistryClient, Resolution } from './registry/client.js';
-import { formatPlatform } from './registry/manifest.js';
+import { platformDigestMap } from './registry/manifest.js';
 import { formatReference, parseReference } from './registry/reference.js';
 import { SEVERITY_RANK, type Finding, type Platform, type Subject, type Target } from './types.js';
 
@@ -49,7 +49,7 @@ export function toSubject(target: Target, r: Resolution): Subject {
     digest: r.digest,
     mediaType: r.mediaType,
     platforms: r.platforms,
-    platformDigests: Object.fromEntries(r.platformDigests.map((p) => [formatPlatform(p.platform), p.digest])),
+    platformDigests: platformDigestMap(r.platformDigests),
     annotations: { ...(r.index?.annotations ?? {}), ...r.manifest.annotations },
   };
   if (r.index) {

@@ -2,7 +2,7 @@
  * How old the base an image was built on is, whether its tag has a newer image, and which newer
  * releases its repository has. Read-only: ledger entries are returned for the caller to append.
  */
-import { DigestMismatchError, KamalGateError } from '../errors.js';
+import { isUnanswered } from '../errors.js';
 import type { Ledger, LedgerEntry } from '../ledger/types.js';
 import type { RegistryClient, Resolution } from '../registry/client.js';
 import { parseReference, type ImageReference } from '../registry/reference.js';
@@ -75,7 +75,7 @@ export async function baseAge(client: RegistryClient, base: BaseDiscovery, opts:
         const releases = newerReleases(ref.tag, await client.listTags({ registry: ref.registry, repository: ref.repository }));
         if (releases) out.releases = releases;
       } catch (e) {
-        if (e instanceof DigestMismatchError || !(e instanceof KamalGateError)) throw e;
+        if (!isUnanswered(e)) throw e;
         evidence.push(`could not list the tags of ${ref.registry}/${ref.repository}: ${e.message}`);
       }
     }

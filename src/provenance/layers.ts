@@ -3,7 +3,7 @@
  * with the base's layers. Compared on `rootfs.diff_ids` (uncompressed), which survive recompression
  * where compressed layer digests do not.
  */
-import { DigestMismatchError, KamalGateError } from '../errors.js';
+import { isUnanswered } from '../errors.js';
 import { tagState } from '../ledger/state.js';
 import type { Ledger } from '../ledger/types.js';
 import type { RegistryClient, Resolution } from '../registry/client.js';
@@ -30,7 +30,7 @@ export async function fetchBase(client: RegistryClient, ref: ImageReference, pla
     if (!res.config) return { ok: false, reason: `${formatReference(ref)} has no image config` };
     return { ok: true, res, diffIds: res.config.diffIds };
   } catch (e) {
-    if (e instanceof DigestMismatchError || !(e instanceof KamalGateError)) throw e;
+    if (!isUnanswered(e)) throw e;
     return { ok: false, reason: e.message };
   }
 }

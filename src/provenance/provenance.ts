@@ -6,7 +6,7 @@
  * `COPY --from` images are listed too), so each is confirmed by layer prefix before it is called
  * the base.
  */
-import { DigestMismatchError, KamalGateError } from '../errors.js';
+import { isUnanswered } from '../errors.js';
 import type { Repo } from '../registry/client.js';
 import { formatReference } from '../registry/reference.js';
 import type { Descriptor } from '../types.js';
@@ -26,7 +26,7 @@ async function attempt<T>(ctx: DiscoveryContext, what: string, f: () => Promise<
   try {
     return await f();
   } catch (e) {
-    if (e instanceof DigestMismatchError || !(e instanceof KamalGateError)) throw e;
+    if (!isUnanswered(e)) throw e;
     ctx.evidence.push(`${what}: ${e.message}`);
     return undefined;
   }

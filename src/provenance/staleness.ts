@@ -3,11 +3,11 @@
  * has existed; plus the ledger entry recording what the tag points to now, so later runs can
  * measure staleness from when a newer base was first observed.
  */
-import { DigestMismatchError, KamalGateError, NotFoundError } from '../errors.js';
+import { isUnanswered, NotFoundError } from '../errors.js';
 import { classify, observationEntry } from '../ledger/state.js';
 import type { LedgerEntry, NewEntry } from '../ledger/types.js';
 import type { RegistryClient, Resolution } from '../registry/client.js';
-import { formatPlatform } from '../registry/manifest.js';
+import { platformDigestMap } from '../registry/manifest.js';
 import { formatReference, type ImageReference } from '../registry/reference.js';
 import type { Platform } from '../types.js';
 import { createdOf, ledgerFirstSeen } from './created.js';
@@ -36,7 +36,7 @@ export async function measureStaleness(inp: StalenessInput): Promise<{ staleness
     digestNow = (await client.headManifest({ registry: ref.registry, repository: ref.repository }, ref.tag)).digest;
   } catch (e) {
     if (e instanceof NotFoundError) digestNow = null;
-    else if (e instanceof DigestMismatchError || !(e instanceof KamalGateError)) throw e;
+    else if (!isUnanswered(e)) throw e;
     else {
       evidence.push(`could not resolve the base tag ${tag} now: ${e.message}`);
       return {};
@@ -84,7 +84,7 @@ export async function measureStaleness(inp: StalenessInput): Promise<{ staleness
 function ledgerEntry(ref: ImageReference & { tag: string }, digest: string | null, res: Resolution | undefined, history: readonly LedgerEntry[], now: Date): NewEntry | undefined {
   const observed = {
     digest,
-    ...(res?.index ? { platformDigests: Object.fromEntries(res.platformDigests.map((p) => [formatPlatform(p.platform), p.digest])) } : {}),
+    ...(res?.index ? { platformDigests: platformDigestMap(res.platformDigests) } : {}),
   };
   const tagRef = { registry: ref.registry, repository: ref.repository, tag: ref.tag };
   return observationEntry(tagRef, observed, classify(history, observed), { source: 'verify', time: now }, history) ?? undefined;

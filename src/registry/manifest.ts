@@ -165,6 +165,11 @@ export function formatPlatform(p: Platform): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }
 
+/** `{ "linux/amd64": "sha256:…" }`: the platform manifests resolved, as the ledger and reports keep them. */
+export function platformDigestMap(pds: ReadonlyArray<{ platform: Platform; digest: string }>): Record<string, string> {
+  return Object.fromEntries(pds.map((p) => [formatPlatform(p.platform), p.digest]));
+}
+
 export function parsePlatform(s: string): Platform {
   const parts = s.trim().split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9._-]+$/i.test(p))) {
