@@ -4,7 +4,7 @@
  * entries for what changed, nothing appended when nothing did.
  */
 import { isKamalGateError, NotFoundError } from './errors.js';
-import { classify, observationEntry, tagState, type ClassificationKind } from './ledger/state.js';
+import { baseObservationEntry, classify, observationEntry, tagKind, tagState, type ClassificationKind } from './ledger/state.js';
 import type { Ledger, LedgerSource, NewEntry, TagRef } from './ledger/types.js';
 import type { RegistryClient } from './registry/client.js';
 import { inShard, type Shard } from './drift-service.js';
@@ -14,11 +14,18 @@ export interface DriftItem {
   ref: string;
   /** What the tag points to now; null when it is gone; undefined when the registry could not say. */
   observed?: string | null;
-  kind?: ClassificationKind;
+  /**
+   * For a deploy tag, how it compares with its approval; for a base tag (only ever observed as some
+   * image's base), `base_moved` when upstream moved it since it was last observed (information for
+   * staleness, never drift) or `base_same`.
+   */
+  kind?: ClassificationKind | 'base_moved' | 'base_same';
   approved?: string;
   approvedFirstSeen?: string;
   observedFirstSeen?: string;
   error?: { kind: string; message: string; exitCode: number };
+  /** The tag was dropped with `kamal-gate ledger forget`: not checked. */
+  forgotten?: boolean;
 }
 
 export interface DriftResult {
@@ -48,8 +55,16 @@ export async function runDrift(
       const item: DriftItem = { tag, ref };
       let observed: string | null | undefined;
       const history = await ledger.history(tag.registry, tag.repository, tag.tag);
+      const state = tagState(history);
+      const base = tagKind(history) === 'base';
+      if (state.forgotten && !base) {
+        // `ledger forget`: no longer tracked.
+        items[i] = { ...item, kind: undefined, forgotten: true };
+        opts.onProgress?.(++done, tags.length);
+        continue;
+      }
       try {
-        observed = await client.tagDigest({ registry: tag.registry, repository: tag.repository }, tag.tag, tagState(history).approved);
+        observed = await client.tagDigest({ registry: tag.registry, repository: tag.repository }, tag.tag, base ? history.at(-1)?.digest ?? undefined : state.approved);
       } catch (e) {
         if (e instanceof NotFoundError) observed = null;
         else {
@@ -57,7 +72,13 @@ export async function runDrift(
           item.error = { kind: err?.kind ?? 'internal', message: err?.message ?? String(e), exitCode: err?.exitCode ?? 3 };
         }
       }
-      if (observed !== undefined) {
+      if (observed !== undefined && base) {
+        item.observed = observed;
+        const last = history.at(-1)?.digest;
+        item.kind = observed === last ? 'base_same' : 'base_moved';
+        if (last) item.approved = last;
+        entries[i] = baseObservationEntry(tag, { digest: observed }, { source: opts.source ?? 'drift', ...(opts.actor ? { actor: opts.actor } : {}) }, history);
+      } else if (observed !== undefined) {
         const c = classify(history, { digest: observed });
         item.observed = observed;
         item.kind = c.kind;

@@ -5,7 +5,7 @@
  * overwrite however often it is seen.
  */
 import { TagNotFoundError } from '../errors.js';
-import { classify, observationEntry, type Classification } from '../ledger/state.js';
+import { classify, observationEntry, tagKind, type Classification } from '../ledger/state.js';
 import { parseReference } from '../registry/reference.js';
 import type { Ledger, LedgerSource, NewEntry, TagRef } from '../ledger/types.js';
 import type { Finding, Subject, Target } from '../types.js';
@@ -74,7 +74,7 @@ export function ledgerFinding(
         rule: 'tag.overwritten',
         severity: 'critical',
         message: `${ref} now points to ${observed}, but the ledger recorded ${c.previous}${when(c.firstSeenPrevious)}: the tag was overwritten`,
-        remedy: 'do not deploy: find out who pushed this image; if the new image is legitimate, approve it with `kamal-gate record`',
+        remedy: `do not deploy: find out who pushed this image; if the new image is legitimate, approve it by name: kamal-gate record --approve-move ${ref}@${observed}`,
         evidence,
       };
     case 'rolled_back':
@@ -83,7 +83,7 @@ export function ledgerFinding(
         rule: 'tag.rolled_back',
         severity: 'critical',
         message: `${ref} points back to ${observed}${when(c.firstSeenObserved)}, an older digest; the ledger recorded ${c.previous}${when(c.firstSeenPrevious)}`,
-        remedy: 'do not deploy: someone moved the tag back to an older image; if that is intended, approve it with `kamal-gate record`',
+        remedy: `do not deploy: someone moved the tag back to an older image; if that is intended, approve it by name: kamal-gate record --approve-move ${ref}@${observed}`,
         evidence,
       };
     case 'deleted':
@@ -122,6 +122,12 @@ export async function checkLedger(ledger: Ledger, results: TargetResult[], opts:
     if (finding) out.findings.set(i, [finding]);
     if (c.kind === 'unrecorded' && requireRecorded) continue; // strict mode records nothing on first sight
     const entry = observationEntry(tag, observed, c, { source: opts.source, ...(opts.actor ? { actor: opts.actor } : {}) }, history);
+    // A deploy target that was also observed as some image's base: pin it as a deploy tag, so drift
+    // keeps holding it to its approval (an image cannot demote a deploy tag by naming it as its base).
+    if (tagKind(history) === 'base') {
+      if (entry) entry.role = 'deploy';
+      else if (observed.digest !== null) out.entries.push({ ...tag, digest: observed.digest, event: 'observed', source: opts.source, role: 'deploy', ...(opts.actor ? { actor: opts.actor } : {}) });
+    }
     if (entry) out.entries.push(entry);
   }
   return out;

@@ -1,66 +1,92 @@
-import { ledgerTag, observation } from '../checks/ledger.js';
-import { classify, observationEntry } from '../ledger/state.js';
-import type { NewEntry } from '../ledger/types.js';
+import { existsSync } from 'node:fs';
+import { ledgerFinding, ledgerTag, observation } from '../checks/ledger.js';
+import { UsageError } from '../errors.js';
+import { DEFAULT_CONFIG_FILE } from '../kamal/index.js';
+import { classify, observationEntry, tagState } from '../ledger/state.js';
+import type { Ledger, NewEntry, TagRef } from '../ledger/types.js';
+import { parseReference } from '../registry/reference.js';
 import { table } from '../report/table.js';
-import { resolutionExitCode, resolveTargets } from '../verify.js';
+import type { Target } from '../types.js';
+import { combineExitCodes, resolveTargets, type TargetResult } from '../verify.js';
 import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
 import { actorFrom, openLedgerFor, type LedgerFlags } from './ledger-options.js';
 import type { Io } from './main.js';
 
 export interface RecordOptions extends TargetOptions, RegistryOptions, LedgerFlags {
   format: 'text' | 'json';
+  /** `--approve-move REF@DIGEST`, repeatable: approve a tag that moved, to exactly this digest. */
+  approveMove?: string[];
 }
 
-const CHANGE: Record<string, string> = {
-  unrecorded: 'recorded',
-  same: 'unchanged',
-  restored: 'restored',
-  overwritten: 'moved (new digest approved)',
-  rolled_back: 'moved back (older digest approved)',
-};
+interface Row {
+  ref: string;
+  role: string;
+  digest: string | null;
+  /** approved | unchanged | refused | approved-move | not-approved */
+  change: string;
+  approved?: string;
+  message?: string;
+}
+
+interface MoveRequest {
+  tag: TagRef;
+  digest: string;
+  arg: string;
+}
+
+function parseMoves(values: string[] | undefined): MoveRequest[] {
+  return (values ?? []).map((arg) => {
+    const p = parseReference(arg);
+    if (!p.digest || !p.tag) {
+      throw new UsageError(`--approve-move ${arg}: name the tag and the digest it must point to (REGISTRY/REPOSITORY:TAG@sha256:…), as \`kamal-gate verify\` or \`ledger show\` prints them`);
+    }
+    return { tag: { registry: p.registry, repository: p.repository, tag: p.tag }, digest: p.digest, arg };
+  });
+}
+
+function refOf(t: TagRef): string {
+  return `${t.registry}/${t.repository}:${t.tag}`;
+}
 
 /**
- * `kamal-gate record`: run by the build pipeline right after the push. What each tag points to now
- * becomes the digest the ledger approves for it.
+ * `kamal-gate record`: run by the build pipeline right after the push. Approval is an explicit act:
+ * a tag the ledger has never approved is approved as it points now (the app image of this version;
+ * accessories and the proxy on first use). A tag that points elsewhere than its approved digest is
+ * refused (tag.overwritten / tag.rolled_back, exit 1) and stays unapproved until someone names the
+ * new digest with `--approve-move REF@DIGEST`, written as its own `approved` event with the actor.
  */
 export async function recordCommand(refs: string[], opts: RecordOptions, io: Io): Promise<number> {
-  const { plan, targets } = await loadTargets(refs, opts, io.env);
-  const ledger = (await openLedgerFor(opts, io, plan))!;
+  const moves = parseMoves(opts.approveMove);
+  // `record --approve-move X@D` alone approves only that move; the Kamal config (when present) only
+  // says where the ledger lives.
+  const movesOnly = moves.length > 0 && refs.length === 0;
+  const hasConfig = opts.configFile !== undefined || opts.destination !== undefined || existsSync(DEFAULT_CONFIG_FILE);
+  const loaded = movesOnly && !hasConfig ? { plan: undefined, targets: [] as Target[] } : await loadTargets(refs, opts, io.env);
+  const targets = movesOnly ? moves.map((m): Target => ({ ref: refOf(m.tag), role: 'app', name: refOf(m.tag) })) : loaded.targets;
+  if (!movesOnly) {
+    for (const m of moves) {
+      if (!targets.some((t) => sameTag(t.ref, m.tag))) targets.push({ ref: refOf(m.tag), role: 'app', name: refOf(m.tag) });
+    }
+  }
+  const ledger = (await openLedgerFor(opts, io, loaded.plan))!;
   try {
-    const client = await makeClient(opts, targets, io.env, (m) => io.err(`warning: ${m}\n`));
+    const client = await makeClient(opts, loaded.targets.length ? loaded.targets : targets, io.env, (m) => io.err(`warning: ${m}\n`));
     try {
       const results = await resolveTargets(client, targets, { platforms: parsePlatforms(opts.platform) });
-      const rows: Array<{ ref: string; digest: string; change: string; previous?: string }> = [];
-      const entries: NewEntry[] = [];
-      const actor = actorFrom(io.env);
-      for (const r of results) {
-        const tag = ledgerTag(r);
-        if (!tag || !r.subject) continue;
-        const history = await ledger.history(tag.registry, tag.repository, tag.tag);
-        const observed = observation(r.subject);
-        const c = classify(history, observed);
-        const entry = observationEntry(tag, observed, c, { source: 'record', ...(actor ? { actor } : {}) }, history);
-        if (entry) entries.push(entry);
-        rows.push({ ref: `${tag.registry}/${tag.repository}:${tag.tag}`, digest: observed.digest, change: CHANGE[c.kind] ?? c.kind, ...(c.previous && c.previous !== observed.digest ? { previous: c.previous } : {}) });
-      }
+      const actor = actorFrom(io.env) ?? (io.env['USER'] ? `user:${io.env['USER']}` : undefined);
+      const { rows, entries, violations } = await decide(ledger, results, moves, actor);
       if (entries.length) await ledger.append(entries);
       const errors = results.filter((r) => r.error && !r.absent);
-      const exitCode = resolutionExitCode(results);
+      const exitCode = combineExitCodes([...errors.map((r) => r.error!.exitCode), violations ? 1 : 0]);
       if (opts.format === 'json') {
         io.out(
           JSON.stringify(
-            { schema: 'kamal-gate/record/v1', ledger: ledger.location, recorded: rows, errors: errors.map((r) => ({ ref: r.target.ref, kind: r.error!.kind, message: r.error!.message })), exitCode },
+            { schema: 'kamal-gate/record/v2', ledger: ledger.location, recorded: rows, entriesWritten: entries.length, errors: errors.map((r) => ({ ref: r.target.ref, kind: r.error!.kind, message: r.error!.message })), exitCode },
             null,
             2,
           ) + '\n',
         );
-      } else {
-        let out = table(['IMAGE', 'DIGEST', 'LEDGER'], rows.map((r) => [r.ref, r.digest, r.change])) + '\n';
-        for (const r of rows) if (r.previous) out += `note: ${r.ref} was ${r.previous}; the ledger now approves ${r.digest}\n`;
-        for (const r of errors) out += `error: ${r.target.ref}: ${r.error!.message}\n`;
-        out += `${entries.length} ledger entr${entries.length === 1 ? 'y' : 'ies'} written to ${ledger.location}\n`;
-        io.out(out);
-      }
+      } else io.out(renderText(rows, errors, entries.length, ledger.location));
       return exitCode;
     } finally {
       await client.close();
@@ -68,4 +94,95 @@ export async function recordCommand(refs: string[], opts: RecordOptions, io: Io)
   } finally {
     await ledger.close();
   }
+}
+
+function sameTag(ref: string, tag: TagRef): boolean {
+  try {
+    const p = parseReference(ref);
+    return p.registry === tag.registry && p.repository === tag.repository && p.tag === tag.tag && !p.digest;
+  } catch {
+    return false;
+  }
+}
+
+async function decide(ledger: Ledger, results: TargetResult[], moves: MoveRequest[], actor: string | undefined): Promise<{ rows: Row[]; entries: NewEntry[]; violations: boolean }> {
+  const rows: Row[] = [];
+  const entries: NewEntry[] = [];
+  let violations = false;
+  const meta = { source: 'record' as const, ...(actor ? { actor } : {}) };
+  const seen = new Set<string>();
+  for (const r of results) {
+    const tag = ledgerTag(r);
+    if (!tag || !r.subject) continue;
+    const ref = refOf(tag);
+    if (seen.has(ref)) continue;
+    seen.add(ref);
+    const role = r.target.role;
+    const history = await ledger.history(tag.registry, tag.repository, tag.tag);
+    const observed = observation(r.subject);
+    const c = classify(history, observed);
+    const move = moves.find((m) => refOf(m.tag) === ref);
+    if (move) {
+      if (observed.digest !== move.digest) {
+        violations = true;
+        rows.push({ ref, role, digest: observed.digest, change: 'not approved', ...(c.previous ? { approved: c.previous } : {}), message: `--approve-move named ${move.digest}, but ${ref} now points to ${observed.digest}: the tag moved again, nothing approved` });
+        continue;
+      }
+      if (c.kind === 'same' || c.kind === 'restored') {
+        rows.push({ ref, role, digest: observed.digest, change: 'unchanged', approved: c.previous!, message: `${ref} already points to its approved digest; nothing to approve` });
+        continue;
+      }
+      const entry: NewEntry = { ...tag, digest: observed.digest, event: 'approved', ...meta };
+      if (observed.platformDigests) entry.platformDigests = observed.platformDigests;
+      entries.push(entry);
+      rows.push({ ref, role, digest: observed.digest, change: c.kind === 'unrecorded' ? 'approved' : 'approved move', ...(c.previous ? { message: `was ${c.previous}; approved by ${actor ?? 'an unnamed actor'}` } : {}) });
+      continue;
+    }
+    switch (c.kind) {
+      case 'unrecorded': {
+        const entry = observationEntry(tag, observed, c, meta, history);
+        if (entry) entries.push(entry);
+        rows.push({ ref, role, digest: observed.digest, change: 'approved' });
+        break;
+      }
+      case 'same':
+      case 'restored':
+        rows.push({ ref, role, digest: observed.digest, change: 'unchanged', approved: c.previous! });
+        break;
+      default: {
+        violations = true;
+        const f = ledgerFinding(r.target, ref, observed.digest, c, { requireRecorded: false });
+        rows.push({ ref, role, digest: observed.digest, change: 'refused', approved: c.previous!, message: `${f?.rule ?? 'tag.overwritten'}: ${f?.message ?? ''}` });
+      }
+    }
+  }
+  for (const m of moves) {
+    if (!seen.has(refOf(m.tag)) && !results.some((r) => r.error && sameTag(r.target.ref, m.tag))) {
+      violations = true;
+      rows.push({ ref: refOf(m.tag), role: 'app', digest: null, change: 'not approved', message: `--approve-move ${m.arg}: the tag could not be resolved` });
+    }
+  }
+  // A forgotten tag recorded again starts afresh: say so.
+  for (const row of rows) {
+    if (row.change !== 'approved') continue;
+    const p = parseReference(row.ref);
+    if (tagState(await ledger.history(p.registry, p.repository, p.tag ?? 'latest')).forgotten) row.message = 'tracked again after `ledger forget`';
+  }
+  return { rows, entries, violations };
+}
+
+function renderText(rows: Row[], errors: TargetResult[], written: number, location: string): string {
+  let out = table(['IMAGE', 'ROLE', 'DIGEST', 'LEDGER'], rows.map((r) => [r.ref, r.role, r.digest ?? '-', r.change])) + '\n';
+  for (const r of rows) {
+    if (r.change === 'refused') {
+      out +=
+        `error: ${r.message}\n` +
+        `  not approved. If this image is legitimate, approve it by name: kamal-gate record --approve-move ${r.ref}@${r.digest}\n`;
+    } else if (r.message) out += `${r.change === 'not approved' ? 'error' : 'note'}: ${r.ref}: ${r.message}\n`;
+  }
+  for (const r of errors) out += `error: ${r.target.ref}: ${r.error!.message}\n`;
+  const approved = rows.filter((r) => r.change === 'approved' || r.change === 'approved move');
+  if (approved.length) out += `approved: ${approved.map((r) => `${r.ref} (${r.role}${r.change === 'approved move' ? ', move' : ', first use'})`).join(', ')}\n`;
+  out += `${written} ledger entr${written === 1 ? 'y' : 'ies'} written to ${location}\n`;
+  return out;
 }

@@ -5,6 +5,7 @@
 import { GENESIS_HASH, validatedEntryHash } from './hash.js';
 import {
   LEDGER_EVENTS,
+  LEDGER_ROLES,
   LEDGER_SOURCES,
   type LedgerEntry,
   type NewEntry,
@@ -21,10 +22,13 @@ const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 // OCI digest grammar: algorithm ":" encoded.
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 const FIELDS = new Set([
-  'seq', 'time', 'registry', 'repository', 'tag', 'digest', 'platformDigests', 'event', 'source', 'actor', 'prev', 'hash',
+  'seq', 'time', 'registry', 'repository', 'tag', 'digest', 'platformDigests', 'event', 'source', 'role', 'actor', 'prev', 'hash',
 ]);
 const EVENTS = new Set<string>(LEDGER_EVENTS);
 const SOURCES = new Set<string>(LEDGER_SOURCES);
+const ROLES = new Set<string>(LEDGER_ROLES);
+/** Events whose digest is null. */
+const NULL_DIGEST_EVENTS = new Set<string>(['deleted', 'forgotten']);
 
 /** A string key for one tag, for callers' maps. NUL cannot occur in a registry, repository or tag. */
 export function tagKey(registry: string, repository: string, tag: string): string {
@@ -59,12 +63,13 @@ function contentProblem(e: Record<string, unknown>): string | undefined {
   }
   if (typeof e.event !== 'string' || !EVENTS.has(e.event)) return `event must be one of ${LEDGER_EVENTS.join(', ')}`;
   if (typeof e.source !== 'string' || !SOURCES.has(e.source)) return `source must be one of ${LEDGER_SOURCES.join(', ')}`;
+  if (e.role !== undefined && (typeof e.role !== 'string' || !ROLES.has(e.role))) return `role must be one of ${LEDGER_ROLES.join(', ')}`;
   if (e.digest === null) {
-    if (e.event !== 'deleted') return 'digest is null but event is not "deleted"';
+    if (!NULL_DIGEST_EVENTS.has(e.event)) return `digest is null but event is not "deleted" or "forgotten"`;
   } else if (typeof e.digest !== 'string' || !DIGEST.test(e.digest)) {
     return 'digest must be a digest (algorithm:hex) or null';
-  } else if (e.event === 'deleted') {
-    return 'event "deleted" must have a null digest';
+  } else if (NULL_DIGEST_EVENTS.has(e.event)) {
+    return `event "${e.event}" must have a null digest`;
   }
   const pd = platformDigestsProblem(e.platformDigests);
   if (pd) return pd;
@@ -105,6 +110,7 @@ export function chainBatch(batch: NewEntry[], tip: ChainTip | null, now = new Da
       ...(hasPlatforms ? { platformDigests: { ...e.platformDigests } } : {}),
       event: e.event,
       source: e.source,
+      ...(e.role !== undefined ? { role: e.role } : {}),
       ...(e.actor !== undefined && e.actor !== '' ? { actor: e.actor } : {}),
       prev,
     };

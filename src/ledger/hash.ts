@@ -47,15 +47,16 @@ export function entryHash(entry: Omit<LedgerEntry, 'hash'> | LedgerEntry): strin
  */
 export function canonicalEntryJson(e: Omit<LedgerEntry, 'hash'>): string {
   const s = JSON.stringify;
-  // Keys in sorted order: actor, digest, event, platformDigests, prev, registry, repository, seq,
-  // source, tag, time. digest, event, source and time are validated to hold only characters JSON
+  // Keys in sorted order: actor, digest, event, platformDigests, prev, registry, repository, role,
+  // seq, source, tag, time. digest, event, role, source and time are validated to hold only characters JSON
   // does not escape, so they are quoted directly; the free-form strings go through JSON.stringify.
   let out = '{';
   if (e.actor !== undefined) out += `"actor":${s(e.actor)},`;
   out += `"digest":${e.digest === null ? 'null' : `"${e.digest}"`},"event":"${e.event}"`;
   if (e.platformDigests !== undefined) out += `,"platformDigests":${canonicalPlatformDigests(e.platformDigests)}`;
   out +=
-    `,"prev":${s(e.prev)},"registry":${s(e.registry)},"repository":${s(e.repository)},"seq":${e.seq}` +
+    `,"prev":${s(e.prev)},"registry":${s(e.registry)},"repository":${s(e.repository)}` +
+    `${e.role !== undefined ? `,"role":"${e.role}"` : ''},"seq":${e.seq}` +
     `,"source":"${e.source}","tag":${s(e.tag)},"time":"${e.time}"}`;
   return out;
 }

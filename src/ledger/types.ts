@@ -9,27 +9,43 @@
  * - `observed`: seen again pointing to the digest the ledger already had;
  * - `moved`: the tag now points to another digest (an overwrite or a rollback);
  * - `deleted`: the tag is gone from the registry (`digest` is null);
- * - `restored`: a deleted tag is back, pointing to a digest it had before.
+ * - `restored`: a deleted tag is back, pointing to a digest it had before;
+ * - `approved`: `kamal-gate record --approve-move REF@DIGEST`: a deliberate approval of a tag that
+ *   moved, naming the digest (source `record`, with the actor);
+ * - `forgotten`: `kamal-gate ledger forget REF`: the ledger stops tracking the tag (`digest` is null);
+ *   what came before no longer approves anything, and a later record starts afresh.
  */
-export type LedgerEvent = 'recorded' | 'observed' | 'moved' | 'deleted' | 'restored';
+export type LedgerEvent = 'recorded' | 'observed' | 'moved' | 'deleted' | 'restored' | 'approved' | 'forgotten';
 
-/** Which command wrote the entry. */
-export type LedgerSource = 'record' | 'verify' | 'drift' | 'hook';
+/** Which command wrote the entry (`ledger`: `kamal-gate ledger forget`). */
+export type LedgerSource = 'record' | 'verify' | 'drift' | 'hook' | 'ledger';
 
-export const LEDGER_EVENTS: readonly LedgerEvent[] = ['recorded', 'observed', 'moved', 'deleted', 'restored'];
-export const LEDGER_SOURCES: readonly LedgerSource[] = ['record', 'verify', 'drift', 'hook'];
+export const LEDGER_EVENTS: readonly LedgerEvent[] = ['recorded', 'observed', 'moved', 'deleted', 'restored', 'approved', 'forgotten'];
+
+/**
+ * What the tag is to the deploy:
+ * - `base`: a base image tag observed while measuring staleness. Upstream moves these on purpose: a
+ *   base observation never approves anything and a base tag that moves is information, not drift.
+ * - `deploy`: a tag the deploy pulls. Absent means deploy too; it is written only to pin a tag as a
+ *   deploy tag when it also has base observations (see state.ts `tagKind`).
+ */
+export type LedgerRole = 'base' | 'deploy';
+export const LEDGER_ROLES: readonly LedgerRole[] = ['base', 'deploy'];
+export const LEDGER_SOURCES: readonly LedgerSource[] = ['record', 'verify', 'drift', 'hook', 'ledger'];
 
 /** The fields a caller gives; the ledger adds `seq`, `prev` and `hash` (and `time` when absent). */
 export interface NewEntry {
   registry: string;
   repository: string;
   tag: string;
-  /** What the tag points to (an index digest for multi-platform images); null only for `deleted`. */
+  /** What the tag points to (an index digest for multi-platform images); null only for `deleted` and `forgotten`. */
   digest: string | null;
   /** When the tag is an index: each platform's manifest digest, e.g. `{"linux/amd64": "sha256:…"}`. */
   platformDigests?: Record<string, string>;
   event: LedgerEvent;
   source: LedgerSource;
+  /** Absent for deploy tags; `base` for base-image observations (see LedgerRole). */
+  role?: LedgerRole;
   /** Who caused it, when known: the CI job, `KAMAL_PERFORMER`. Never a secret. */
   actor?: string;
   /** When it was seen (any form `Date` parses); default now. Stored as ISO 8601 UTC with milliseconds. */
@@ -45,11 +61,12 @@ export interface LedgerEntry {
   registry: string;
   repository: string;
   tag: string;
-  /** Null for `deleted`. */
+  /** Null for `deleted` and `forgotten`. */
   digest: string | null;
   platformDigests?: Record<string, string>;
   event: LedgerEvent;
   source: LedgerSource;
+  role?: LedgerRole;
   actor?: string;
   /** The `hash` of the previous entry; `GENESIS_HASH` ("sha256:" + 64 zeros) for the first. */
   prev: string;
@@ -96,6 +113,14 @@ export interface Ledger {
   tags(): Promise<TagRef[]>;
   /** Recomputes every hash and prev link; reports the first broken entry instead of throwing. */
   verify(): Promise<ChainReport>;
+  /**
+   * The newest signed checkpoint of the ledger's head (checkpoint.ts), as stored: the file
+   * `<ledger>.checkpoint` beside a file ledger, the newest row of `kamal_gate_checkpoints` in
+   * PostgreSQL. Undefined when there is none.
+   */
+  readCheckpoint(): Promise<string | undefined>;
+  /** Stores a signed checkpoint document: replaces the file (atomically), or adds a row. */
+  writeCheckpoint(document: string, seq: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -111,6 +136,11 @@ export interface LedgerOptions {
   onLockWait?: (holder: LockHolder) => void;
   /** File ledger: called when a torn last line is found by a reader or removed by a writer. */
   onWarning?: (message: string) => void;
+  /**
+   * File ledger: a missing file is a UsageError ("no ledger at …") instead of an empty ledger. For
+   * the commands that only read (drift, ledger verify|show|export): a mistyped path must not pass.
+   */
+  mustExist?: boolean;
 }
 
 /** What a file ledger's lock file records about its holder. */

@@ -4,7 +4,7 @@
  * where compressed layer digests do not.
  */
 import { isUnanswered } from '../errors.js';
-import { tagState } from '../ledger/state.js';
+import { seenDigests } from '../ledger/state.js';
 import type { Ledger } from '../ledger/types.js';
 import type { RegistryClient, Resolution } from '../registry/client.js';
 import { formatReference, type ImageReference } from '../registry/reference.js';
@@ -73,7 +73,7 @@ export async function matchTag(
     if (isPrefix(now.diffIds, imageDiffIds)) return { match: { res: now.res, layers: now.diffIds.length, seen: 'now' }, checked };
   } else notes.push(`could not fetch ${shown}: ${now.reason}`);
   if (!ledger || !ref.tag) return { checked };
-  const state = tagState(await ledger.history(ref.registry, ref.repository, ref.tag));
+  const state = seenDigests(await ledger.history(ref.registry, ref.repository, ref.tag));
   const older = state.digests.filter((d) => !now.ok || d !== now.res.digest).reverse().slice(0, MAX_LEDGER_DIGESTS);
   for (const digest of older) {
     const past = await fetchBase(client, { ...ref, digest }, platform);

@@ -4,7 +4,7 @@
  * measure staleness from when a newer base was first observed.
  */
 import { isUnanswered, NotFoundError } from '../errors.js';
-import { classify, observationEntry } from '../ledger/state.js';
+import { baseObservationEntry } from '../ledger/state.js';
 import type { LedgerEntry, NewEntry } from '../ledger/types.js';
 import type { RegistryClient, Resolution } from '../registry/client.js';
 import { platformDigestMap } from '../registry/manifest.js';
@@ -87,5 +87,5 @@ function ledgerEntry(ref: ImageReference & { tag: string }, digest: string | nul
     ...(res?.index ? { platformDigests: platformDigestMap(res.platformDigests) } : {}),
   };
   const tagRef = { registry: ref.registry, repository: ref.repository, tag: ref.tag };
-  return observationEntry(tagRef, observed, classify(history, observed), { source: 'verify', time: now }, history) ?? undefined;
+  return baseObservationEntry(tagRef, observed, { source: 'verify', time: now }, history) ?? undefined;
 }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { chainBatch, checkStored } from '../../src/ledger/chain.js';
 import { canonicalEntryJson } from '../../src/ledger/hash.js';
-import { approves } from '../../src/ledger/state.js';
+import { approves, baseObservationEntry, tagKind } from '../../src/ledger/state.js';
 import {
   EVENT_FOR_KIND,
   GENESIS_HASH,
@@ -219,5 +219,65 @@ describe('hash chain', () => {
     const tip = { seq: h[2]!.seq, hash: h[2]!.hash };
     const [next] = chainBatch([{ ...ref, digest: A, event: 'moved', source: 'drift', time: day(5) }], tip);
     expect(next).toMatchObject({ seq: 4, prev: h[2]!.hash });
+  });
+});
+
+describe('approvals are deliberate: base observations, forget, and approvals after a signed checkpoint', () => {
+  const at = (i: number) => `2025-02-${String(i + 1).padStart(2, '0')}T00:00:00Z`;
+  const chain = (steps: Array<Partial<NewEntry> & Pick<NewEntry, 'digest' | 'event' | 'source'>>) =>
+    chainBatch(steps.map((s, i) => ({ ...ref, time: at(i), ...s })), null);
+
+  it('a base observation never approves, and a base tag that moves upstream is not an overwrite of a deploy tag', () => {
+    const h = chain([
+      { digest: A, event: 'recorded', source: 'verify', role: 'base' },
+      { digest: B, event: 'moved', source: 'drift', role: 'base' },
+    ]);
+    expect(h.some(approves)).toBe(false);
+    expect(tagKind(h)).toBe('base');
+    expect(classify(h, { digest: C }).kind).toBe('unrecorded');
+    expect(baseObservationEntry(ref, { digest: B }, { source: 'drift' }, h)).toBeNull();
+    expect(baseObservationEntry(ref, { digest: C }, { source: 'drift' }, h)).toMatchObject({ event: 'moved', role: 'base', digest: C });
+  });
+
+  it('a legacy unmarked entry stays a deploy tag until a base observation marks it; an approval by record keeps it a deploy tag', () => {
+    const legacy = chain([{ digest: A, event: 'recorded', source: 'verify' }]);
+    expect(tagKind(legacy)).toBe('deploy');
+    const mark = baseObservationEntry(ref, { digest: A }, { source: 'verify' }, legacy);
+    expect(mark).toMatchObject({ event: 'observed', role: 'base' });
+    expect(tagKind(chain([{ digest: A, event: 'recorded', source: 'verify' }, mark!]))).toBe('base');
+    expect(tagKind(chain([{ digest: A, event: 'recorded', source: 'record' }, mark!]))).toBe('deploy');
+    expect(tagKind(chain([{ digest: A, event: 'recorded', source: 'verify' }, mark!, { digest: A, event: 'observed', source: 'verify', role: 'deploy' }]))).toBe('deploy');
+  });
+
+  it('forget wipes the approvals before it; the next record approves afresh', () => {
+    const h = chain([
+      { digest: A, event: 'recorded', source: 'record' },
+      { digest: null, event: 'forgotten', source: 'ledger' },
+    ]);
+    const s = tagState(h);
+    expect(s.forgotten).toBe(true);
+    expect(s.approved).toBeUndefined();
+    expect(classify(h, { digest: B }).kind).toBe('unrecorded');
+    expect(observationEntry(ref, { digest: A }, classify(h, { digest: A }), { source: 'record' }, h)).toMatchObject({ event: 'recorded', digest: A });
+  });
+
+  it('an explicit approved event approves the move; with approvalsUpTo, approvals and forgets after the checkpoint do not count', () => {
+    const h = chain([
+      { digest: A, event: 'recorded', source: 'record' },
+      { digest: B, event: 'approved', source: 'record', actor: 'user:ops' },
+    ]);
+    expect(classify(h, { digest: B }).kind).toBe('same');
+    expect(classify(h, { digest: B }, { approvalsUpTo: 1 }).kind).toBe('overwritten');
+    const f = chain([{ digest: A, event: 'recorded', source: 'record' }, { digest: null, event: 'forgotten', source: 'ledger' }]);
+    expect(tagState(f, { approvalsUpTo: 1 }).approved).toBe(A);
+  });
+
+  it('a moved observation by verify or drift never approves', () => {
+    const h = chain([
+      { digest: A, event: 'recorded', source: 'record' },
+      { digest: B, event: 'moved', source: 'drift' },
+      { digest: B, event: 'moved', source: 'verify' },
+    ]);
+    expect(classify(h, { digest: B }).kind).toBe('overwritten');
   });
 });
