@@ -8,7 +8,7 @@ import { baseChecks, type BaseSummary } from './checks/base.js';
 import { imageAgeCheck, platformChecks, tagChecks } from './checks/image.js';
 import { wantsSignatureCheck } from './signatures/wants.js';
 import type { SignatureCheckOptions } from './signatures/check.js';
-import { checkLedger } from './checks/ledger.js';
+import { checkLedger, checkpointCheck } from './checks/ledger.js';
 import { configChecks } from './checks/config.js';
 import type { Ledger, LedgerSource, NewEntry } from './ledger/types.js';
 import { decide } from './policy/decide.js';
@@ -167,7 +167,10 @@ async function verifyRun(client: RegistryClient, targets: Target[], opts: Verify
   const bases = new Map<number, BaseSummary>();
 
   if (opts.ledger) {
+    const checkpoints = await checkpointCheck(opts.ledger, results, (i) => requirements[i]?.groups.ledger.value);
+    raw.push(...checkpoints.findings);
     const checked = await checkLedger(opts.ledger, results, {
+      approvalsUpTo: (i) => checkpoints.upTo.get(i),
       source: opts.source,
       ...(opts.actor ? { actor: opts.actor } : {}),
       requireRecorded: (i) => opts.requireRecorded === true || requirements[i]?.groups.ledger.value.trust === 'strict',

@@ -54,6 +54,41 @@ function summarize(d: BaseDiscovery, age: BaseAge | undefined): BaseSummary {
   return s;
 }
 
+const NAMED_BY: Record<BaseDiscovery['source'], string> = {
+  annotation: 'its org.opencontainers.image.base.name/.digest annotation or label',
+  provenance: 'its build provenance',
+  buildpacks: 'its buildpacks run-image metadata',
+  layers: 'a policy candidate',
+  unknown: 'nothing',
+};
+
+/**
+ * base.unconfirmed: a base that a source names but whose layers were not found to begin the
+ * image's. Counted like base.unknown (`base.unknown` in the policy): a claim nobody could check is
+ * no more known than no claim.
+ */
+function unconfirmed(target: Target, d: BaseDiscovery, shown: string, ledger: boolean): Pick<Finding, 'rule' | 'severity' | 'message' | 'remedy'> {
+  const named = `${target.ref} names ${shown} as its base (from ${NAMED_BY[d.source]})`;
+  if (d.confirmedByLayers === false) {
+    const why = d.digest
+      ? `but the layers of ${shown.replace(/@.*$/, '')}@${d.digest} are not the first layers of the image`
+      : `but no image the tag points to now${ledger ? ', nor any digest the ledger saw it point to before,' : ''} has layers that begin the image's`;
+    return {
+      rule: 'base.unconfirmed',
+      severity: 'medium',
+      message: `${named}, ${why}: the base is not confirmed, so its age and staleness are not the image's`,
+      remedy: `find what ${target.ref.replace(/[:@].*$/, '')} is really built FROM and name it (with org.opencontainers.image.base.digest, which survives the tag moving); or, if the tag moved since the build, record it in a ledger (kamal-gate record) so earlier digests are tried; or waive base.unconfirmed with a policy exception`,
+    };
+  }
+  const cause = [...d.evidence].reverse().find((l) => /^could not fetch|diff_ids|no usable base name/.test(l));
+  return {
+    rule: 'base.unconfirmed',
+    severity: 'medium',
+    message: `${named}, but its layers could not be compared with the image's${cause ? ` (${cause})` : ''}: the base is not confirmed`,
+    remedy: `make the base fetchable from here (registry reachable, credentials for it) and name it with org.opencontainers.image.base.name, so its layers can be compared; or waive base.unconfirmed with a policy exception`,
+  };
+}
+
 export async function baseChecks(
   client: RegistryClient,
   target: Target,
@@ -84,6 +119,9 @@ export async function baseChecks(
   const summary = summarize(discovery, age);
   const shown = discovery.name ?? discovery.digest ?? 'the base';
   const evidence = { base: shown, baseDigest: discovery.digest ?? null, source: discovery.source, ...(summary.newerReleases ? { newerReleases: summary.newerReleases } : {}) };
+  if (discovery.confirmedByLayers !== true && base.unknown !== 'ignore') {
+    findings.push({ ...common, ...unconfirmed(target, discovery, shown, !!opts.ledger), evidence: { ...evidence, confirmedByLayers: discovery.confirmedByLayers ?? null, tried: discovery.evidence } });
+  }
   if (base.allowed && discovery.name) {
     let repository: string | undefined;
     try {

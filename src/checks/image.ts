@@ -6,7 +6,7 @@
 import { formatPlatform, parsePlatform, samePlatform } from '../registry/manifest.js';
 import { globMatch } from '../policy/glob.js';
 import type { EffectiveRequirements } from '../policy/types.js';
-import { imageAge } from '../provenance/index.js';
+import { CREATED, imageAge } from '../provenance/index.js';
 import type { Resolution } from '../registry/client.js';
 import type { Finding, Subject, Target } from '../types.js';
 
@@ -71,12 +71,37 @@ export function platformChecks(target: Target, subject: Subject, req: EffectiveR
   ];
 }
 
-/** `image.maxAge` (image.too_old), from the image's own real created time. */
+/**
+ * `image.maxAge`, from the image's own real created time: image.too_old when it is older, and
+ * image.unknown_age when no real time can be found (absent, not a date, before 2000, or more than a
+ * day in the future: see provenance/dates.ts), since an age that cannot be told is never a pass.
+ */
 export function imageAgeCheck(target: Target, r: Resolution, req: EffectiveRequirements, now: Date): Finding[] {
   const image = req.groups.image?.value;
   if (!image || image.mode === 'off' || !image.maxAge) return [];
   const age = imageAge(r, { now });
-  if (!age.created || age.created.ageMs <= image.maxAge.ms) return [];
+  if (!age.created) {
+    const refused = age.refused ?? [];
+    const found = refused.length
+      ? refused.map((x) => `its ${x.where} ${x.reason}`).join('; ')
+      : `it has no creation time at all (no config created, no ${CREATED} annotation or label)`;
+    return [
+      {
+        rule: 'image.unknown_age',
+        severity: 'medium',
+        target,
+        digest: r.digest,
+        message: `the age of ${target.ref} cannot be told, so the policy's maxAge ${image.maxAge.text} cannot be checked: ${found}`,
+        remedy: `build it with a real creation time (set SOURCE_DATE_EPOCH to the commit time, not 0, or add the ${CREATED} annotation with the build time), or waive image.unknown_age for it with a policy exception`,
+        evidence: {
+          created: r.config?.created?.slice(0, 80) ?? null,
+          refused: refused.map((x) => ({ source: x.source, where: x.where, value: x.value, reason: x.reason })),
+          maxAge: image.maxAge.text,
+        },
+      },
+    ];
+  }
+  if (age.created.ageMs <= image.maxAge.ms) return [];
   return [
     {
       rule: 'image.too_old',

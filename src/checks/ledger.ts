@@ -8,6 +8,8 @@ import { TagNotFoundError } from '../errors.js';
 import { classify, observationEntry, tagKind, type Classification } from '../ledger/state.js';
 import { parseReference } from '../registry/reference.js';
 import type { Ledger, LedgerSource, NewEntry, TagRef } from '../ledger/types.js';
+import type { LedgerRequirement } from '../policy/types.js';
+import { loadPublicKey } from '../signatures/signers.js';
 import type { Finding, Subject, Target } from '../types.js';
 import type { TargetResult } from '../verify.js';
 
@@ -18,6 +20,8 @@ export interface LedgerCheckOptions {
   requireRecorded: boolean | ((index: number) => boolean);
   /** Per result index: leave the ledger out for this image (policy ledger mode `off`). */
   skip?: (index: number) => boolean;
+  /** Per result index: only entries up to this seq may approve (a required signed checkpoint's seq). */
+  approvalsUpTo?: (index: number) => number | undefined;
 }
 
 export interface LedgerCheckResult {
@@ -112,7 +116,8 @@ export async function checkLedger(ledger: Ledger, results: TargetResult[], opts:
     }
     if (!tag || !observed) continue;
     const history = await ledger.history(tag.registry, tag.repository, tag.tag);
-    const c = classify(history, observed);
+    const upTo = opts.approvalsUpTo?.(i);
+    const c = classify(history, observed, upTo !== undefined ? { approvalsUpTo: upTo } : {});
     if (observed.digest === null) {
       if (c.kind === 'unrecorded') continue; // never recorded: the resolution error speaks for itself
       out.explained.add(i);
@@ -145,4 +150,55 @@ function tagOfMissing(target: Target): TagRef | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `ledger.checkpoint`: for each image whose policy names checkpoint signers, the seq up to which its
+ * approvals count (the newest checkpoint's, when one of those signers signed it), or a failing
+ * finding and no approvals at all when none did.
+ */
+export async function checkpointCheck(
+  ledger: Ledger,
+  results: TargetResult[],
+  requirementOf: (index: number) => LedgerRequirement | undefined,
+): Promise<{ upTo: Map<number, number>; findings: Finding[] }> {
+  const out = { upTo: new Map<number, number>(), findings: [] as Finding[] };
+  const memo = new Map<string, Promise<{ seq: number; signer: string } | { reason: string }>>();
+  const { headOf, trustedSeq } = await import('../ledger/head.js');
+  for (const [i, r] of results.entries()) {
+    const req = requirementOf(i);
+    if (!req?.checkpoint || req.mode === 'off' || r.target.aliasOf) continue;
+    const cp = req.checkpoint;
+    const key = JSON.stringify(cp);
+    let verdict = memo.get(key);
+    if (!verdict) {
+      verdict = (async () => {
+        const keys = await Promise.all(cp.keys.map(async (k) => ({ source: k.path, key: await loadPublicKey(k) })));
+        const identities = cp.keyless.map((k) => ({
+          ...(k.identity ? { subject: k.identity } : {}),
+          ...(k.identityRegexp ? { subjectRegExp: k.identityRegexp } : {}),
+          ...(k.issuer ? { issuer: k.issuer } : {}),
+          ...(k.issuerRegexp ? { issuerRegExp: k.issuerRegexp } : {}),
+        }));
+        return trustedSeq(headOf(ledger), { ...(keys.length ? { keys } : {}), ...(identities.length ? { identities } : {}) });
+      })();
+      memo.set(key, verdict);
+    }
+    const v = await verdict;
+    if ('seq' in v) {
+      out.upTo.set(i, v.seq);
+      continue;
+    }
+    out.upTo.set(i, 0);
+    out.findings.push({
+      target: r.target,
+      ...(r.subject ? { digest: r.subject.digest } : {}),
+      rule: 'ledger.checkpoint',
+      severity: 'high',
+      message: `the digest ledger ${ledger.location} is not vouched for: ${v.reason}; no approval in it counts for ${r.target.ref}`,
+      remedy: 'sign the ledger head in the pipeline with a signer the policy names: `kamal-gate record --checkpoint-key KEY` (or --checkpoint-keyless), or `kamal-gate ledger checkpoint`',
+      evidence: { ledger: ledger.location, reason: v.reason },
+    });
+  }
+  return out;
 }

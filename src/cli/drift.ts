@@ -3,6 +3,7 @@ import { DriftMetrics, parseInterval, parseShard, postWebhook, serveMetrics, web
 import { DRIFT_KINDS, runDrift, type DriftItem } from '../drift.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_CONFIG_FILE } from '../kamal/index.js';
+import type { ClassificationKind } from '../ledger/state.js';
 import type { Ledger } from '../ledger/types.js';
 import type { RegistryClient } from '../registry/client.js';
 import { table } from '../report/table.js';
@@ -52,7 +53,9 @@ async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions,
   });
   if (ctx.progress) io.err('\r\x1b[K');
   if (result.entries.length) await ledger.append(result.entries);
-  const drifted = result.items.filter((i) => i.kind && DRIFT_KINDS.has(i.kind));
+  const drifted = result.items.filter((i) => i.kind && DRIFT_KINDS.has(i.kind as ClassificationKind));
+  const baseMoved = result.items.filter((i) => i.kind === 'base_moved');
+  const forgotten = result.items.filter((i) => i.forgotten).length;
   const errors = result.items.filter((i) => i.error);
   const exitCode = combineExitCodes([drifted.length ? 1 : 0, ...errors.map((e) => e.error!.exitCode)]);
   const ms = performance.now() - started;
@@ -63,6 +66,9 @@ async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions,
     overwritten: drifted.filter((i) => i.kind === 'overwritten').length,
     rolledBack: drifted.filter((i) => i.kind === 'rolled_back').length,
     deleted: drifted.filter((i) => i.kind === 'deleted').length,
+    baseTags: result.items.filter((i) => i.kind === 'base_moved' || i.kind === 'base_same').length,
+    baseMoved: baseMoved.length,
+    forgotten,
     errors: errors.length,
   };
   if (opts.format === 'json') {
@@ -73,6 +79,7 @@ async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions,
       ...(ctx.shard ? { shard: `${ctx.shard.index}/${ctx.shard.count}` } : {}),
       summary,
       drift: drifted.map((i) => ({ ref: i.ref, kind: i.kind, observed: i.observed, approved: i.approved, approvedFirstSeen: i.approvedFirstSeen, observedFirstSeen: i.observedFirstSeen })),
+      baseMoved: baseMoved.map((i) => ({ ref: i.ref, observed: i.observed, previous: i.approved })),
       errors: errors.map((i) => ({ ref: i.ref, kind: i.error!.kind, message: i.error!.message })),
       entriesWritten: result.entries.length,
       stats: opts.stats ? { requests, wallMs: Math.round(ms) } : undefined,
@@ -85,9 +92,10 @@ async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions,
     const byMessage = new Map<string, string[]>();
     for (const e of errors) byMessage.set(e.error!.message, [...(byMessage.get(e.error!.message) ?? []), e.ref]);
     for (const [message, refs] of byMessage) lines.push(`error: ${refs.length === 1 ? refs[0] : `${refs.length} tags (${refs[0]}, …)`}: ${message}`);
+    for (const i of baseMoved) lines.push(`info: base tag ${i.ref} moved upstream to ${i.observed}${i.approved ? ` (was ${i.approved})` : ''}: expected for base images; rebuild to pick it up`);
     const where = `${ledger.location}${ctx.shard ? ` (shard ${ctx.shard.index}/${ctx.shard.count})` : ''}`;
     lines.push(
-      `${opts.watch ? `${new Date().toISOString()} ` : ''}${summary.tags} tags checked in ${where}: ${summary.unchanged} unchanged, ${summary.overwritten} overwritten, ${summary.rolledBack} rolled back, ${summary.deleted} deleted${summary.errors ? `, ${summary.errors} could not be checked` : ''}`,
+      `${opts.watch ? `${new Date().toISOString()} ` : ''}${summary.tags} tags checked in ${where}: ${summary.unchanged} unchanged, ${summary.overwritten} overwritten, ${summary.rolledBack} rolled back, ${summary.deleted} deleted${summary.baseTags ? `, ${summary.baseTags} base tags observed` : ''}${summary.forgotten ? `, ${summary.forgotten} forgotten` : ''}${summary.errors ? `, ${summary.errors} could not be checked` : ''}`,
     );
     io.out(lines.join('\n') + '\n');
     if (opts.stats) io.err(`${requests} requests for ${summary.tags} tags (${summary.tags ? (requests / summary.tags).toFixed(2) : 0} per tag), ${Math.round(ms)} ms wall\n`);
@@ -115,7 +123,8 @@ export async function driftCommand(opts: DriftOptions, io: Io, isTty: boolean): 
   // location); drift checks every tag in the ledger, so the version does not matter.
   const config = opts.configFile ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
   const { plan, targets } = config ? await loadTargets([], { ...opts, configFile: config, version: opts.version ?? 'drift' }, io.env) : { plan: undefined, targets: [] };
-  const ledger = (await openLedgerFor(opts, io, plan))!;
+  // drift only checks what the ledger holds: a missing ledger is a mistake, not zero tags that pass.
+  const ledger = (await openLedgerFor(opts, io, plan, { mustExist: true }))!;
   const metrics = new DriftMetrics();
   const served = opts.metrics ? await serveMetrics(opts.metrics, metrics) : undefined;
   if (served) io.err(`metrics on ${served.url}\n`);

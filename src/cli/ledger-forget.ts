@@ -2,6 +2,7 @@ import { UsageError } from '../errors.js';
 import { tagKind, tagState } from '../ledger/state.js';
 import type { NewEntry } from '../ledger/types.js';
 import { parseReference } from '../registry/reference.js';
+import { checkpointSigner, signAfterWrite, type CheckpointFlags } from './checkpoint-options.js';
 import { actorFrom, openLedgerFor, type LedgerFlags } from './ledger-options.js';
 import type { Io } from './main.js';
 
@@ -10,8 +11,9 @@ import type { Io } from './main.js';
  * version, a tag the app no longer deploys). Written as its own `forgotten` event with the actor:
  * nothing is removed, the history stays, and a later `record` approves the tag afresh.
  */
-export async function ledgerForgetCommand(ref: string, opts: LedgerFlags & { format: 'text' | 'json' }, io: Io): Promise<number> {
+export async function ledgerForgetCommand(ref: string, opts: LedgerFlags & CheckpointFlags & { format: 'text' | 'json' }, io: Io): Promise<number> {
   const p = parseReference(ref);
+  const signer = await checkpointSigner(opts, io.env, false);
   if (!p.tag || p.digest) throw new UsageError(`ledger forget ${ref}: name a tag (REGISTRY/REPOSITORY:TAG), as \`kamal-gate ledger show\` lists them`);
   const ledger = (await openLedgerFor(opts, io, undefined, { mustExist: true }))!;
   try {
@@ -26,6 +28,7 @@ export async function ledgerForgetCommand(ref: string, opts: LedgerFlags & { for
     const actor = actorFrom(io.env) ?? (io.env['USER'] ? `user:${io.env['USER']}` : undefined);
     const entry: NewEntry = { registry: p.registry, repository: p.repository, tag: p.tag, digest: null, event: 'forgotten', source: 'ledger', ...(actor ? { actor } : {}) };
     const [stored] = await ledger.append([entry]);
+    await signAfterWrite(ledger, signer, io);
     const kind = tagKind(history);
     if (opts.format === 'json') {
       io.out(JSON.stringify({ schema: 'kamal-gate/ledger-forget/v1', ref: shown, written: true, seq: stored!.seq, previousApproval: state.approved ?? null, kind }, null, 2) + '\n');

@@ -1,8 +1,8 @@
 /** Where the digest ledger lives, who is writing to it, and how each command opens it. */
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { parseLedgerLocation } from '../ledger/location.js';
 import type { Ledger, LedgerSource } from '../ledger/types.js';
-import { registerSecret } from '../redact.js';
 import type { DeployPlan } from '../types.js';
 import type { Io } from './main.js';
 
@@ -13,9 +13,25 @@ export interface LedgerFlags {
 }
 
 export function addLedgerOption(cmd: Command, withNo = false): Command {
-  cmd.option('--ledger <path|url>', `digest ledger: a file (default ${DEFAULT_LEDGER} beside the Kamal config) or postgres://… ($KAMAL_GATE_LEDGER_URL)`);
+  cmd.option('--ledger <path|url>', `digest ledger: a file path (default ${DEFAULT_LEDGER} beside the Kamal config; not a symbolic link) or postgres://… ($KAMAL_GATE_LEDGER_URL)`);
   if (withNo) cmd.option('--no-ledger', 'do not read or write the digest ledger');
   return cmd;
+}
+
+/**
+ * The ledger the user named: --ledger, then $KAMAL_GATE_LEDGER_URL (an empty variable counts as
+ * unset), checked (location.ts: a path or a postgres:// URL; anything else is a UsageError with the
+ * password masked, and the password is a secret from here on). Undefined when neither is given.
+ */
+export function explicitLedgerLocation(flags: LedgerFlags, env: NodeJS.ProcessEnv): string | undefined {
+  if (typeof flags.ledger === 'string') return checked(flags.ledger, '--ledger');
+  const url = env['KAMAL_GATE_LEDGER_URL'];
+  return url ? checked(url, '$KAMAL_GATE_LEDGER_URL') : undefined;
+}
+
+function checked(location: string, origin: string): string {
+  const where = parseLedgerLocation(location, origin);
+  return where.kind === 'postgres' ? where.url : where.path;
 }
 
 /**
@@ -23,28 +39,54 @@ export function addLedgerOption(cmd: Command, withNo = false): Command {
  * the folder that holds the Kamal config's `config/` folder (the app root), else the current folder.
  */
 export function ledgerLocation(flags: LedgerFlags, env: NodeJS.ProcessEnv, plan?: DeployPlan): string {
-  if (typeof flags.ledger === 'string' && flags.ledger) return flags.ledger;
-  const url = env['KAMAL_GATE_LEDGER_URL'];
-  if (url) {
-    try {
-      registerSecret(new URL(url).password);
-    } catch {
-      // not a URL: reported when opened
-    }
-    return url;
-  }
+  const explicit = explicitLedgerLocation(flags, env);
+  if (explicit !== undefined) return explicit;
   const root = plan ? resolve(dirname(plan.configFile), '..') : process.cwd();
   return join(root, DEFAULT_LEDGER);
 }
 
-export async function openLedgerFor(flags: LedgerFlags, io: Io, plan?: DeployPlan): Promise<Ledger | undefined> {
+export interface OpenLedgerMode {
+  /**
+   * The command only reads the ledger (drift, ledger verify|show|export): a file ledger that does not
+   * exist is a UsageError ("no ledger at …; `kamal-gate record` creates it"), never an empty ledger
+   * that passes.
+   */
+  mustExist?: boolean;
+  /**
+   * Whether, when the user named no ledger and there is no deploy plan, the default
+   * `.kamal/image-ledger.jsonl` in the current folder is used (true) or no ledger at all (false:
+   * `verify REF…` outside an app creates nothing). Default true.
+   */
+  defaultWithoutPlan?: boolean;
+  /**
+   * Check the newest signed checkpoint against the ledger as it is opened (default true): a ledger
+   * that lacks the checkpointed entry, or holds another one at that seq, is refused (exit 2).
+   * `ledger verify` checks it itself, to report rather than throw.
+   */
+  checkHead?: boolean;
+}
+
+/** The ledger for a command; undefined with --no-ledger, or when `mode.defaultWithoutPlan` is false and nothing names one. */
+export async function openLedgerFor(flags: LedgerFlags, io: Io, plan?: DeployPlan, mode: OpenLedgerMode = {}): Promise<Ledger | undefined> {
   if (flags.ledger === false) return undefined;
+  if (!plan && mode.defaultWithoutPlan === false && explicitLedgerLocation(flags, io.env) === undefined) return undefined;
+  const location = ledgerLocation(flags, io.env, plan);
   // Loaded here, not at start-up: only commands that open the ledger pay for it (and pg only for postgres://).
   const { openLedger } = await import('../ledger/index.js');
-  return openLedger(ledgerLocation(flags, io.env, plan), {
+  const ledger = await openLedger(location, {
     onWarning: (m) => io.err(`warning: ${m}\n`),
     onLockWait: (h) => io.err(`waiting for the ledger lock held by pid ${h.pid} on ${h.hostname} since ${h.time}\n`),
+    ...(mode.mustExist ? { mustExist: true } : {}),
   });
+  if (mode.checkHead !== false) {
+    try {
+      await (await import('../ledger/head.js')).checkHead(ledger);
+    } catch (e) {
+      await ledger.close();
+      throw e;
+    }
+  }
+  return ledger;
 }
 
 /** Who is acting, when the environment says: Kamal's performer, else the CI job. Never a secret. */

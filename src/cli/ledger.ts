@@ -1,19 +1,43 @@
 import { writeFile } from 'node:fs/promises';
+import { LedgerError } from '../errors.js';
 import { tagState } from '../ledger/state.js';
 import { parseReference } from '../registry/reference.js';
 import { table } from '../report/table.js';
 import { openLedgerFor, type LedgerFlags } from './ledger-options.js';
 import type { Io } from './main.js';
 
-/** `kamal-gate ledger verify`: checks the whole hash chain and names the first broken entry. */
+/**
+ * `kamal-gate ledger verify`: checks the whole hash chain and names the first broken entry, then the
+ * newest signed checkpoint against the chain (a truncated or rewritten ledger is exit 2, naming the seq).
+ */
 export async function ledgerVerifyCommand(opts: LedgerFlags & { format: 'text' | 'json' }, io: Io): Promise<number> {
-  const ledger = (await openLedgerFor(opts, io))!;
+  const ledger = (await openLedgerFor(opts, io, undefined, { mustExist: true, checkHead: false }))!;
   try {
     const report = await ledger.verify();
-    const code = report.ok ? 0 : 2;
-    if (opts.format === 'json') io.out(JSON.stringify({ schema: 'kamal-gate/ledger-verify/v1', ledger: ledger.location, ...report, exitCode: code }, null, 2) + '\n');
-    else if (report.ok) {
+    let checkpoint: { seq: number; time: string; signer: string; unsigned: number } | null = null;
+    let checkpointProblem: string | undefined;
+    if (report.ok) {
+      const { checkHead } = await import('../ledger/head.js');
+      try {
+        const head = await checkHead(ledger);
+        if (head.checkpoint) checkpoint = { seq: head.checkpoint.seq, time: head.checkpoint.time, signer: head.signer ?? 'unknown', unsigned: head.unsigned };
+      } catch (e) {
+        if (!(e instanceof LedgerError)) throw e;
+        checkpointProblem = e.message;
+      }
+    }
+    const code = report.ok && !checkpointProblem ? 0 : 2;
+    if (opts.format === 'json') {
+      io.out(JSON.stringify({ schema: 'kamal-gate/ledger-verify/v2', ledger: ledger.location, ...report, ok: code === 0, checkpoint, ...(checkpointProblem ? { checkpointProblem } : {}), exitCode: code }, null, 2) + '\n');
+    } else if (checkpointProblem) {
+      io.out(`${checkpointProblem}\n`);
+    } else if (report.ok) {
       io.out(`${ledger.location}: ${report.entries} entries, hash chain intact${report.repairedTornLine ? ' (a torn last line from an interrupted write is ignored; the next write removes it)' : ''}\n`);
+      io.out(
+        checkpoint
+          ? `checkpoint: seq ${checkpoint.seq} signed ${checkpoint.time} by ${checkpoint.signer}${checkpoint.unsigned ? `; ${checkpoint.unsigned} entries after it are not covered by a signature` : ''}\n`
+          : 'checkpoint: none (sign the head with `kamal-gate ledger checkpoint`, or record with --checkpoint-key)\n',
+      );
     } else {
       const b = report.firstBroken!;
       io.out(
@@ -29,7 +53,7 @@ export async function ledgerVerifyCommand(opts: LedgerFlags & { format: 'text' |
 
 /** `kamal-gate ledger show [REF]`: every tag with its approved digest, or one tag's history. */
 export async function ledgerShowCommand(ref: string | undefined, opts: LedgerFlags & { format: 'text' | 'json' }, io: Io): Promise<number> {
-  const ledger = (await openLedgerFor(opts, io))!;
+  const ledger = (await openLedgerFor(opts, io, undefined, { mustExist: true }))!;
   try {
     if (ref) {
       const p = parseReference(ref);
@@ -62,7 +86,7 @@ export async function ledgerShowCommand(ref: string | undefined, opts: LedgerFla
 
 /** `kamal-gate ledger export`: every entry as JSON, for backups, audits or moving backends. */
 export async function ledgerExportCommand(opts: LedgerFlags & { output?: string }, io: Io): Promise<number> {
-  const ledger = (await openLedgerFor(opts, io))!;
+  const ledger = (await openLedgerFor(opts, io, undefined, { mustExist: true }))!;
   try {
     const entries = await ledger.all();
     const text = JSON.stringify({ schema: 'kamal-gate/ledger-export/v1', ledger: ledger.location, entries }, null, 2) + '\n';

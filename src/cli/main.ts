@@ -9,7 +9,9 @@ import { printableLines } from '../printable.js';
 import { redact } from '../redact.js';
 import { VERSION } from '../version.js';
 import { LINT_FORMATS, VERIFY_FORMATS } from './formats.js';
+import { addCheckpointOptions } from './checkpoint-options.js';
 import { addLedgerOption } from './ledger-options.js';
+import { registerLedgerMergeCommands } from './ledger-merge.js';
 import { registerPolicyCommands } from './policy.js';
 
 // Start-up stays fast because this module loads only commander and the option definitions: each
@@ -105,9 +107,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     exitCode = await (await import('./verify.js')).verifyCommand(refs, opts, io);
   });
 
-  const record = addFormat(addLedgerOption(addRegistryOptions(addTargetOptions(program.command('record').argument('[refs...]', 'image references (default: the images of the Kamal config)')))), ['text', 'json'])
-    .description('record in the digest ledger what each tag points to now (run right after the push)')
-    .addHelpText('after', '\nExamples:\n  kamal-gate record --version "$GITHUB_SHA"      # after kamal build push\n  kamal-gate record ghcr.io/acme/app:1.4.2 --ledger postgres://ci@db/ledger');
+  const record = addCheckpointOptions(addFormat(addLedgerOption(addRegistryOptions(addTargetOptions(program.command('record').argument('[refs...]', 'image references (default: the images of the Kamal config)')))), ['text', 'json']))
+    .option('--approve-move <ref@digest>', 'approve a tag that moved, to exactly this digest (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .description('approve in the digest ledger what the pipeline pushed: tags never approved before, as they point now (run right after the push); a tag that moved is refused unless --approve-move names its new digest')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kamal-gate record --version "$GITHUB_SHA"      # after kamal build push\n  kamal-gate record ghcr.io/acme/app:1.4.2 --ledger postgres://ci@db/ledger\n  kamal-gate record --approve-move registry.example.com/library/postgres:16@sha256:…   # a reviewed upgrade',
+    );
   record.action(async (refs: string[], opts) => {
     exitCode = await (await import('./record.js')).recordCommand(refs, opts, io);
   });
@@ -150,6 +156,22 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .addHelpText('after', '\nExample:\n  kamal-gate ledger export -o ledger-backup.json')
     .action(async (opts) => {
       exitCode = await (await import('./ledger.js')).ledgerExportCommand(opts, io);
+    });
+
+  addCheckpointOptions(addFormat(addLedgerOption(ledgerCmd.command('checkpoint')), ['text', 'json']))
+    .description("sign the ledger's head (sequence, tip hash, time, ledger identity) and store the checkpoint beside it")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kamal-gate ledger checkpoint --checkpoint-key ledger-checkpoint.key\n  COSIGN_PASSWORD=… kamal-gate ledger checkpoint --checkpoint-key cosign.key\n  kamal-gate ledger checkpoint --checkpoint-keyless          # in GitHub Actions, with id-token: write',
+    )
+    .action(async (opts) => {
+      exitCode = await (await import('./checkpoint-options.js')).ledgerCheckpointCommand(opts, io);
+    });
+  addCheckpointOptions(addFormat(addLedgerOption(ledgerCmd.command('forget').argument('<ref>', 'the tag to stop tracking (REGISTRY/REPOSITORY:TAG)')), ['text', 'json']))
+    .description('stop tracking a tag (e.g. a base image tag an older version recorded), as a recorded event; a later record approves it afresh')
+    .addHelpText('after', '\nExample:\n  kamal-gate ledger forget docker.io/library/ruby:3.3-slim')
+    .action(async (ref: string, opts) => {
+      exitCode = await (await import('./ledger-forget.js')).ledgerForgetCommand(ref, opts, io);
     });
 
   const targets = addFormat(addTargetOptions(program.command('targets')), ['text', 'json'])
@@ -208,6 +230,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .action(async (opts) => {
       exitCode = await (await import('./hook.js')).hookUninstallCommand(opts, io);
     });
+
+  registerLedgerMergeCommands(ledgerCmd, io, (code) => {
+    exitCode = code;
+  });
 
   registerPolicyCommands(program, io, (code) => {
     exitCode = code;

@@ -9,10 +9,11 @@ import { table } from '../report/table.js';
 import type { Target } from '../types.js';
 import { combineExitCodes, resolveTargets, type TargetResult } from '../verify.js';
 import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
+import { checkpointSigner, signAfterWrite, type CheckpointFlags } from './checkpoint-options.js';
 import { actorFrom, openLedgerFor, type LedgerFlags } from './ledger-options.js';
 import type { Io } from './main.js';
 
-export interface RecordOptions extends TargetOptions, RegistryOptions, LedgerFlags {
+export interface RecordOptions extends TargetOptions, RegistryOptions, LedgerFlags, CheckpointFlags {
   format: 'text' | 'json';
   /** `--approve-move REF@DIGEST`, repeatable: approve a tag that moved, to exactly this digest. */
   approveMove?: string[];
@@ -57,11 +58,14 @@ function refOf(t: TagRef): string {
  */
 export async function recordCommand(refs: string[], opts: RecordOptions, io: Io): Promise<number> {
   const moves = parseMoves(opts.approveMove);
+  const signer = await checkpointSigner(opts, io.env, false);
   // `record --approve-move X@D` alone approves only that move; the Kamal config (when present) only
   // says where the ledger lives.
   const movesOnly = moves.length > 0 && refs.length === 0;
   const hasConfig = opts.configFile !== undefined || opts.destination !== undefined || existsSync(DEFAULT_CONFIG_FILE);
-  const loaded = movesOnly && !hasConfig ? { plan: undefined, targets: [] as Target[] } : await loadTargets(refs, opts, io.env);
+  // With moves only, the config names where the ledger is and the registry credentials; the app
+  // version is not needed (its images are not approved here).
+  const loaded = !movesOnly ? await loadTargets(refs, opts, io.env) : hasConfig ? await loadTargets([], { ...opts, version: opts.version ?? 'approve-move' }, io.env) : { plan: undefined, targets: [] as Target[] };
   const targets = movesOnly ? moves.map((m): Target => ({ ref: refOf(m.tag), role: 'app', name: refOf(m.tag) })) : loaded.targets;
   if (!movesOnly) {
     for (const m of moves) {
@@ -76,6 +80,9 @@ export async function recordCommand(refs: string[], opts: RecordOptions, io: Io)
       const actor = actorFrom(io.env) ?? (io.env['USER'] ? `user:${io.env['USER']}` : undefined);
       const { rows, entries, violations } = await decide(ledger, results, moves, actor);
       if (entries.length) await ledger.append(entries);
+      // The head is signed after every record when a key is at hand, also when nothing was written
+      // (a ledger merged or checkpointed by hand gets its signature here).
+      await signAfterWrite(ledger, signer, io);
       const errors = results.filter((r) => r.error && !r.absent);
       const exitCode = combineExitCodes([...errors.map((r) => r.error!.exitCode), violations ? 1 : 0]);
       if (opts.format === 'json') {

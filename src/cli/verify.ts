@@ -1,5 +1,6 @@
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
 import { redact } from '../redact.js';
 import { renderVerifyGithub, renderVerifySummaryMarkdown } from '../report/github.js';
 import { renderVerifyJunit } from '../report/junit.js';
@@ -8,7 +9,7 @@ import { loadPolicy } from '../policy/load.js';
 import { findingReport, imageReport, toolInfo, VERIFY_SCHEMA, type VerifyReport } from '../report/model.js';
 import { renderStats, renderVerifyText } from '../report/text.js';
 import { verifyTargets } from '../verify.js';
-import type { LoadedConfig } from '../kamal/index.js';
+import { DEFAULT_CONFIG_FILE, type LoadedConfig } from '../kamal/index.js';
 import { lintApp } from '../kamal/lint.js';
 import type { DeployPlan, Finding } from '../types.js';
 import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
@@ -44,6 +45,11 @@ async function lintPlan(plan: DeployPlan, config: LoadedConfig, env: NodeJS.Proc
   return (await lintApp({ root: config.root, targets: plan.targets, appRoot, cwd: process.cwd(), env })).findings;
 }
 
+/** Said when `verify REF…` runs with no ledger because none was named and no Kamal config is here. */
+export const NO_LEDGER_NOTE =
+  `no digest ledger: no Kamal config (${DEFAULT_CONFIG_FILE}) here and no --ledger or $KAMAL_GATE_LEDGER_URL, ` +
+  'so tags are neither checked against nor recorded in a ledger (pass --ledger PATH|URL to use one, or --no-ledger to silence this note)';
+
 export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFlags, SignerFlags {
   format: VerifyFormat;
   stats?: boolean;
@@ -57,14 +63,25 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
   const started = performance.now();
   // Signer flags and their key files are checked before anything else is read or asked.
   const extraSignatures = await commandLineSigners(opts, process.cwd());
-  const { plan, config, targets, notes } = await loadTargets(refs, opts, io.env);
+  const { plan, config, targets, notes: planNotes } = await loadTargets(refs, opts, io.env);
+  let notes = planNotes;
   // The app root (the folder holding config/) is where .kamal/ lives: policy and ledger both.
   const root = plan ? resolve(dirname(plan.configFile), '..') : process.cwd();
   const { policy, origin } = await loadPolicy({ path: opts.policy, cwd: root });
   const platforms = parsePlatforms(opts.platform);
   // The config's dangerous settings, as `kamal-gate lint` finds them; the policy's config group decides.
   const configFindings = plan && config ? await lintPlan(plan, config, io.env) : [];
-  const ledger = await openLedgerFor(opts, io, plan);
+  // Explicit refs outside an app (no config/deploy.yml here) and no --ledger or $KAMAL_GATE_LEDGER_URL:
+  // no ledger, rather than a .kamal/ folder created wherever the command happens to run.
+  const ledger = await openLedgerFor(opts, io, plan, { defaultWithoutPlan: existsSync(DEFAULT_CONFIG_FILE) });
+  if (!ledger && opts.ledger !== false) {
+    if (opts.requireRecorded) {
+      throw new UsageError(
+        `--require-recorded needs a digest ledger: there is no Kamal config (${DEFAULT_CONFIG_FILE}) here; pass --ledger PATH|URL or set KAMAL_GATE_LEDGER_URL`,
+      );
+    }
+    notes = [...notes, NO_LEDGER_NOTE];
+  }
   try {
     const client = await makeClient(opts, targets, io.env, (m) => io.err(`warning: ${m}\n`));
     try {

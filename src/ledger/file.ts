@@ -11,15 +11,19 @@
  * middle line that is not an entry, a broken hash or prev link, seq out of order) makes the ledger
  * untrusted: readers throw LedgerError naming the line; nothing is ever rewritten.
  */
-import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { LedgerError, LedgerUnavailableError } from '../errors.js';
+import { LedgerError, LedgerUnavailableError, UsageError } from '../errors.js';
 import { EntryIndex, assertNewEntry, chainBatch, checkStored, linkProblem, type ChainTip } from './chain.js';
 import { NOTHING_WRITTEN, errCode, fsRemedy } from './fs-errors.js';
 import { acquireLock } from './lock.js';
+import { lstatNoLink, missingLedgerError, openNoFollow } from './no-follow.js';
 import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagRef } from './types.js';
 
 const NL = 0x0a;
+/** A signed checkpoint is a few KiB (a keyless one carries a certificate chain); anything far larger is not one. */
+const MAX_CHECKPOINT_BYTES = 1 << 20;
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 
 /** What reading the whole file found. */
@@ -176,7 +180,7 @@ const READ_CHUNK = 1 << 20;
 
 /** Reads and checks a ledger file a chunk at a time. */
 async function parseLedgerFile(path: string): Promise<ParsedLedger> {
-  const fh = await open(path, 'r');
+  const fh = await openNoFollow(path, 'r');
   try {
     const parser = new LedgerParser();
     const chunk = Buffer.allocUnsafe(READ_CHUNK);
@@ -212,6 +216,7 @@ function serialize(e: LedgerEntry): string {
     platformDigests: e.platformDigests,
     event: e.event,
     source: e.source,
+    role: e.role,
     actor: e.actor,
     prev: e.prev,
     hash: e.hash,
@@ -336,15 +341,17 @@ export class FileLedger implements Ledger {
   private async writeBatch(batch: NewEntry[], dir: string): Promise<LedgerEntry[]> {
     let created = false;
     try {
-      await stat(this.path);
+      created = (await lstatNoLink(this.path)) === undefined;
     } catch (e) {
-      if (errCode(e) !== 'ENOENT') throw this.unavailable(`cannot append to ${this.path}: cannot read it`, e, NOTHING_WRITTEN);
-      created = true;
+      if (e instanceof LedgerError) throw e;
+      throw this.unavailable(`cannot append to ${this.path}: cannot read it`, e, NOTHING_WRITTEN);
     }
     let fh: FileHandle;
     try {
-      fh = await open(this.path, 'a+', 0o644);
+      // O_NOFOLLOW: a link put in place since the check above is refused by the open itself.
+      fh = await openNoFollow(this.path, 'a+');
     } catch (e) {
+      if (e instanceof LedgerError) throw e;
       throw this.unavailable(`cannot append to ${this.path}: cannot open it for writing`, e, NOTHING_WRITTEN);
     }
     try {
@@ -407,10 +414,11 @@ export class FileLedger implements Ledger {
   private async load(): Promise<ParsedLedger> {
     let key: string;
     try {
-      const st = await stat(this.path);
+      const st = await lstatNoLink(this.path);
+      if (!st) return this.missing();
       key = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
     } catch (e) {
-      if (errCode(e) === 'ENOENT') return { index: new EntryIndex(), lines: 0 };
+      if (e instanceof LedgerError || e instanceof UsageError) throw e;
       throw this.unavailable(`cannot read ${this.path}`, e);
     }
     if (this.cache?.key === key) return this.cache.parsed;
@@ -418,7 +426,8 @@ export class FileLedger implements Ledger {
     try {
       parsed = await parseLedgerFile(this.path);
     } catch (e) {
-      if (errCode(e) === 'ENOENT') return { index: new EntryIndex(), lines: 0 };
+      if (errCode(e) === 'ENOENT') return this.missing();
+      if (e instanceof LedgerError) throw e;
       throw this.unavailable(`cannot read ${this.path}`, e);
     }
     if (parsed.torn) {
@@ -428,6 +437,12 @@ export class FileLedger implements Ledger {
     }
     this.cache = { key, parsed };
     return parsed;
+  }
+
+  /** No file: an empty ledger, or for readers that need one (options.mustExist) a usage error. */
+  private missing(): ParsedLedger {
+    if (this.options.mustExist) throw missingLedgerError(this.path);
+    return { index: new EntryIndex(), lines: 0 };
   }
 
   private async trusted(): Promise<EntryIndex> {
@@ -455,6 +470,49 @@ export class FileLedger implements Ledger {
     if (parsed.firstBroken) report.firstBroken = parsed.firstBroken;
     if (parsed.torn) report.repairedTornLine = true;
     return report;
+  }
+
+  /** `<ledger>.checkpoint`: the newest signed checkpoint, one JSON document. */
+  get checkpointPath(): string {
+    return `${this.path}.checkpoint`;
+  }
+
+  async readCheckpoint(): Promise<string | undefined> {
+    let fh: FileHandle;
+    try {
+      fh = await openNoFollow(this.checkpointPath, 'r', 0o644, 'the ledger checkpoint');
+    } catch (e) {
+      if (errCode(e) === 'ENOENT') return undefined;
+      if (e instanceof LedgerError) throw e;
+      throw this.unavailable(`cannot read ${this.checkpointPath}`, e);
+    }
+    try {
+      const { size } = await fh.stat();
+      if (size > MAX_CHECKPOINT_BYTES) throw new LedgerError(`${this.checkpointPath} is ${size} bytes, more than a checkpoint can be (${MAX_CHECKPOINT_BYTES}): restore it from version control`, this.checkpointPath);
+      return (await readAt(fh, 0, size)).toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Replaces the checkpoint file atomically (a temporary file beside it, fsync, rename, fsync the folder). */
+  async writeCheckpoint(document: string): Promise<void> {
+    const target = this.checkpointPath;
+    const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+    try {
+      const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o644);
+      try {
+        await fh.writeFile(document);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, target);
+      await fsyncDir(dirname(target));
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw this.unavailable(`cannot write ${target}`, e, 'The ledger entries are unchanged; run `kamal-gate ledger checkpoint` again.');
+    }
   }
 
   async close(): Promise<void> {

@@ -11,18 +11,34 @@
  * Errors: LedgerError (exit 2, kind 'ledger') when the ledger does not verify — readers refuse to
  * answer from it; LedgerUnavailableError (exit 3) when it cannot be read, written, locked or reached.
  */
+import { LedgerError } from '../errors.js';
 import { FileLedger } from './file.js';
-import { isPostgresUrl, openPostgresLedger } from './postgres.js';
+import { parseLedgerLocation } from './location.js';
+import { lstatNoLink, missingLedgerError } from './no-follow.js';
+import { openPostgresLedger } from './postgres.js';
 import type { Ledger, LedgerOptions } from './types.js';
 
 /**
  * Opens the ledger at `location`: a `postgres://` or `postgresql://` URL opens the PostgreSQL
- * ledger (connecting and migrating its schema now, so an unreachable database fails here); anything
- * else is a file path (a missing file is an empty ledger, created with its directory on first append).
+ * ledger (connecting and migrating its schema now, so an unreachable database fails here); a path
+ * is a file (a missing file is an empty ledger, created with its directory on first append, unless
+ * `mustExist`: then UsageError). Any other URL scheme is a UsageError (location.ts); a symbolic link
+ * as the file, its lock or its checkpoint is a LedgerError (no-follow.ts).
  */
 export async function openLedger(location: string, options: LedgerOptions = {}): Promise<Ledger> {
-  if (isPostgresUrl(location)) return openPostgresLedger(location, options);
-  return new FileLedger(location, options);
+  const where = parseLedgerLocation(location, 'the ledger location');
+  if (where.kind === 'postgres') return openPostgresLedger(where.url, options);
+  // Checked now, so a command fails before it does anything else; the ledger checks again on every
+  // read and write (with O_NOFOLLOW on open), so nothing swapped in later gets through either.
+  const refuseLink = (e: unknown) => {
+    if (e instanceof LedgerError) throw e;
+    return null; // unreadable: the first read or write reports it with its remedy
+  };
+  const st = await lstatNoLink(where.path).catch(refuseLink);
+  await lstatNoLink(`${where.path}.lock`, "the ledger's lock").catch(refuseLink);
+  await lstatNoLink(`${where.path}.checkpoint`, 'the ledger checkpoint').catch(refuseLink);
+  if (st === undefined && options.mustExist) throw missingLedgerError(where.path);
+  return new FileLedger(where.path, options);
 }
 
 export { FileLedger } from './file.js';
@@ -40,4 +56,5 @@ export {
   type TagState,
 } from './state.js';
 export * from './types.js';
+export { parseLedgerLocation, maskLedgerLocation, type LedgerLocation } from './location.js';
 export { LedgerError, LedgerUnavailableError } from '../errors.js';

@@ -13,13 +13,17 @@
  *
  * Locks held on another host (a shared file system) are never judged stale: we cannot see that
  * host's processes. The waiter gives up at its deadline with a message saying how to remove it.
+ *
+ * A symbolic link as the lock or the break file is refused (LedgerError, exit 2): O_EXCL never
+ * creates through one, and reading one is refused by O_NOFOLLOW (no-follow.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LedgerUnavailableError } from '../errors.js';
+import { LedgerError, LedgerUnavailableError } from '../errors.js';
 import { NOTHING_WRITTEN, errCode, fsRemedy } from './fs-errors.js';
+import { openNoFollow } from './no-follow.js';
 import type { LockHolder } from './types.js';
 
 export interface LockOptions {
@@ -71,7 +75,8 @@ function parseHolder(text: string): LockHolder | undefined {
 async function readLock(lockPath: string, unreadableStaleMs = UNREADABLE_STALE_MS): Promise<LockFile | undefined> {
   let fh;
   try {
-    fh = await open(lockPath, 'r');
+    // A link here (dangling or not) is refused: it could make us read, judge stale and remove anything.
+    fh = await openNoFollow(lockPath, 'r', undefined, "the ledger's lock");
   } catch (e) {
     if (errCode(e) === 'ENOENT') return undefined;
     throw e;
@@ -124,7 +129,7 @@ export async function acquireLock(lockPath: string, options: LockOptions): Promi
   try {
     return await acquire(lockPath, options);
   } catch (e) {
-    if (e instanceof LedgerUnavailableError) throw e;
+    if (e instanceof LedgerUnavailableError || e instanceof LedgerError) throw e;
     // Reading, creating or breaking the lock failed (a read-only or full file system, permissions).
     const remedy = fsRemedy(e);
     throw new LedgerUnavailableError(
@@ -195,12 +200,19 @@ async function acquire(lockPath: string, options: LockOptions): Promise<HeldLock
 
 function held(lockPath: string, ino: number, content: string): HeldLock {
   const stillHeld = async (): Promise<boolean> => {
+    let fh;
     try {
-      const [st, text] = await Promise.all([stat(lockPath), readFile(lockPath, 'utf8')]);
-      return st.ino === ino && text === content;
+      fh = await openNoFollow(lockPath, 'r', undefined, "the ledger's lock");
     } catch (e) {
-      if (errCode(e) === 'ENOENT') return false;
+      // Gone, or a link swapped in for our lock file: either way it is not ours.
+      if (errCode(e) === 'ENOENT' || e instanceof LedgerError) return false;
       throw e;
+    }
+    try {
+      const [st, text] = await Promise.all([fh.stat(), fh.readFile('utf8')]);
+      return st.ino === ino && text === content;
+    } finally {
+      await fh.close();
     }
   };
   return {

@@ -24,7 +24,7 @@ const APPEND_LOCK = '4207715603871350002';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
-/** Rows per INSERT: 11 parameters each, well under PostgreSQL's 65,535 bind parameters. */
+/** Rows per INSERT: 13 parameters each, well under PostgreSQL's 65,535 bind parameters. */
 const INSERT_CHUNK = 1_000;
 
 /** Each migration's statements; migration N (1-based) brings the schema to version N. */
@@ -46,10 +46,20 @@ const MIGRATIONS: string[][] = [
      )`,
     'CREATE INDEX kamal_gate_ledger_tag ON kamal_gate_ledger (registry, repository, tag, seq)',
   ],
+  // Base-image observations (role 'base') and the pin 'deploy'; signed checkpoints of the chain's head.
+  [
+    'ALTER TABLE kamal_gate_ledger ADD COLUMN role text',
+    `CREATE TABLE kamal_gate_checkpoints (
+       id bigserial PRIMARY KEY,
+       seq bigint NOT NULL,
+       document text NOT NULL,
+       created timestamptz NOT NULL DEFAULT now()
+     )`,
+  ],
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-const COLUMNS = 'seq, time, registry, repository, tag, digest, platform_digests, event, source, actor, prev, hash';
+const COLUMNS = 'seq, time, registry, repository, tag, digest, platform_digests, event, source, actor, prev, hash, role';
 /**
  * The same columns as read back: the time as the server formats it, in the form the entry was hashed
  * with (an ISO 8601 UTC string with milliseconds), instead of a Date parsed and formatted again per row.
@@ -71,6 +81,7 @@ interface Row {
   actor: string | null;
   prev: string;
   hash: string;
+  role: string | null;
 }
 
 export function isPostgresUrl(location: string): boolean {
@@ -119,6 +130,7 @@ function rowToEntry(row: Row): LedgerEntry {
   };
   if (row.platform_digests !== null) entry.platformDigests = row.platform_digests;
   if (row.actor !== null) entry.actor = row.actor;
+  if (row.role !== null && row.role !== undefined) entry.role = row.role as LedgerEntry['role'];
   return entry;
 }
 
@@ -288,8 +300,9 @@ export class PostgresLedger implements Ledger {
         e.actor ?? null,
         e.prev,
         e.hash,
+        e.role ?? null,
       );
-      return `(${Array.from({ length: 12 }, (_, k) => `$${base + k + 1}${k === 6 ? '::jsonb' : ''}`).join(', ')})`;
+      return `(${Array.from({ length: 13 }, (_, k) => `$${base + k + 1}${k === 6 ? '::jsonb' : ''}`).join(', ')})`;
     });
     await client.query(`INSERT INTO kamal_gate_ledger (${COLUMNS}) VALUES ${tuples.join(', ')}`, values);
   }
@@ -352,6 +365,23 @@ export class PostgresLedger implements Ledger {
       else tip = { seq: Number(row.seq), hash: row.hash };
     }
     return firstBroken ? { ok: false, entries, firstBroken } : { ok: true, entries };
+  }
+
+  async readCheckpoint(): Promise<string | undefined> {
+    try {
+      const { rows } = await this.pool.query<{ document: string }>('SELECT document FROM kamal_gate_checkpoints ORDER BY id DESC LIMIT 1');
+      return rows[0]?.document;
+    } catch (e) {
+      throw this.mapError(e);
+    }
+  }
+
+  async writeCheckpoint(document: string, seq: number): Promise<void> {
+    try {
+      await this.pool.query('INSERT INTO kamal_gate_checkpoints (seq, document) VALUES ($1, $2)', [seq, document]);
+    } catch (e) {
+      throw this.unavailable(e, false, 'The checkpoint was not stored; the ledger entries are unchanged. Run `kamal-gate ledger checkpoint` again.');
+    }
   }
 
   async close(): Promise<void> {

@@ -65,7 +65,7 @@ function compileGroup(name: Group, g: GroupsDoc, key: (p: string) => KeyFile): R
   switch (name) {
     case 'ledger': {
       const v = g.ledger!;
-      return { mode: v.mode, trust: v.trust };
+      return { mode: v.mode, trust: v.trust, ...(v.checkpoint ? { checkpoint: { keys: (v.checkpoint.keys ?? []).map(key), keyless: v.checkpoint.keyless ?? [] } } : {}) };
     }
     case 'signatures': {
       const v = g.signatures!;

@@ -6,15 +6,15 @@
  * medium. Warnings, waived findings and low/info findings never fail. A finding whose group no
  * rule set, or whose rule id is unknown, is enforced (fail closed). Two checks carry their own
  * verdict instead of the group's mode: tag moves (`tags.immutable`: true fails, false warns) and
- * `base.unknown` (`base.unknown`: enforce, or warn for warn/ignore). A group in mode `off` should
- * produce no findings; any that arrive are warnings. A finding that carries its own `requirement`
+ * `base.unknown` / `base.unconfirmed` (`base.unknown`: enforce, or warn for warn/ignore). A group
+ * in mode `off` should produce no findings; any that arrive are warnings. A finding that carries its own `requirement`
  * (the signer flags of `verify`) takes that mode and origin. Expired exceptions waive
  * nothing and each produces a `policy.exception_expired` finding (medium, warn).
  */
 import type { Finding, Target } from '../types.js';
 import { isExpired } from './duration.js';
 import { exceptionCoversImage, exceptionCoversRule, requirementsFor } from './match.js';
-import { EXCEPTION_EXPIRED, FAILING_SEVERITIES, groupOf, TAG_MOVES } from './rules.js';
+import { BASE_UNIDENTIFIED, EXCEPTION_EXPIRED, FAILING_SEVERITIES, groupOf, TAG_MOVES } from './rules.js';
 import type { DecidedFinding, Decision, EffectiveRequirements, Group, Origin, Policy, PolicyException, Requirements } from './types.js';
 
 export function decide(findings: readonly Finding[], policy: Policy, now: Date): Decision {
@@ -66,7 +66,7 @@ function modeOf(f: Finding, req: EffectiveRequirements | undefined): { mode: Dec
   if (!group || !setting) return { mode: 'enforce', ...(group ? { group } : {}) };
   const value: Requirements[Group] = setting.value;
   let mode = value.mode === 'off' ? 'warn' : value.mode;
-  if (group === 'base' && f.rule === 'base.unknown') mode = (value as Requirements['base']).unknown === 'enforce' ? 'enforce' : 'warn';
+  if (group === 'base' && BASE_UNIDENTIFIED.includes(f.rule)) mode = (value as Requirements['base']).unknown === 'enforce' ? 'enforce' : 'warn';
   if (group === 'tags' && TAG_MOVES.includes(f.rule)) mode = (value as Requirements['tags']).immutable ? 'enforce' : 'warn';
   return { mode, group, origin: setting.origin };
 }

@@ -20,8 +20,13 @@ export function describeGroup<G extends Group>(group: G, value: Requirements[G])
   if (group === 'tags' && v.mode === 'off') return `${(v as Requirements['tags']).immutable ? 'immutable (a moved tag fails)' : 'mutable (a moved tag warns)'}; forbid and requireDigest not checked`;
   if (v.mode === 'off') return 'not checked (mode off)';
   switch (group) {
-    case 'ledger':
-      return (v as Requirements['ledger']).trust === 'tofu' ? 'trust on first use: a tag never seen is recorded' : 'strict: every tag must have been recorded by `kamal-gate record`';
+    case 'ledger': {
+      const l = v as Requirements['ledger'];
+      const trust = l.trust === 'tofu' ? 'trust on first use: a tag never seen is recorded' : 'strict: every tag must have been recorded by `kamal-gate record`';
+      if (!l.checkpoint) return trust;
+      const signers = [...l.checkpoint.keys.map((k) => `key ${k.path}`), ...l.checkpoint.keyless.map((k) => k.identity ?? k.identityRegexp ?? 'keyless')];
+      return `${trust}; the ledger head must be checkpointed by ${signers.join(' or ')}`;
+    }
     case 'signatures': {
       const s = v as Requirements['signatures'];
       const signers = [...s.keys.map((k) => `key ${k.path}`), ...s.keyless.map(signer)];

@@ -127,7 +127,10 @@ const base = z
     maxStaleness: duration("How long a newer base may have existed under the base's tag without the image being rebuilt.").optional(),
     allowed: z.array(glob('repository', 'A glob on the normalized base repository (docker.io/library/ruby, docker.io/library/*).')).min(1).optional().describe('Bases the image may be built on; absent: any.'),
     candidates: z.array(reference('A base image reference (docker.io/library/ruby:3.3-slim).', { repositoryOnly: false })).min(1).optional().describe('Bases to try by layer prefix when no annotation or provenance names the base.'),
-    unknown: z.enum(['enforce', 'warn', 'ignore']).optional().describe('How a base that cannot be identified (base.unknown) counts; default: as mode.'),
+    unknown: z
+      .enum(['enforce', 'warn', 'ignore'])
+      .optional()
+      .describe('How a base that cannot be identified (base.unknown), or that is named but not confirmed by its layers (base.unconfirmed), counts; ignore: not reported. Default: as mode.'),
   })
   .describe("The image's base image: age, staleness, which bases are allowed.");
 
@@ -169,6 +172,15 @@ const ledger = z
       .enum(['tofu', 'strict'])
       .default('tofu')
       .describe('tofu: a tag the ledger has never seen is recorded on first use; strict: it must have been recorded by `kamal-gate record` (tag.unrecorded).'),
+    checkpoint: z
+      .strictObject({
+        keys: z.array(path('A public key file (PEM) whose checkpoints count, relative to the policy file.')).optional().describe('Keys that may sign the ledger head.'),
+        keyless: z.array(keyless).optional().describe('Keyless (Sigstore) identities that may sign the ledger head.'),
+      })
+      .optional()
+      .describe(
+        'Require the ledger head to be covered by a checkpoint signed by one of these signers (ledger.checkpoint): without one the image fails, and approvals written after the newest such checkpoint approve nothing.',
+      ),
   })
   .describe('The digest ledger.');
 

@@ -53,6 +53,15 @@ function active(group: Obj): boolean {
 }
 
 function groupProblems(groups: Obj, at: KeyPath, opts: SemanticsOptions, out: RawProblem[]): void {
+  const cp = obj(obj(groups['ledger'])?.['checkpoint']);
+  if (cp) {
+    const here = [...at, 'ledger', 'checkpoint'];
+    const keys = arr(cp['keys']);
+    const keyless = arr(cp['keyless']);
+    keys.forEach((k, i) => keyFile(k, [...here, 'keys', i], opts, out));
+    keyless.forEach((k, i) => identityProblems(obj(k), [...here, 'keyless', i], out));
+    if (keys.length + keyless.length === 0) out.push({ path: here, message: 'name at least one signer of the ledger head under keys or keyless', at: 'key' });
+  }
   const sig = obj(groups['signatures']);
   if (sig) {
     const here = [...at, 'signatures'];

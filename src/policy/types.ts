@@ -105,6 +105,8 @@ export interface LedgerRequirement {
   mode: Mode;
   /** `tofu`: a tag never seen is recorded on first use; `strict`: it must have been recorded (`tag.unrecorded`). */
   trust: 'tofu' | 'strict';
+  /** Signers one of whom must have signed the ledger head (`ledger.checkpoint`). */
+  checkpoint?: { keys: KeyFile[]; keyless: KeylessIdentity[] };
 }
 
 export interface Requirements {

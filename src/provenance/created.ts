@@ -6,7 +6,7 @@
 import type { LedgerEntry } from '../ledger/types.js';
 import type { Resolution } from '../registry/client.js';
 import { checkTime, dated } from './dates.js';
-import type { BaseAge, ImageAge, TimeSource } from './types.js';
+import type { BaseAge, ImageAge, TimeRefusal, TimeSource } from './types.js';
 
 export const CREATED = 'org.opencontainers.image.created';
 
@@ -16,11 +16,18 @@ export interface CreatedTime {
 }
 
 /**
- * The first real creation time of `r`, noting in `evidence` each value refused and why. A time
- * before `notBefore` (the base's creation) is refused too: an image cannot predate its base, so it
- * was clamped (SOURCE_DATE_EPOCH set to an old commit).
+ * The first real creation time of `r`, noting in `evidence` (and in `refused`, when given) each
+ * value refused and why. A time before `notBefore` (the base's creation) is refused too: an image
+ * cannot predate its base, so it was clamped (SOURCE_DATE_EPOCH set to an old commit).
  */
-export function createdOf(r: Resolution, now: Date, evidence: string[], what: string, notBefore?: string): CreatedTime | undefined {
+export function createdOf(
+  r: Resolution,
+  now: Date,
+  evidence: string[],
+  what: string,
+  opts: { notBefore?: string; refused?: TimeRefusal[] } = {},
+): CreatedTime | undefined {
+  const { notBefore, refused } = opts;
   const sources: Array<[CreatedTime['source'], string, string | undefined]> = [
     ['config', 'config created', r.config?.created],
     ['annotation', `manifest annotation ${CREATED}`, r.manifest.annotations[CREATED]],
@@ -28,14 +35,16 @@ export function createdOf(r: Resolution, now: Date, evidence: string[], what: st
     ['label', `label ${CREATED}`, r.config?.labels[CREATED]],
   ];
   for (const [source, where, value] of sources) {
-    if (value === undefined) continue;
+    if (!value) continue; // absent or empty: nothing to refuse
     const t = checkTime(value, now);
     if (!t.ok) {
       evidence.push(`${what} ${where}: ${t.reason}`);
+      refused?.push({ source, where, value: value.slice(0, 80), reason: t.reason });
       continue;
     }
     if (notBefore && Date.parse(t.time) < Date.parse(notBefore)) {
       evidence.push(`${what} ${where} ${t.time} is before its base was created (${notBefore}): a clamped date, not a build time`);
+      refused?.push({ source, where, value: value.slice(0, 80), reason: `${JSON.stringify(t.time)} is before its base was created (${notBefore}): a clamped date` });
       continue;
     }
     evidence.push(`${what} ${where} ${t.time}`);
@@ -54,12 +63,15 @@ export function imageAge(r: Resolution, opts: { now?: Date; base?: Pick<BaseAge,
   const evidence: string[] = [];
   const baseTime = opts.base?.created;
   const notBefore = baseTime && baseTime.source !== 'ledger' && baseTime.source !== 'now' ? baseTime.time : undefined;
-  const c = createdOf(r, now, evidence, 'image', notBefore);
+  const refused: TimeRefusal[] = [];
+  const c = createdOf(r, now, evidence, 'image', { ...(notBefore ? { notBefore } : {}), refused });
+  const out: ImageAge = { evidence };
+  if (refused.length) out.refused = refused;
   if (!c) {
     evidence.push('the image has no real creation time');
-    return { evidence };
+    return out;
   }
-  return { created: dated(c.time, c.source, now), evidence };
+  return { created: dated(c.time, c.source, now), ...out };
 }
 
 /**

@@ -5,10 +5,17 @@
  */
 import type { DatedFact, TimeSource } from './types.js';
 
-/** Anything earlier is a fixed or clamped date: no container image was built before 1990. */
-export const EARLIEST_REAL_TIME = Date.UTC(1990, 0, 1);
-/** Clock skew tolerated before a date in the future is refused. */
-const FUTURE_SLACK_MS = 24 * 60 * 60 * 1000;
+/**
+ * Anything earlier is a fixed or clamped date: no container image was built before 2000 (Docker
+ * appeared in 2013). 1970 (SOURCE_DATE_EPOCH=0, ko, Jib) and 1980 (buildpacks) fall under it.
+ */
+export const EARLIEST_REAL_TIME = Date.UTC(2000, 0, 1);
+/**
+ * How far ahead of this machine's clock a time may be and still count (as age 0): one day, which
+ * covers clock skew between builder and CI and a builder that writes local time marked as UTC
+ * (offsets reach +14:00). Anything later is refused: it tells nothing about the image's age.
+ */
+export const FUTURE_SLACK_MS = 24 * 60 * 60 * 1000;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 const BUILDPACKS_TIME = Date.UTC(1980, 0, 1, 0, 0, 1);
 
@@ -27,8 +34,8 @@ export function checkTime(value: unknown, now: Date): TimeCheck {
   if (mo < 1 || mo > 12 || d < 1 || d > days || h > 23 || mi > 59 || sec > 60 || Number.isNaN(ms)) return { ok: false, reason: `${shown} is not a valid time` };
   if (ms === 0) return { ok: false, reason: `${shown} is the Unix epoch (ko, Jib, SOURCE_DATE_EPOCH=0 write it): not a build time` };
   if (ms === BUILDPACKS_TIME) return { ok: false, reason: `${shown} is the fixed date buildpacks write: not a build time` };
-  if (ms < EARLIEST_REAL_TIME) return { ok: false, reason: `${shown} is before 1990: a fixed or clamped date, not a build time` };
-  if (ms > now.getTime() + FUTURE_SLACK_MS) return { ok: false, reason: `${shown} is in the future` };
+  if (ms < EARLIEST_REAL_TIME) return { ok: false, reason: `${shown} is before 2000: a fixed or clamped date, not a build time` };
+  if (ms > now.getTime() + FUTURE_SLACK_MS) return { ok: false, reason: `${shown} is in the future (more than 1 day ahead of this machine's clock)` };
   return { ok: true, time: new Date(ms).toISOString() };
 }
 

@@ -37,9 +37,22 @@ export interface DatedFact {
   ageMs: number;
 }
 
+/** A creation time that was found but refused (a fixed, clamped, future or malformed date). */
+export interface TimeRefusal {
+  source: Extract<TimeSource, 'config' | 'annotation' | 'label'>;
+  /** Where it was read: `config created`, `manifest annotation org.opencontainers.image.created`, … */
+  where: string;
+  /** The value as found (cut to 80 characters). */
+  value: string;
+  /** Why it is not a build time, naming the value: `"2099-01-01T00:00:00Z" is in the future (…)`. */
+  reason: string;
+}
+
 export interface ImageAge {
   /** Absent when no real date was found. */
   created?: DatedFact;
+  /** The times found and refused, in the order they were tried; absent when none was. */
+  refused?: TimeRefusal[];
   evidence: string[];
 }
 

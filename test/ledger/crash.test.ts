@@ -151,9 +151,14 @@ describe('a file ledger writer killed with SIGKILL mid-append', () => {
       if (report.repairedTornLine) torn++;
       const entries = existsSync(path) ? await ledger.all() : [];
       for (const r of allReported) expect(entries[r.seq - 1]?.hash, `seq ${r.seq}`).toBe(r.hash);
-      // So does the CLI.
+      // So does the CLI (a writer killed before it created the file leaves no ledger: exit 2, named).
       const cli = await runCli(['ledger', 'verify', '--ledger', path]);
       expect(cli.stderr).not.toMatch(/internal error|at \S+:\d+:\d+/);
+      if (!existsSync(path)) {
+        expect(cli.code, cli.stdout + cli.stderr).toBe(2);
+        expect(cli.stderr).toContain(`no ledger at ${path}`);
+        return;
+      }
       expect(cli.code, cli.stdout + cli.stderr).toBe(0);
       expect(cli.stdout).toContain(`${entries.length} entries, hash chain intact`);
     };

@@ -256,19 +256,31 @@ describe('image age', () => {
     expect(imageAge(ko, { now: NOW }).created).toEqual({ time: '2024-06-11T00:00:00.000Z', source: 'annotation', ageMs: 20 * DAY });
 
     const jib = await resolve(await push('acme/img', 'jib', buildImage({ created: '1970-01-01T00:00:00Z' })));
-    expect(imageAge(jib, { now: NOW })).toEqual({ evidence: ['image config created: "1970-01-01T00:00:00Z" is the Unix epoch (ko, Jib, SOURCE_DATE_EPOCH=0 write it): not a build time', 'the image has no real creation time'] });
+    const epoch = '"1970-01-01T00:00:00Z" is the Unix epoch (ko, Jib, SOURCE_DATE_EPOCH=0 write it): not a build time';
+    expect(imageAge(jib, { now: NOW })).toEqual({
+      refused: [{ source: 'config', where: 'config created', value: '1970-01-01T00:00:00Z', reason: epoch }],
+      evidence: [`image config created: ${epoch}`, 'the image has no real creation time'],
+    });
 
     const clamped = await resolve(await push('acme/img', 'clamped', buildImage({ created: '2023-12-01T00:00:00Z', labels: { [CREATED]: '2024-06-21T00:00:00Z' } })));
     const base = { created: { time: '2024-03-01T00:00:00.000Z', source: 'config' as const, ageMs: 122 * DAY } };
     const own = imageAge(clamped, { now: NOW, base });
     expect(own.created).toEqual({ time: '2024-06-21T00:00:00.000Z', source: 'label', ageMs: 10 * DAY });
     expect(own.evidence[0]).toBe('image config created 2023-12-01T00:00:00.000Z is before its base was created (2024-03-01T00:00:00.000Z): a clamped date, not a build time');
+    expect(own.refused).toEqual([{ source: 'config', where: 'config created', value: '2023-12-01T00:00:00Z', reason: '"2023-12-01T00:00:00.000Z" is before its base was created (2024-03-01T00:00:00.000Z): a clamped date' }]);
     // a ledger first-seen time only bounds the base's age: it does not refuse the image's time
     expect(imageAge(clamped, { now: NOW, base: { created: { ...base.created, source: 'ledger' } } }).created?.source).toBe('config');
   });
 
   it('refuses a time in the future', async () => {
     const future = await resolve(await push('acme/img', 'future', buildImage({ created: '2030-01-01T00:00:00Z' })));
-    expect(imageAge(future, { now: NOW })).toEqual({ evidence: ['image config created: "2030-01-01T00:00:00Z" is in the future', 'the image has no real creation time'] });
+    const reason = `"2030-01-01T00:00:00Z" is in the future (more than 1 day ahead of this machine's clock)`;
+    expect(imageAge(future, { now: NOW })).toEqual({
+      refused: [{ source: 'config', where: 'config created', value: '2030-01-01T00:00:00Z', reason }],
+      evidence: [`image config created: ${reason}`, 'the image has no real creation time'],
+    });
+    // within the one-day allowance for clock skew: counted as new
+    const skewed = await resolve(await push('acme/img', 'skewed', buildImage({ created: new Date(NOW.getTime() + 23 * 3_600_000).toISOString() })));
+    expect(imageAge(skewed, { now: NOW }).created).toMatchObject({ source: 'config', ageMs: 0 });
   });
 });
