@@ -13,8 +13,9 @@
  * PostgreSQL table or protected branch history, and watch `drift`).
  */
 import { LedgerError } from '../errors.js';
-import { formatSignedCheckpoint, parseSignedCheckpoint, CHECKPOINT_SCHEMA, type CheckpointTrust, type SignedCheckpoint } from './checkpoint-format.js';
-import type { CheckpointSigner } from './checkpoint-format.js';
+// checkpoint-format loads @sigstore/bundle: imported only when there is a checkpoint to read or sign,
+// so a ledger without checkpoints costs nothing at start-up.
+import type { CheckpointSigner, CheckpointTrust, SignedCheckpoint } from './checkpoint-format.js';
 import type { Ledger, LedgerEntry } from './types.js';
 
 export interface HeadStatus {
@@ -49,12 +50,16 @@ export async function checkHead(ledger: Ledger): Promise<HeadStatus> {
     return status;
   }
   const at = where(ledger);
+  const { parseSignedCheckpoint } = await import('./checkpoint-format.js');
   const cp = parseSignedCheckpoint(text, at);
   const mismatch = headMismatch(cp, entries);
   if (mismatch) {
     throw new LedgerError(
       `${ledger.location}: ${mismatch}. The ledger does not hold what its checkpoint of ${cp.time} signed (${at}): do not trust it. ` +
-        'Restore the ledger from version control or a database backup, then run `kamal-gate ledger verify`.',
+        'Restore the ledger from version control or a database backup, then run `kamal-gate ledger verify`.' +
+        ('checkpointPath' in ledger
+          ? ` If this follows a git merge that took the other branch's checkpoint while re-chaining its entries, restore this branch's: git checkout ORIG_HEAD -- ${at}`
+          : ''),
       ledger.location,
     );
   }
@@ -83,6 +88,7 @@ export async function signHead(ledger: Ledger, signer: CheckpointSigner, now = n
   const first = entries[0];
   const last = entries.at(-1);
   if (!first || !last) return undefined;
+  const { CHECKPOINT_SCHEMA, formatSignedCheckpoint } = await import('./checkpoint-format.js');
   const cp = await signer.sign({ schema: CHECKPOINT_SCHEMA, ledger: first.hash, seq: last.seq, hash: last.hash, time: now.toISOString() });
   await ledger.writeCheckpoint(formatSignedCheckpoint(cp), cp.seq);
   heads.set(ledger, { checkpoint: cp, signer: signer.describe, entries: entries.length, unsigned: 0 });

@@ -61,7 +61,7 @@ describe.each(['file', 'postgres'] as const)('the ledger story on the %s backend
     await builder.pushImage(repo, 'v2', { seed: 'v2', created: '2026-01-02T00:00:00Z' });
     const rec = await cli(['record', ref('v1'), ref('v2')]);
     expect(rec.code).toBe(0);
-    expect(rec.stdout).toMatch(/acme\/\w+:v1\s+sha256:\w+\s+recorded/);
+    expect(rec.stdout).toMatch(/acme\/\w+:v1\s+app\s+sha256:\w+\s+approved/);
     expect(rec.stdout).toContain('2 ledger entries written');
     const v = await verify(ref('v1'));
     expect(v.code).toBe(0);
@@ -96,11 +96,16 @@ describe.each(['file', 'postgres'] as const)('the ledger story on the %s backend
     expect(show.stdout.match(/moved/g)).toHaveLength(1);
   });
 
-  it('the pipeline approves a new digest with record; going back to the old one is a rollback', async () => {
+  it('record refuses the moved tag; --approve-move naming the new digest approves it; going back to the old one is a rollback', async () => {
     const now = JSON.parse((await cli(['ledger', 'show', ref('v1'), '--format', 'json'])).stdout).entries as Array<{ digest: string }>;
     const original = now[0]!.digest;
-    const rec = await cli(['record', ref('v1')]);
-    expect(rec.stdout).toMatch(/moved \(new digest approved\)/);
+    const refused = await cli(['record', ref('v1')]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/refused/);
+    const moved = now.at(-1)!.digest;
+    const rec = await cli(['record', '--approve-move', `${ref('v1')}@${moved}`]);
+    expect(rec.code).toBe(0);
+    expect(rec.stdout).toMatch(/approved move/);
     expect((await verify(ref('v1'))).code).toBe(0);
     await builder.tagExisting(repo, original, 'v1');
     const v = await verify(ref('v1'));

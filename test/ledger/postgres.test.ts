@@ -116,7 +116,7 @@ describe('PostgreSQL ledger: schema', () => {
     await first.close();
     const second = await open(url);
     expect((await second.all()).map((e) => e.tag)).toEqual(['v1']);
-    expect(await sql(url, 'SELECT version FROM kamal_gate_schema ORDER BY version')).toEqual([{ version: SCHEMA_VERSION }]);
+    expect(await sql(url, 'SELECT version FROM kamal_gate_schema ORDER BY version')).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })));
     const indexes = await sql<{ indexdef: string }>(url, "SELECT indexdef FROM pg_indexes WHERE tablename = 'kamal_gate_ledger'");
     expect(indexes.map((i) => i.indexdef).join('\n')).toContain('(registry, repository, tag, seq)');
   });
@@ -126,7 +126,7 @@ describe('PostgreSQL ledger: schema', () => {
     const results = await runChildren(built.path, url, 6, 'open');
     expect(results.map((r) => r.stderr)).toEqual(Array(6).fill(''));
     expect(results.map((r) => r.code)).toEqual(Array(6).fill(0));
-    expect(await sql(url, 'SELECT version FROM kamal_gate_schema')).toEqual([{ version: SCHEMA_VERSION }]);
+    expect(await sql(url, 'SELECT version FROM kamal_gate_schema ORDER BY version')).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })));
     const ledger = await open(url);
     expect(await ledger.verify()).toEqual({ ok: true, entries: 6 });
   }, 60_000);

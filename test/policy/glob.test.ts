@@ -54,6 +54,7 @@ describe('tag and rule id globs', () => {
     expect(globMatch('rule', '*.too_old', 'image.too_old')).toBe(true);
     expect(globMatch('rule', 'tag.overwritten', 'tag.overwritten')).toBe(true);
     expect(globProblem('rule', '*')).toBeUndefined();
-    expect(globProblem('rule', 'ledger.*')).toMatch(/^no finding rule id starts with "ledger\."/);
+    expect(globProblem('rule', 'ledger.*')).toBeUndefined();
+    expect(globProblem('rule', 'ledgr.*')).toMatch(/^no finding rule id starts with "ledgr\."/);
   });
 });

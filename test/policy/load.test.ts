@@ -155,7 +155,7 @@ describe('refusing a bad policy', () => {
       'gate.yml:9:19: rules[0].signatures.repository: name a repository, without tag or digest',
       expect.stringMatching(/^gate\.yml:10:35: rules\[0\]\.signatures\.keyless\[0\]\.identityRegexp: not a valid regular expression: /),
       'gate.yml:12:14: exceptions[0].images[0]: digests cannot be matched by a pattern: name the repository (and tag)',
-      'gate.yml:13:13: exceptions[0].rules[0]: no finding rule id starts with "foo." (rule ids start with signature., attestation., base., image., tag., platform., config.)',
+      'gate.yml:13:13: exceptions[0].rules[0]: no finding rule id starts with "foo." (rule ids start with ledger., signature., attestation., base., image., tag., platform., config.)',
       'gate.yml:13:22: exceptions[0].rules[1]: a rule id pattern may contain only lowercase letters, digits, "_", ".", "*" and "?" (e.g. base.too_old, base.*)',
     ]);
   });

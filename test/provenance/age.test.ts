@@ -57,7 +57,7 @@ function tempLedger(): FileLedger {
 }
 
 const seen = (repo: string, tag: string, digest: string, time: string, event: NewEntry['event'] = 'recorded'): NewEntry =>
-  ({ registry: H, repository: repo, tag, digest, event, source: 'verify', time });
+  ({ registry: H, repository: repo, tag, digest, event, source: 'verify', role: 'base', time });
 
 /** An app built on `base`, annotated with it, and the base findBase reports for it. */
 async function appOn(base: PushedImage, repoTag: string, platform: Platform = AMD64, platforms?: Platform[]): Promise<{ app: PushedImage; found: BaseDiscovery }> {
@@ -111,7 +111,7 @@ describe('base created', () => {
     expect(b.created).toBeUndefined();
     expect(b.evidence).toContain('the base has no real creation time and the ledger never saw its digest: its age is unknown');
     // first sight of the base tag: recorded so a later run can date it
-    expect(b.ledgerEntries).toEqual([{ registry: H, repository: 'b3/run', tag: 'bare', digest: bare.digest, event: 'recorded', source: 'verify', time: NOW }]);
+    expect(b.ledgerEntries).toEqual([{ registry: H, repository: 'b3/run', tag: 'bare', digest: bare.digest, event: 'recorded', source: 'verify', role: 'base', time: NOW }]);
   });
 
   it('cannot date a base known by digest only', async () => {
@@ -143,7 +143,7 @@ describe('staleness', () => {
       moved: true,
       newerSince: { time: '2024-06-01T00:00:00.000Z', source: 'config', ageMs: 30 * DAY },
     });
-    expect(age.ledgerEntries).toEqual([{ registry: H, repository: 'b5/ruby', tag: '3.3-slim', digest: fresh.digest, event: 'moved', source: 'verify', time: NOW }]);
+    expect(age.ledgerEntries).toEqual([{ registry: H, repository: 'b5/ruby', tag: '3.3-slim', digest: fresh.digest, event: 'moved', source: 'verify', role: 'base', time: NOW }]);
     expect(age.releases).toMatchObject({ tag: '3.3-slim', version: '3.3.0', suffix: 'slim', patch: [], minor: ['3.4-slim'], major: [] });
     expect(age.evidence).toContain('a newer base exists since 2024-06-01T00:00:00.000Z (created): 30d 0h');
   });
@@ -189,7 +189,7 @@ describe('staleness', () => {
       newerSince: { time: '2024-06-21T00:00:00.000Z', source: 'config', ageMs: 10 * DAY },
     });
     expect(age.ledgerEntries).toEqual([
-      { registry: H, repository: 'b8/alpine', tag: '3.20', digest: fresh.digest, platformDigests: { 'linux/arm64': fresh.manifests[1]!.digest }, event: 'recorded', source: 'verify', time: NOW },
+      { registry: H, repository: 'b8/alpine', tag: '3.20', digest: fresh.digest, platformDigests: { 'linux/arm64': fresh.manifests[1]!.digest }, event: 'recorded', source: 'verify', role: 'base', time: NOW },
     ]);
   });
 });
@@ -222,7 +222,7 @@ describe('staleness edge cases', () => {
     // the base itself is gone too, so only the ledger can date it
     expect(age.created).toEqual({ time: '2024-03-02T00:00:00.000Z', source: 'ledger', ageMs: 121 * DAY });
     expect(age.staleness).toEqual({ tag: `${H}/b11/old:1.0`, digestNow: null, moved: false });
-    expect(age.ledgerEntries).toEqual([{ registry: H, repository: 'b11/old', tag: '1.0', digest: null, event: 'deleted', source: 'verify', time: NOW }]);
+    expect(age.ledgerEntries).toEqual([{ registry: H, repository: 'b11/old', tag: '1.0', digest: null, event: 'deleted', source: 'verify', role: 'base', time: NOW }]);
     expect(age.evidence).toContain(`the base tag ${H}/b11/old:1.0 no longer exists`);
   });
 });
