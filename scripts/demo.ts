@@ -3,7 +3,7 @@
  * it through its real CLI. Every step prints the command a reader can run themselves.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
@@ -74,8 +74,13 @@ async function main(): Promise<number> {
     step('Which images does this deploy pull? (reads the config; runs nothing, touches no network)');
     expect('targets', kamalGate(['targets', '--version', 'v1'], app, env), 0);
 
-    step('The build pipeline records what it pushed in the digest ledger (.kamal/image-ledger.jsonl)');
-    expect('record', kamalGate(['record', '--version', 'v1'], app, env), 0);
+    step('The build pipeline approves what it pushed in the digest ledger (.kamal/image-ledger.jsonl) and signs its head');
+    // The checkpoint key is the pipeline's secret: kept outside the app (in CI: KAMAL_GATE_CHECKPOINT_KEY).
+    const secrets = mkdtempSync(join(tmpdir(), 'kamal-gate-demo-ci-'));
+    const checkpointKey = join(secrets, 'checkpoint.key');
+    writeFileSync(checkpointKey, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    expect('record', kamalGate(['record', '--version', 'v1', '--checkpoint-key', checkpointKey], app, env), 0);
+    rmSync(secrets, { recursive: true, force: true });
 
     step('Before the deploy: pin every image, check its signature, the ledger and its base image against the app\'s policy (.kamal/gate-policy.yml)');
     expect('verify', kamalGate(['verify', '--version', 'v1', '--stats'], app, env), 0);
@@ -89,6 +94,22 @@ async function main(): Promise<number> {
     expect('drift', kamalGate(['drift'], app, env), 1);
     await builder.pushManifest('acme/shop', 'v1', shop.bytes, shop.mediaType);
     console.log(`(the tag is put back to ${shop.digest})`);
+
+    step('An attacker overwrites the postgres accessory tag; the routine `kamal-gate record` refuses to approve it');
+    const evilPg = await builder.pushImage('library/postgres', '16.4', { created: '2026-11-30T03:00:00Z', seed: 'evil-postgres' });
+    console.log(`pushed ${evilPg.ref} → ${evilPg.digest}`);
+    expect('record after accessory overwrite', kamalGate(['record', '--version', 'v1'], app, env), 1);
+    await builder.pushManifest('library/postgres', '16.4', pg.bytes, pg.mediaType);
+    console.log(`(the tag is put back to ${pg.digest})`);
+
+    step('Someone deletes the last lines of the ledger to erase an approval: the signed checkpoint catches it');
+    const ledgerFile = join(app, '.kamal', 'image-ledger.jsonl');
+    const ledgerText = readFileSync(ledgerFile, 'utf8');
+    writeFileSync(ledgerFile, ledgerText.split('\n').slice(0, 2).join('\n') + '\n');
+    console.log('(kept the first 2 entries of .kamal/image-ledger.jsonl)');
+    expect('ledger verify after truncation', kamalGate(['ledger', 'verify'], app, env), 2);
+    writeFileSync(ledgerFile, ledgerText);
+    console.log('(the ledger is restored from version control)');
 
     step('Someone with access to the registry storage swaps the postgres config blob');
     const blob = blobFile(reg, pg.manifests[0]!.configDigest);
@@ -105,7 +126,7 @@ async function main(): Promise<number> {
   step(
     failures.length
       ? 'Demo FAILED'
-      : 'Done: a signed app passed with its images pinned, a stale base flagged, an overwritten (unsigned) tag caught, content that did not match its digest refused',
+      : 'Done: a signed app passed with its images pinned, a stale base flagged, an overwritten (unsigned) tag caught, a moved accessory refused by record, a truncated ledger caught by its checkpoint, content that did not match its digest refused',
   );
   for (const f of failures) console.log(`  ${f}`);
   return failures.length ? 1 : 0;

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
 import { checkStored } from '../../src/ledger/chain.js';
 import { FileLedger, parseLedger } from '../../src/ledger/file.js';
-import { GENESIS_HASH, LEDGER_EVENTS, LEDGER_SOURCES, type LedgerEntry, type NewEntry } from '../../src/ledger/index.js';
+import { GENESIS_HASH, LEDGER_EVENTS, LEDGER_ROLES, LEDGER_SOURCES, type LedgerEntry, type NewEntry } from '../../src/ledger/index.js';
 import { cleanlyAsync } from './clean-error.js';
 
 let dir: string;
@@ -43,13 +43,14 @@ const newEntry: fc.Arbitrary<NewEntry> = fc
       digest,
       event: fc.constantFrom(...LEDGER_EVENTS),
       source: fc.constantFrom(...LEDGER_SOURCES),
+      role: fc.constantFrom(...LEDGER_ROLES),
       actor: fc.string({ unit: 'binary', maxLength: 10 }),
       platformDigests: fc.dictionary(fc.string({ unit: 'binary', maxLength: 8 }), digest, { maxKeys: 2 }),
       time: fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }),
     },
     { requiredKeys: ['registry', 'repository', 'tag', 'digest', 'event', 'source'] },
   )
-  .map((e) => (e.event === 'deleted' ? { ...e, digest: null, platformDigests: undefined } : e) as NewEntry);
+  .map((e) => (e.event === 'deleted' || e.event === 'forgotten' ? { ...e, digest: null, platformDigests: undefined } : e) as NewEntry);
 const batches = fc.array(fc.array(newEntry, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 4 });
 
 /** Writes the batches with the real writer; returns the entries as stored and the file's bytes. */
@@ -148,7 +149,7 @@ describe('file ledger reader properties', () => {
 
   it('any bytes: parseLedger never throws and readers throw nothing but LedgerError', async () => {
     const entryLike = fc.dictionary(
-      fc.constantFrom('seq', 'time', 'registry', 'repository', 'tag', 'digest', 'platformDigests', 'event', 'source', 'actor', 'prev', 'hash', '__proto__', 'constructor', 'x'),
+      fc.constantFrom('seq', 'time', 'registry', 'repository', 'tag', 'digest', 'platformDigests', 'event', 'source', 'role', 'actor', 'prev', 'hash', '__proto__', 'constructor', 'x'),
       fc.jsonValue({ maxDepth: 3 }),
     );
     const line = fc.oneof(
