@@ -57,7 +57,7 @@ export async function checkHead(ledger: Ledger): Promise<HeadStatus> {
     throw new LedgerError(
       `${ledger.location}: ${mismatch}. The ledger does not hold what its checkpoint of ${cp.time} signed (${at}): do not trust it. ` +
         'Restore the ledger from version control or a database backup, then run `kamal-gate ledger verify`.' +
-        ('checkpointPath' in ledger
+        ('checkpointPath' in ledger && /was rewritten/.test(mismatch)
           ? ` If this follows a git merge that took the other branch's checkpoint while re-chaining its entries, restore this branch's: git checkout ORIG_HEAD -- ${at}`
           : ''),
       ledger.location,
@@ -77,7 +77,10 @@ export function headMismatch(cp: SignedCheckpoint, entries: readonly LedgerEntry
   if (!first) return `the ledger is empty, but its checkpoint signed entry seq ${cp.seq}: every entry was removed`;
   if (first.hash !== cp.ledger) return `entry seq 1 is not the one the checkpoint names (another ledger, or its first entry was rewritten)`;
   const e = entries[cp.seq - 1];
-  if (!e) return `the ledger ends at seq ${entries.length}, but its checkpoint signed seq ${cp.seq}: entries ${entries.length + 1}–${cp.seq} were removed`;
+  if (!e) {
+    const gone = entries.length + 1 === cp.seq ? `entry ${cp.seq} was` : `entries ${entries.length + 1}–${cp.seq} were`;
+    return `the ledger ends at seq ${entries.length}, but its checkpoint signed seq ${cp.seq}: ${gone} removed`;
+  }
   if (e.hash !== cp.hash) return `entry seq ${cp.seq} is not the one the checkpoint signed (hash ${e.hash}, signed ${cp.hash}): the ledger was rewritten`;
   return undefined;
 }
