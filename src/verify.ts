@@ -131,6 +131,8 @@ export interface VerifyOptions extends ResolveOptions {
   now: Date;
   /** A Sigstore trusted_root.json instead of the public-good root (`--trusted-root FILE`). */
   trustedRoot?: string;
+  /** The trusted root keyless ledger checkpoints are verified against (`--trusted-root`, else $KAMAL_GATE_TRUSTED_ROOT). */
+  checkpointRoot?: string;
   /** Config lint findings (kamal/lint.ts), each on one of `targets`; the policy's config group governs them. */
   configFindings?: Finding[];
   /** Signers every image must also have, from `verify --key` / `--certificate-identity` (enforced, on top of the policy). */
@@ -167,7 +169,7 @@ async function verifyRun(client: RegistryClient, targets: Target[], opts: Verify
   const bases = new Map<number, BaseSummary>();
 
   if (opts.ledger) {
-    const checkpoints = await checkpointCheck(opts.ledger, results, (i) => requirements[i]?.groups.ledger.value);
+    const checkpoints = await checkpointCheck(opts.ledger, results, (i) => requirements[i]?.groups.ledger.value, { ...(opts.checkpointRoot ? { trustedRoot: opts.checkpointRoot } : {}) });
     raw.push(...checkpoints.findings);
     const checked = await checkLedger(opts.ledger, results, {
       approvalsUpTo: (i) => checkpoints.upTo.get(i),

@@ -161,6 +161,7 @@ export async function checkpointCheck(
   ledger: Ledger,
   results: TargetResult[],
   requirementOf: (index: number) => LedgerRequirement | undefined,
+  opts: { trustedRoot?: string } = {},
 ): Promise<{ upTo: Map<number, number>; findings: Finding[] }> {
   const out = { upTo: new Map<number, number>(), findings: [] as Finding[] };
   const memo = new Map<string, Promise<{ seq: number; signer: string } | { reason: string }>>();
@@ -180,7 +181,7 @@ export async function checkpointCheck(
           ...(k.issuer ? { issuer: k.issuer } : {}),
           ...(k.issuerRegexp ? { issuerRegExp: k.issuerRegexp } : {}),
         }));
-        return trustedSeq(headOf(ledger), { ...(keys.length ? { keys } : {}), ...(identities.length ? { identities } : {}) });
+        return trustedSeq(headOf(ledger), { ...(keys.length ? { keys } : {}), ...(identities.length ? { identities } : {}), ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}) });
       })();
       memo.set(key, verdict);
     }

@@ -80,13 +80,22 @@ export async function openLedgerFor(flags: LedgerFlags, io: Io, plan?: DeployPla
   });
   if (mode.checkHead !== false) {
     try {
-      await (await import('../ledger/head.js')).checkHead(ledger);
+      await (await import('../ledger/head.js')).checkHead(ledger, checkpointRoot(flags, io.env));
     } catch (e) {
       await ledger.close();
       throw e;
     }
   }
   return ledger;
+}
+
+/**
+ * The Sigstore trusted root keyless checkpoints are verified against: `verify --trusted-root`, else
+ * $KAMAL_GATE_TRUSTED_ROOT (a private Sigstore deployment), else the public-good root.
+ */
+export function checkpointRoot(flags: LedgerFlags & { trustedRoot?: string }, env: NodeJS.ProcessEnv): { trustedRoot?: string } {
+  const root = flags.trustedRoot ?? env['KAMAL_GATE_TRUSTED_ROOT'];
+  return root ? { trustedRoot: root } : {};
 }
 
 /** Who is acting, when the environment says: Kamal's performer, else the CI job. Never a secret. */

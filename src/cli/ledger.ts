@@ -3,7 +3,7 @@ import { LedgerError } from '../errors.js';
 import { tagState } from '../ledger/state.js';
 import { parseReference } from '../registry/reference.js';
 import { table } from '../report/table.js';
-import { openLedgerFor, type LedgerFlags } from './ledger-options.js';
+import { checkpointRoot, openLedgerFor, type LedgerFlags } from './ledger-options.js';
 import type { Io } from './main.js';
 
 /**
@@ -19,7 +19,7 @@ export async function ledgerVerifyCommand(opts: LedgerFlags & { format: 'text' |
     if (report.ok) {
       const { checkHead } = await import('../ledger/head.js');
       try {
-        const head = await checkHead(ledger);
+        const head = await checkHead(ledger, checkpointRoot(opts, io.env));
         if (head.checkpoint) checkpoint = { seq: head.checkpoint.seq, time: head.checkpoint.time, signer: head.signer ?? 'unknown', unsigned: head.unsigned };
       } catch (e) {
         if (!(e instanceof LedgerError)) throw e;

@@ -13,7 +13,7 @@ import { DEFAULT_CONFIG_FILE, type LoadedConfig } from '../kamal/index.js';
 import { lintApp } from '../kamal/lint.js';
 import type { DeployPlan, Finding } from '../types.js';
 import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
-import { actorFrom, openLedgerFor, sourceFrom, type LedgerFlags } from './ledger-options.js';
+import { actorFrom, checkpointRoot, openLedgerFor, sourceFrom, type LedgerFlags } from './ledger-options.js';
 import type { VerifyFormat } from './formats.js';
 import type { Io } from './main.js';
 import { commandLineSigners, type SignerFlags } from './signers.js';
@@ -94,6 +94,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
         requireRecorded: opts.requireRecorded ?? false,
         configFindings,
         ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
+        ...checkpointRootOption(checkpointRoot(opts, io.env)),
         ...(extraSignatures ? { extraSignatures } : {}),
         source: sourceFrom(io.env, 'verify'),
         actor: actorFrom(io.env),
@@ -125,4 +126,9 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
   } finally {
     await ledger?.close();
   }
+}
+
+/** verify's option for the root keyless ledger checkpoints are verified against. */
+function checkpointRootOption(r: { trustedRoot?: string }): { checkpointRoot?: string } {
+  return r.trustedRoot ? { checkpointRoot: r.trustedRoot } : {};
 }

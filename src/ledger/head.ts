@@ -41,7 +41,7 @@ function where(ledger: Ledger): string {
 }
 
 /** Checks the newest checkpoint against the ledger; throws LedgerError (exit 2) when the ledger does not hold what it signed. */
-export async function checkHead(ledger: Ledger): Promise<HeadStatus> {
+export async function checkHead(ledger: Ledger, opts: { trustedRoot?: string } = {}): Promise<HeadStatus> {
   const text = await ledger.readCheckpoint();
   const entries = await ledger.all();
   if (text === undefined) {
@@ -64,7 +64,7 @@ export async function checkHead(ledger: Ledger): Promise<HeadStatus> {
     );
   }
   const { verifyCheckpointSignature } = await import('./checkpoint-sign.js');
-  const v = await verifyCheckpointSignature(cp);
+  const v = await verifyCheckpointSignature(cp, opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : undefined);
   if (!v.ok) throw new LedgerError(`${at}: the checkpoint's signature does not verify: ${v.reason}. Restore it from version control or sign a new one after \`kamal-gate ledger verify\`.`, at);
   const status: HeadStatus = { checkpoint: cp, signer: v.signer, entries: entries.length, unsigned: entries.length - cp.seq };
   heads.set(ledger, status);
