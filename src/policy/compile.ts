@@ -76,6 +76,8 @@ function compileGroup(name: Group, g: GroupsDoc, key: (p: string) => KeyFile): R
         keyless: v.keyless ?? [],
         tlog: v.tlog,
         ...(v.repository ? { repository: repositoryName(parseReference(v.repository)) } : {}),
+        reference: v.reference,
+        ...(v.allowedReferences ? { allowedReferences: v.allowedReferences } : {}),
       };
     }
     case 'attestations': {

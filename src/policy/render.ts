@@ -30,7 +30,8 @@ export function describeGroup<G extends Group>(group: G, value: Requirements[G])
     case 'signatures': {
       const s = v as Requirements['signatures'];
       const signers = [...s.keys.map((k) => `key ${k.path}`), ...s.keyless.map(signer)];
-      return `${s.count} of: ${signers.join('; ')}; transparency log ${s.tlog}${s.repository ? `; signatures in ${s.repository}` : ''}`;
+      const ref = s.reference === 'match' ? `; docker-reference must name the image's repository${s.allowedReferences ? ` or ${s.allowedReferences.join(', ')}` : ''}` : '';
+      return `${s.count} of: ${signers.join('; ')}; transparency log ${s.tlog}${s.repository ? `; signatures in ${s.repository}` : ''}${ref}`;
     }
     case 'attestations':
       return (v as Requirements['attestations']).require

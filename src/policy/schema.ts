@@ -93,6 +93,17 @@ const signatures = z
     keyless: z.array(keyless).optional().describe('Keyless signers whose signatures count.'),
     tlog: z.enum(['required', 'optional']).default('required').describe('required: a signature counts only with proof of inclusion in the Rekor transparency log.'),
     repository: reference('Where signatures are stored when not beside the image (like COSIGN_REPOSITORY): registry/repository.', { repositoryOnly: true }).optional(),
+    reference: z
+      .enum(['ignore', 'match'])
+      .default('ignore')
+      .describe(
+        "What a cosign simple-signing payload's docker-reference must name. ignore (as cosign does): only the signed digest binds the signature to the image, so a copy in a mirror or another registry verifies; match: it must name the image's own registry/repository or one of allowedReferences.",
+      ),
+    allowedReferences: z
+      .array(glob('repository', 'A glob on the normalized registry/repository (ghcr.io/acme/*, ghcr.io/acme/**).'))
+      .min(1)
+      .optional()
+      .describe('With reference: match, the other repositories a signature may name: where the image was signed before it was copied (a mirror, cosign copy).'),
   })
   .describe('Signatures the image must carry (cosign / Sigstore).');
 

@@ -75,6 +75,9 @@ function groupProblems(groups: Obj, at: KeyPath, opts: SemanticsOptions, out: Ra
     if (typeof count === 'number' && signers > 0 && count > signers) {
       out.push({ path: [...here, 'count'], message: `count is ${count} but only ${signers} signer${signers === 1 ? ' is' : 's are'} listed` });
     }
+    if (sig['allowedReferences'] !== undefined && sig['reference'] !== 'match') {
+      out.push({ path: [...here, 'allowedReferences'], message: 'allowedReferences applies only with reference: match (add it, or drop allowedReferences)', at: 'key' });
+    }
   }
   const att = obj(groups['attestations']);
   if (att) {

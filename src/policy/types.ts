@@ -44,6 +44,13 @@ export interface SignaturesRequirement {
   tlog: 'required' | 'optional';
   /** Where signatures are kept when not beside the image (like COSIGN_REPOSITORY), normalized. */
   repository?: string;
+  /**
+   * What a simple-signing payload's docker-reference must name. Absent or `ignore` (cosign): only the
+   * signed digest binds; `match`: the image's own registry/repository or one of `allowedReferences`.
+   */
+  reference?: 'ignore' | 'match';
+  /** Repository globs (glob.ts, kind `repository`) a docker-reference may also name under `match`. */
+  allowedReferences?: string[];
 }
 
 export interface AttestationRequirement {

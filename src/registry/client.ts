@@ -18,6 +18,7 @@ import {
   MEDIA_TYPES,
   configPlatform,
   formatPlatform,
+  hostRuns,
   indexPlatforms,
   parseManifest,
   samePlatform,
@@ -537,6 +538,7 @@ export class RegistryClient {
     let platform: Platform | undefined;
     let offered: Platform[];
     const platformDigests: Array<{ platform: Platform; digest: string }> = [];
+    const unlabelled: Array<{ want: Platform; d: Descriptor }> = [];
     if (top.manifest.kind === 'index') {
       offered = indexPlatforms(top.manifest.manifests);
       const missing: Platform[] = [];
@@ -545,6 +547,7 @@ export class RegistryClient {
         const d = selectPlatform(top.manifest.manifests, want);
         if (!d) missing.push(want);
         else {
+          if (!d.platform) unlabelled.push({ want, d });
           platformDigests.push({ platform: want, digest: d.digest });
           first ??= d;
         }
@@ -575,6 +578,18 @@ export class RegistryClient {
     const config: ImageConfigFacts | undefined = parseImageConfig(blob, manifest.config, shown);
     // The platform the image says it is must be the one the index (or the deploy) expects.
     const own = configPlatform(config, top.manifest.kind === 'index' ? platform : undefined, shown, ref.registry);
+    // An entry without a platform is chosen only when no labelled one matches, and a host runs it only
+    // when its config names the host's platform (platforms.ts, rule 5).
+    for (const u of unlabelled) {
+      const named = u.d.digest === manifestDigest ? own : await this.entryConfigPlatform(repo, u.d, shown);
+      if (!hostRuns(u.want, named)) {
+        throw new PlatformMissingError(
+          `${shown}: no ${formatPlatform(u.want)} image in the index: a ${formatPlatform(u.want)} host would pull the entry without a platform, ${u.d.digest}, which is a ${printable(formatPlatform(named), 80)} image; build for the platform or pass --platform`,
+          ref.registry,
+        );
+      }
+    }
+    if (top.manifest.kind === 'index') platform ??= own;
     if (top.manifest.kind !== 'index') {
       offered = [own];
       platform = own;
@@ -600,6 +615,16 @@ export class RegistryClient {
       platformDigests,
       config,
     };
+  }
+
+  /** The platform named by the config of an index entry that carries none. */
+  private async entryConfigPlatform(repo: Repo, d: Descriptor, shown: string): Promise<Platform> {
+    const child = await this.getManifest(repo, d.digest, d);
+    if (child.manifest.kind !== 'manifest') {
+      throw new ProtocolError(`${shown}: index entry ${d.digest} is itself an index; nested indexes are not supported`, repo.registry);
+    }
+    const blob = await this.getBlob(repo, child.manifest.config, CONFIG_MAX_BYTES);
+    return configPlatform(parseImageConfig(blob, child.manifest.config, shown), undefined, shown, repo.registry);
   }
 }
 

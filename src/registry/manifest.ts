@@ -1,11 +1,12 @@
 /**
  * Manifest and index media types, parsing with the checks real attacks call for (manifest/index
- * confusion, CVE-2021-41190), and platform selection in an index.
+ * confusion, CVE-2021-41190). Platform choice in an index is in platforms.ts.
  */
 import { ProtocolError } from '../errors.js';
 import type { Descriptor, Platform } from '../types.js';
 import { printable } from '../printable.js';
 import { validateDigest } from './reference.js';
+import { normalizePlatform } from './platforms.js';
 
 export const MEDIA_TYPES = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -102,6 +103,12 @@ export function parseDescriptor(v: unknown, where: string, what: string): Descri
     d.platform = { os: p.os, architecture: p.architecture };
     if (typeof p.variant === 'string' && p.variant !== '') d.platform.variant = p.variant;
     if (typeof p['os.version'] === 'string') d.platform['os.version'] = p['os.version'];
+    // Kept because it decides the choice: an entry with os.features is never pulled on Linux (platforms.ts).
+    const features = p['os.features'];
+    if (features !== undefined && features !== null) {
+      if (!Array.isArray(features) || features.some((f) => typeof f !== 'string')) throw new ProtocolError(`${where}: ${what}.platform["os.features"] is not a list of strings`);
+      if (features.length) d.platform['os.features'] = features as string[];
+    }
   }
   // Foreign-layer `urls` are deliberately dropped: kamal-gate never follows them (CVE-2020-15157).
   return d;
@@ -180,72 +187,8 @@ export function parsePlatform(s: string): Platform {
   return p;
 }
 
-/** containerd's normalization: aarch64→arm64, x86_64→amd64; arm64 v8 = none; arm none = v7; amd64 v1 = none. */
-export function normalizePlatform(p: Platform): Platform {
-  let arch = p.architecture.toLowerCase();
-  let variant = p.variant?.toLowerCase();
-  if (arch === 'aarch64') arch = 'arm64';
-  if (arch === 'x86_64' || arch === 'x86-64') arch = 'amd64';
-  if (arch === 'armhf') {
-    arch = 'arm';
-    variant = 'v7';
-  }
-  if (arch === 'armel') {
-    arch = 'arm';
-    variant = 'v6';
-  }
-  if (variant && /^[0-9]+$/.test(variant)) variant = `v${variant}`;
-  if (arch === 'arm64' && variant === 'v8') variant = undefined;
-  if (arch === 'amd64' && variant === 'v1') variant = undefined;
-  if (arch === 'arm' && !variant) variant = 'v7';
-  const out: Platform = { os: p.os.toLowerCase(), architecture: arch };
-  if (variant) out.variant = variant;
-  return out;
-}
-
-/** Whether two platforms are the same once normalized (`arm64/v8` = `arm64`, `aarch64` = `arm64`). */
-export function samePlatform(a: Platform, b: Platform): boolean {
-  const x = normalizePlatform(a);
-  const y = normalizePlatform(b);
-  return x.os === y.os && x.architecture === y.architecture && (x.variant ?? '') === (y.variant ?? '');
-}
-
-function variantRank(v: string | undefined): number {
-  return v ? Number(v.replace(/^v/, '')) || 0 : 0;
-}
-
-/** BuildKit attestation manifests and `unknown/unknown` entries are never platforms to run. */
-export function isRunnableEntry(d: Descriptor): boolean {
-  if (d.annotations?.['vnd.docker.reference.type']) return false;
-  if (!d.platform) return false;
-  return !(d.platform.os === 'unknown' && d.platform.architecture === 'unknown');
-}
-
-/**
- * The entry of an index that a host of platform `want` pulls: os and architecture must match;
- * an exact variant wins, then the highest compatible lower variant (an arm/v7 host runs v6).
- */
-export function selectPlatform(manifests: Descriptor[], want: Platform): Descriptor | undefined {
-  const w = normalizePlatform(want);
-  let best: { d: Descriptor; rank: number } | undefined;
-  for (const d of manifests) {
-    if (!isRunnableEntry(d)) continue;
-    const p = normalizePlatform(d.platform!);
-    if (p.os !== w.os || p.architecture !== w.architecture) continue;
-    if (p.variant === w.variant) return d;
-    const r = variantRank(p.variant);
-    if (w.variant && r <= variantRank(w.variant) && (!best || r > best.rank)) best = { d, rank: r };
-  }
-  return best?.d;
-}
-
-export function indexPlatforms(manifests: Descriptor[]): Platform[] {
-  return manifests.filter(isRunnableEntry).map((d) => {
-    const p: Platform = { os: d.platform!.os, architecture: d.platform!.architecture };
-    if (d.platform!.variant) p.variant = d.platform!.variant;
-    return p;
-  });
-}
+// Platform choice in an index (containerd's matcher) lives in platforms.ts; re-exported for existing importers.
+export { hostRuns, indexPlatforms, isRunnableEntry, normalizePlatform, samePlatform, selectPlatform } from './platforms.js';
 
 /**
  * The platform an image config says it is. Every image config names its os and architecture (OCI

@@ -26,6 +26,8 @@ const RULE_DESCRIPTIONS: Record<string, string> = {
   'tag.not_pinned': 'The image is not pinned to a digest',
   'signature.unverified': 'No signature by an expected key or identity could be verified',
   'attestation.unverified': 'No attestation by an expected key or identity could be verified',
+  'signature.platform_uncovered': 'A platform the deploy runs pulls a manifest that no valid signature covers (neither the index nor that manifest is signed)',
+  'attestation.platform_uncovered': 'A platform the deploy runs pulls a manifest that no required attestation covers (neither the index nor that manifest has one)',
   'base.too_old': 'The base image is older than the policy allows',
   'base.stale': 'A newer release of the base image has been out longer than the policy allows',
   'base.unknown': 'The base image could not be identified',

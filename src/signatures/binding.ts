@@ -3,6 +3,7 @@
  * which bytes, never that those bytes name this image. That is done here, on the exact bytes
  * that were verified (never a re-serialization).
  */
+import { globMatch } from '../policy/glob.js';
 import { parseReference, repositoryName } from '../registry/reference.js';
 import { MEDIA, SIMPLE_SIGNING_TYPE } from './constants.js';
 
@@ -63,6 +64,23 @@ export function referenceRepository(reference: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Under `signatures.reference: match`: why a simple-signing payload's docker-reference does not name
+ * this image, or undefined when it names one of `own` (the image's registry/repository) or matches an
+ * `allowed` repository glob. Tag and digest of the reference are ignored (skopeo writes the tag).
+ * cosign itself never checks the reference: the signed digest binds (pkg/cosign/verifiers.go).
+ */
+export function referenceMismatch(reference: string | undefined, own: readonly string[], allowed: readonly string[]): string | undefined {
+  const image = own.join(' or ');
+  if (reference === undefined) return `the signed payload names no docker-reference, and signatures.reference: match requires it to name ${image}`;
+  const repo = referenceRepository(reference);
+  if (!repo) return `the signed payload's docker-reference "${reference}" is not an image reference; signatures.reference: match requires it to name ${image}`;
+  if (own.includes(repo) || allowed.some((g) => globMatch('repository', g, repo))) return undefined;
+  return allowed.length
+    ? `the signature's docker-reference names ${repo}, which is neither this image's repository ${image} nor in signatures.allowedReferences (${allowed.join(', ')})`
+    : `the signature's docker-reference names ${repo}, not this image's repository ${image} (signatures.allowedReferences lists no other)`;
 }
 
 /** Which deployed digest the signed ones match: the index the tag points to or a platform manifest a host pulls. */

@@ -8,6 +8,7 @@ import type { AttestationRequirement, EffectiveRequirements, Origin, SignaturesR
 import type { RegistryClient, Resolution } from '../registry/client.js';
 import type { Finding, Subject, Target } from '../types.js';
 import { readStatement, matchDigest } from './binding.js';
+import { coveredDigests } from './coverage.js';
 import { discover } from './discover.js';
 import { evaluate } from './evaluate.js';
 import { attestationFindings, provenanceMismatch, signatureFindings, type AttestationResult } from './findings.js';
@@ -37,7 +38,13 @@ export function deployedDigests(subject: Subject): string[] {
 }
 
 async function attestationResult(a: AttestationRequirement, candidates: Candidate[], ctx: VerifyContext): Promise<AttestationResult> {
-  const result: AttestationResult = { requirement: a, unsigned: [], failures: [] };
+  const result: AttestationResult = { requirement: a, unsigned: [], failures: [], covers: new Map() };
+  // Which deployed digests each satisfying statement is about: coverage.ts asks it of every targeted platform.
+  const satisfied = (source: string, digests: string[]) => {
+    result.satisfiedBy ??= source;
+    for (const d of digests) result.covers.set(d, (result.covers.get(d) ?? new Set()).add(source));
+  };
+  const deployed = (subjects: string[]) => subjects.filter((d) => ctx.digests.includes(d));
   const matching = candidates.filter((c) => c.kind === 'attestation' && c.predicateType !== undefined && a.predicateTypes.includes(c.predicateType));
   const spec = a.signedBy ? (await signerSpecs(a.signedBy.key ? [a.signedBy.key] : [], a.signedBy.identity || a.signedBy.identityRegexp ? [a.signedBy] : []))[0] : undefined;
   for (const c of matching) {
@@ -53,14 +60,14 @@ async function attestationResult(a: AttestationRequirement, candidates: Candidat
       else {
         const bad = provenanceMismatch(a, s.value.predicate);
         if (bad) result.failures.push(`${c.source}: ${bad}`);
-        else result.satisfiedBy ??= `${c.source} (unsigned)`;
+        else satisfied(`${c.source} (unsigned)`, deployed(s.value.subjectDigests));
       }
       continue;
     }
     if (!spec) {
       // Without signedBy a signed attestation counts by presence too (its statement is still bound to the digest).
       const s = c.statement ? readStatement(c.statement) : undefined;
-      if (s?.ok && matchDigest(s.value.subjectDigests, ctx.digests) && !provenanceMismatch(a, s.value.predicate)) result.satisfiedBy ??= c.source;
+      if (s?.ok && matchDigest(s.value.subjectDigests, ctx.digests) && !provenanceMismatch(a, s.value.predicate)) satisfied(c.source, deployed(s.value.subjectDigests));
       else result.failures.push(`${c.source}: ${s?.ok ? (provenanceMismatch(a, s.value.predicate) ?? 'for another image') : 'unreadable statement'}`);
       continue;
     }
@@ -72,10 +79,14 @@ async function attestationResult(a: AttestationRequirement, candidates: Candidat
     }
     const bad = provenanceMismatch(a, o.statement?.predicate);
     if (bad) result.failures.push(`${c.source}: ${bad}`);
-    else result.satisfiedBy ??= `${c.source} (${spec.label})`;
+    else satisfied(`${c.source} (${spec.label})`, coveredDigests(o, ctx.digests));
   }
   if (result.satisfiedBy) result.failures = [];
   return result;
+}
+
+function referenceSettings(r: SignaturesRequirement): Pick<VerifyContext, 'reference' | 'allowedReferences'> {
+  return { ...(r.reference ? { reference: r.reference } : {}), ...(r.allowedReferences ? { allowedReferences: r.allowedReferences } : {}) };
 }
 
 export async function signatureChecks(
@@ -104,18 +115,20 @@ export async function signatureChecks(
     ...(sig?.repository ? { signatureRepository: sig.repository } : {}),
     want: { signatures: wantSig, attestations: wantAtt },
   });
-  const repositories = [`${subject.registry}/${subject.repository}`, ...(sig?.repository ? [sig.repository] : [])];
+  // What a docker-reference may name under signatures.reference: match: the image's own repository (signatures kept in
+  // signatures.repository still name the image, as cosign writes them), or one of the requirement's allowedReferences.
+  const repositories = [`${subject.registry}/${subject.repository}`];
   const findings: Finding[] = [];
   for (const { value, own } of sigReqs) {
     const specs = await signerSpecs(value.keys, value.keyless);
-    const ctx: VerifyContext = { root, tlog: value.tlog, digests, repositories };
+    const ctx: VerifyContext = { root, tlog: value.tlog, digests, repositories, ...referenceSettings(value) };
     const ev = evaluate(discovery.candidates.filter((c) => c.kind === 'signature'), specs, ctx);
     const found = signatureFindings(target, subject, value, specs, ev, discovery);
     findings.push(...(own ? found.map((f) => ({ ...f, message: `${f.message} (required by the ${own.origin.rule})`, requirement: own })) : found));
   }
   if (wantAtt) {
     // Attestations have no tlog setting of their own: the signatures group's, else required.
-    const ctx: VerifyContext = { root, tlog: sig?.tlog ?? 'required', digests, repositories };
+    const ctx: VerifyContext = { root, tlog: sig?.tlog ?? 'required', digests, repositories, ...(sig ? referenceSettings(sig) : {}) };
     const results: AttestationResult[] = [];
     for (const a of att.require) results.push(await attestationResult(a, discovery.candidates, ctx));
     findings.push(...attestationFindings(target, subject, results, discovery));

@@ -5,13 +5,18 @@
  *   - Sigstore bundles attached as OCI 1.1 referrers: the referrers API, else the `sha256-<hex>`
  *     fallback tag (distribution 2.8 has no referrers API);
  *   - BuildKit attestation manifests inside the index (unsigned in-toto statements).
+ * What a referrer is comes from its manifest, never from the index entry alone: writers label
+ * entries differently (go-containerregistry ≤ v0.21.5, so cosign v2.5–v3.0.x, puts the config
+ * media type `application/vnd.oci.empty.v1+json` there; newer ggcr, oras and @sigstore/oci the
+ * bundle type). The entry's artifactType only orders the reading, within a cap.
  * With `signatureRepository` (like COSIGN_REPOSITORY) signatures are looked for there instead.
  * Everything is fetched by digest and verified by the registry client; counts and sizes are capped.
  */
 import { NotFoundError } from '../errors.js';
 import type { Repo, RegistryClient } from '../registry/client.js';
-import type { ImageIndex, Manifest } from '../registry/manifest.js';
+import type { ImageIndex, ImageManifest, Manifest } from '../registry/manifest.js';
 import { parseReference } from '../registry/reference.js';
+import { printable } from '../printable.js';
 import type { Descriptor } from '../types.js';
 import { ANNOTATION, LIMITS, MEDIA } from './constants.js';
 import { bundleCandidate, buildkitCandidate, legacyCandidate } from './candidates.js';
@@ -40,10 +45,19 @@ async function manifestOrNone(client: RegistryClient, repo: Repo, reference: str
   }
 }
 
+/** Referrers read that were not signatures, kept for the `signature.missing` finding. */
+const IGNORED_SHOWN = 20;
+
 class Collector {
   readonly candidates: Candidate[] = [];
   readonly searched: string[] = [];
+  readonly ignored: string[] = [];
+  ignoredCount = 0;
   truncated?: string;
+
+  ignore(note: string): void {
+    if (++this.ignoredCount <= IGNORED_SHOWN) this.ignored.push(note);
+  }
 
   add(c: Candidate): void {
     if (this.candidates.length >= LIMITS.candidates) {
@@ -69,13 +83,15 @@ async function legacyTag(client: RegistryClient, repo: Repo, digest: string, for
   await readLayers(client, repo, digest, m.layers, where, out, format);
 }
 
-/** Signature layers of a manifest (a legacy tag, or a referrer): other layers are skipped. */
-async function readLayers(client: RegistryClient, repo: Repo, digest: string, layers: Descriptor[], where: string, out: Collector, only?: Format): Promise<void> {
+/** Signature layers of a manifest (a legacy tag, or a referrer): other layers are skipped. Returns how many it read. */
+async function readLayers(client: RegistryClient, repo: Repo, digest: string, layers: Descriptor[], where: string, out: Collector, only?: Format): Promise<number> {
+  let read = 0;
   for (const [i, layer] of out.capped(layers, LIMITS.layersPerManifest, where).entries()) {
     const source = `${where}#${i}`;
     const t = layer.mediaType;
     const format: Format | undefined = t.startsWith(MEDIA.bundlePrefix) ? 'bundle' : t === MEDIA.simpleSigning ? 'legacy-sig' : t === MEDIA.dsse ? 'legacy-att' : undefined;
     if (!format || (only && format !== only)) continue;
+    read++;
     const max = format === 'legacy-sig' ? LIMITS.payloadBytes : LIMITS.envelopeBytes;
     if (layer.size > max) {
       out.add({ format, kind: format === 'legacy-att' ? 'attestation' : 'signature', source, attachedTo: digest, malformed: `${layer.size} bytes, over the ${max}-byte limit` });
@@ -84,6 +100,31 @@ async function readLayers(client: RegistryClient, repo: Repo, digest: string, la
     const blob = await client.getBlob(repo, layer, max);
     out.add(format === 'bundle' ? bundleCandidate(blob, source, digest) : legacyCandidate({ mediaType: t, annotations: layer.annotations ?? {}, blob }, format, source, digest));
   }
+  return read;
+}
+
+/** Entry artifactTypes that name a signature format: Sigstore bundles, cosign's referrer forms, in-toto / DSSE. */
+const SIGNATURE_ENTRY = [MEDIA.bundlePrefix, 'application/vnd.dev.cosign.', MEDIA.inToto, MEDIA.dsse];
+/** Entry artifactTypes of things that are never signatures (SBOMs, Notation, BuildKit attestations): read last. */
+const NON_SIGNATURE_ENTRY = [/spdx/i, /cyclonedx/i, /syft/i, /^application\/vnd\.cncf\.notary\./, /^application\/vnd\.docker\.attestation\.manifest/];
+
+/**
+ * The order referrers are read in: entries typed as a signature first, then untyped or generic ones
+ * (ggcr ≤ v0.21.5 lists a cosign bundle as `application/vnd.oci.empty.v1+json`), then types that
+ * are never signatures. Nothing is skipped for its entry alone; under the cap the order decides what is read.
+ */
+function readingOrder(entries: Descriptor[]): Descriptor[] {
+  const rank = (t: string | undefined) => (!t ? 1 : SIGNATURE_ENTRY.some((p) => t.startsWith(p)) ? 0 : NON_SIGNATURE_ENTRY.some((re) => re.test(t)) ? 2 : 1);
+  const unique = [...new Map(entries.map((d) => [d.digest, d])).values()];
+  return unique
+    .map((d, i) => ({ d, i, r: rank(d.artifactType) }))
+    .sort((a, b) => a.r - b.r || a.i - b.i)
+    .map((x) => x.d);
+}
+
+function describeManifest(m: ImageManifest): string {
+  const layers = [...new Set(m.layers.map((l) => l.mediaType))];
+  return printable(`artifactType ${m.artifactType ?? '(none)'}, config ${m.config.mediaType}, layers: ${layers.join(', ') || '(none)'}`, 300);
 }
 
 /** Bundles (and cosign's rare legacy-signature referrers) attached to `digest`. */
@@ -99,13 +140,20 @@ async function referrers(client: RegistryClient, repo: Repo, digest: string, out
     index = m?.kind === 'index' ? m : undefined;
   }
   if (!index) return;
-  for (const d of out.capped(index.manifests, LIMITS.referrers, `${base} referrers of ${digest}`)) {
-    // Fallback-tag entries written by ggcr carry no annotations: read each manifest to know what it is.
-    if (d.artifactType && !d.artifactType.startsWith(MEDIA.bundlePrefix) && !d.artifactType.startsWith('application/vnd.dev.cosign.')) continue;
+  // As cosign does, every referrer is read and judged by its manifest (its layers' media types), up
+  // to a cap against an index with thousands of entries; each manifest is fetched by digest and checked.
+  const entries = readingOrder(index.manifests);
+  if (entries.length > LIMITS.referrers) {
+    out.truncated = `${base} referrers of ${digest}: read ${LIMITS.referrers} of ${entries.length} referrers (signature types first, SBOMs and other non-signature types last); the rest were not read`;
+  }
+  for (const d of entries.slice(0, LIMITS.referrers)) {
+    const where = `${base}@${d.digest}`;
     const m = await manifestOrNone(client, repo, d.digest, d);
+    if (!m) out.ignore(`${where}: listed as a referrer of ${digest}, but not in the registry`);
+    else if (m.kind !== 'manifest') out.ignore(`${where}: an index, not a signature manifest`);
     // A referrer must say what it refers to: an entry of a hand-edited fallback index may not.
-    if (!m || m.kind !== 'manifest' || m.subject?.digest !== digest) continue;
-    await readLayers(client, repo, digest, m.layers, `${base}@${d.digest}`, out);
+    else if (m.subject?.digest !== digest) out.ignore(`${where}: refers to ${m.subject ? printable(m.subject.digest, 100) : 'nothing (no subject)'}, not ${digest}`);
+    else if (!(await readLayers(client, repo, digest, m.layers, where, out))) out.ignore(`${where}: no signature layer (${describeManifest(m)})`);
   }
 }
 
@@ -149,5 +197,6 @@ export async function discover(client: RegistryClient, input: DiscoverInput): Pr
     searched: out.searched,
     requests: client.stats.total().requests - before,
     ...(out.truncated ? { truncated: out.truncated } : {}),
+    ...(out.ignoredCount ? { ignored: out.ignored, ignoredCount: out.ignoredCount } : {}),
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { AttestationRequirement, SignaturesRequirement } from '../policy/types.js';
 import type { Finding, Severity, Subject, Target } from '../types.js';
+import { uncoveredPlatforms, type PlatformGap } from './coverage.js';
 import type { Evaluation, Tried } from './evaluate.js';
 import type { SignerSpec } from './signers.js';
 import type { Discovery } from './types.js';
@@ -17,6 +18,8 @@ const REMEDY: Record<Failure | 'missing', string> = {
   untrusted_identity: 'sign from the identity the policy names, or correct signatures.keyless (identity and issuer)',
   digest_mismatch: 'the signature is for another image (e.g. copied from an older build): sign this digest',
   no_tlog: 'sign with the Rekor transparency log (drop --tlog-upload=false), or set signatures.tlog: optional for key-signed images',
+  reference_mismatch:
+    'the image was signed under another name (then copied to a mirror or another registry): add that repository to signatures.allowedReferences, sign the image where it is deployed, or set signatures.reference: ignore to bind by digest only, as cosign does',
 };
 
 function describe(t: Tried): string {
@@ -30,10 +33,19 @@ function finding(target: Target, subject: Subject, rule: string, severity: Sever
   return { rule, severity, target, digest: subject.digest, message, remedy, evidence };
 }
 
+/** The referrers discovery read that were no signatures (an SBOM, another image's referrer), for `signature.missing`. */
+function notSignatures(d: Discovery): string {
+  const n = d.ignoredCount ?? 0;
+  if (!n || !d.ignored) return '';
+  return `; ${n} referrer${n === 1 ? '' : 's'} read, none a signature: ${d.ignored.slice(0, 3).join('; ')}${n > 3 ? `; and ${n - 3} more` : ''}`;
+}
+
 export function signatureFindings(target: Target, subject: Subject, req: SignaturesRequirement, specs: SignerSpec[], ev: Evaluation, d: Discovery): Finding[] {
-  const base = { formats: d.formats, searched: d.searched, expected: specs.map((s) => s.label), count: req.count, ...(d.truncated ? { truncated: d.truncated } : {}) };
+  const base = { formats: d.formats, searched: d.searched, expected: specs.map((s) => s.label), count: req.count, ...(d.truncated ? { truncated: d.truncated } : {}), ...(d.ignored ? { ignored: d.ignored } : {}) };
   const signers = [...ev.valid.values()].map((t) => (t.outcome.ok ? t.outcome.signer.label : ''));
   if (ev.valid.size >= req.count) {
+    const gaps = uncoveredPlatforms(subject, (digest) => ev.signedBy.get(digest), req.count);
+    if (gaps.length) return gaps.map((g) => uncoveredFinding(target, subject, req, specs, ev, g, base));
     return [finding(target, subject, 'signature.verified', 'info', `${subject.ref} is signed by ${signers.join(', ')} (formats found: ${d.formats.join(', ')})`, '', { ...base, signers })];
   }
   const out: Finding[] = [];
@@ -47,24 +59,46 @@ export function signatureFindings(target: Target, subject: Subject, req: Signatu
       untrusted_key: 'a signature by a key the policy does not list',
       untrusted_identity: 'a signature by an identity the policy does not list',
       digest_mismatch: 'a signature for another digest',
-      no_tlog: 'a signature without the transparency log entry the policy requires',
+      no_tlog: 'a signature without the transparency-log entry (or signed timestamp) it needs',
+      reference_mismatch: 'a signature naming another repository',
     };
     out.push(
       finding(target, subject, `signature.${failure}`, 'critical', `${subject.ref} (${subject.digest}) carries ${what[failure]}: ${shown}; expected ${specs.map((s) => s.label).join(' or ')}`, REMEDY[failure], {
         ...base,
-        signatures: list.map((t) => ({ source: t.candidate.source, format: t.candidate.format, ...(t.outcome.ok ? {} : { reason: t.outcome.reason, ...(t.outcome.found ? { found: t.outcome.found } : {}), ...(t.outcome.signedDigest ? { signedDigest: t.outcome.signedDigest } : {}) }) })),
+        signatures: list.map((t) => ({ source: t.candidate.source, format: t.candidate.format, ...(t.outcome.ok ? {} : { reason: t.outcome.reason, ...(t.outcome.found ? { found: t.outcome.found } : {}), ...(t.outcome.signedDigest ? { signedDigest: t.outcome.signedDigest } : {}), ...(t.outcome.signedReference ? { signedReference: t.outcome.signedReference } : {}), ...(t.outcome.detail ? { libraryError: t.outcome.detail } : {}) }) })),
         deployed: [subject.digest, ...Object.values(subject.platformDigests)],
       }),
     );
   }
   const sigs = ev.tried.length;
   const message = !sigs
-    ? `${subject.ref} (${subject.digest}) has no signature; looked in ${d.searched.join(', ')}${d.formats.length ? ` (found only: ${d.formats.join(', ')})` : ''}`
+    ? `${subject.ref} (${subject.digest}) has no signature; looked in ${d.searched.join(', ')}${d.formats.length ? ` (found only: ${d.formats.join(', ')})` : ''}${notSignatures(d)}`
     : ev.valid.size
       ? `${subject.ref}: ${ev.valid.size} of the ${req.count} required signers signed (${signers.join(', ')}); expected ${req.count} of ${specs.map((s) => s.label).join(', ')}`
       : undefined;
   if (message) out.unshift(finding(target, subject, 'signature.missing', 'high', message, REMEDY.missing, base));
   return out;
+}
+
+/** A targeted platform whose manifest no valid signature covers, while others are signed (coverage.ts). */
+function uncoveredFinding(target: Target, subject: Subject, req: SignaturesRequirement, specs: SignerSpec[], ev: Evaluation, g: PlatformGap, base: Record<string, unknown>): Finding {
+  const label = (id: string) => specs.find((s) => s.id === id)?.label ?? id;
+  const covered = Object.entries(subject.platformDigests)
+    .filter(([p]) => p !== g.platform)
+    .map(([p, digest]) => `${p} by ${[...new Set([...(ev.signedBy.get(subject.digest) ?? []), ...(ev.signedBy.get(digest) ?? [])])].map(label).join(', ') || 'nobody'}`);
+  const there = ev.tried.filter((t) => !t.outcome.ok && t.candidate.attachedTo === g.digest);
+  const found = there.length ? `; found on it: ${there.slice(0, 3).map(describe).join('; ')}` : '';
+  const short = req.count > 1 && g.by.length ? ` (${g.by.length} of the ${req.count} required signers: ${g.by.map(label).join(', ')})` : '';
+  const index = subject.digest !== g.digest ? `, nor has the index ${subject.digest}, which would cover every platform` : '';
+  return finding(
+    target,
+    subject,
+    'signature.platform_uncovered',
+    'high',
+    `${subject.ref}: the ${g.platform} image ${g.digest}, which ${g.platform} hosts pull, has no valid signature by ${specs.map((s) => s.label).join(' or ')}${short}${index}${found}; signed: ${covered.join('; ') || 'nothing else'}`,
+    'sign the index digest (it covers every platform), or sign each platform manifest the deploy runs; an index that puts an older signed image beside an unsigned one is refused',
+    { ...base, platform: g.platform, platformDigest: g.digest, index: subject.digest, signers: g.by.map(label), platformDigests: subject.platformDigests },
+  );
 }
 
 /** Checks a verified (or, without signedBy, merely present) provenance statement's builder and source. */
@@ -95,13 +129,21 @@ export interface AttestationResult {
   /** Matching unsigned (BuildKit) attestations, when a signed one was required. */
   unsigned: string[];
   failures: string[];
+  /** For each deployed digest, the satisfying statements about it (coverage.ts). */
+  covers: Map<string, Set<string>>;
 }
 
 export function attestationFindings(target: Target, subject: Subject, results: AttestationResult[], d: Discovery): Finding[] {
   const out: Finding[] = [];
   for (const r of results) {
     const evidence = { type: r.requirement.type, predicateTypes: r.requirement.predicateTypes, formats: d.formats, searched: d.searched, unsigned: r.unsigned, failures: r.failures };
-    if (r.satisfiedBy) continue;
+    if (r.satisfiedBy) {
+      for (const g of uncoveredPlatforms(subject, (digest) => r.covers.get(digest))) {
+        const index = subject.digest !== g.digest ? ` nor on the index ${subject.digest}` : '';
+        out.push(finding(target, subject, 'attestation.platform_uncovered', 'high', `${subject.ref}: the ${g.platform} image ${g.digest}, which ${g.platform} hosts pull, has no ${r.requirement.type} attestation on it${index}; only ${r.satisfiedBy} holds, for another platform`, 'attest the index digest (it covers every platform), or each platform manifest the deploy runs', { ...evidence, platform: g.platform, platformDigest: g.digest, index: subject.digest, platformDigests: subject.platformDigests }));
+      }
+      continue;
+    }
     if (r.failures.length) {
       out.push(finding(target, subject, 'attestation.invalid', 'critical', `${subject.ref}: the ${r.requirement.type} attestation does not hold: ${r.failures.slice(0, 3).join('; ')}`, 'publish the attestation from the expected builder, signed by the identity the policy names', evidence));
     } else {

@@ -18,7 +18,7 @@ export interface LegacyLayer {
   blob: Buffer;
 }
 
-export type Converted = { bundle: Bundle; payload?: Buffer; statement?: Buffer } | { error: string };
+export type Converted = { bundle: Bundle; payload?: Buffer; statement?: Buffer; envelope?: Buffer } | { error: string };
 
 function jsonAnnotation(value: string | undefined, what: string): Record<string, unknown> | undefined {
   if (value === undefined || value === '') return undefined;
@@ -106,7 +106,7 @@ export function convertAttestationLayer(layer: LegacyLayer): Converted {
       },
       dsseEnvelope: env,
     });
-    return { bundle, statement: Buffer.from(env.payload, 'base64') };
+    return { bundle, statement: Buffer.from(env.payload, 'base64'), envelope: layer.blob };
   } catch (e) {
     return { error: `cannot read the legacy attestation: ${e instanceof Error ? e.message : String(e)}` };
   }

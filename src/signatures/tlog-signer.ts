@@ -16,11 +16,12 @@ function dig(v: unknown, ...path: string[]): unknown {
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-/** Keys named in a Rekor entry body (hashedrekord/dsse 0.0.1, intoto 0.0.2, and the v2 0.0.2 kinds). */
+/** Keys named in a Rekor entry body (hashedrekord/rekord/dsse/intoto 0.0.1, intoto 0.0.2, and the v2 0.0.2 kinds). */
 function bodyKeys(body: unknown): KeyObject[] {
   const spec = dig(body, 'spec');
   const pemB64 = [
-    dig(spec, 'signature', 'publicKey', 'content'), // hashedrekord 0.0.1
+    dig(spec, 'signature', 'publicKey', 'content'), // hashedrekord 0.0.1, rekord 0.0.1
+    dig(spec, 'publicKey'), // intoto 0.0.1 (the only one of these kinds that keeps it at the top of spec)
     ...list(dig(spec, 'signatures')).map((s) => dig(s, 'verifier')), // dsse 0.0.1
     ...list(dig(spec, 'content', 'envelope', 'signatures')).map((s) => dig(s, 'publicKey')), // intoto 0.0.2
   ];

@@ -18,6 +18,8 @@ export interface Candidate {
   payload?: Buffer;
   /** For an attestation: the in-toto statement bytes (the DSSE payload, or the BuildKit blob). */
   statement?: Buffer;
+  /** For a legacy `.att` layer: the DSSE envelope bytes as stored (an intoto 0.0.1 Rekor entry hashes them). */
+  envelope?: Buffer;
   /** What the storage claimed, before anything was verified. */
   predicateType?: string;
   /** Set when the entry could not be read as a signature at all. */
@@ -34,4 +36,7 @@ export interface Discovery {
   requests: number;
   /** Set when a cap was hit. */
   truncated?: string;
+  /** Referrers read that carry no signature, with why (the first 20 of `ignoredCount`): for `signature.missing`. */
+  ignored?: string[];
+  ignoredCount?: number;
 }

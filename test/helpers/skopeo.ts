@@ -4,9 +4,10 @@
  * shell) and `--insecure-policy` (the content is our own).
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildImage, MediaType, type ImageContent, type ImageSpec } from './image-content.js';
+import { buildImage, MediaType, sha256, type ImageContent, type ImageSpec, type Platform } from './image-content.js';
 
 export interface OciLayout {
   dir: string;
@@ -118,4 +119,26 @@ export async function skopeoInspectRaw(ref: string, opts: { creds?: string } = {
   if (opts.creds !== undefined) args.push('--creds', opts.creds);
   args.push(full);
   return (await run(args, 'buffer')).stdout;
+}
+
+/**
+ * The manifest skopeo (containers/image `ChooseInstance`) picks from an index for a host platform:
+ * `skopeo --override-os/--override-arch[/--override-variant] copy` of 'host/repo:tag' into a `dir:`
+ * layout, and the digest of the manifest it wrote (dir: never converts it). Undefined when skopeo
+ * finds no image for the platform.
+ */
+export async function skopeoChoice(ref: string, platform: Platform): Promise<string | undefined> {
+  const dir = await mkdtemp(join(tmpdir(), 'kg-skopeo-choice-'));
+  try {
+    const override = ['--override-os', platform.os, '--override-arch', platform.architecture, ...(platform.variant ? ['--override-variant', platform.variant] : [])];
+    try {
+      await run(['--insecure-policy', ...override, 'copy', '--retry-times', '0', '--src-tls-verify=false', `docker://${ref}`, `dir:${dir}`], 'utf8');
+    } catch (e) {
+      if (/no image found in (image index|manifest list)/.test(String(e))) return undefined;
+      throw e;
+    }
+    return sha256(await readFile(join(dir, 'manifest.json')));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

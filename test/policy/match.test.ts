@@ -116,7 +116,7 @@ describe('every key takes effect', () => {
     expect(groupOf(ruleWith('    ledger: { trust: strict, mode: warn }\n'), 'ledger')).toEqual({ mode: 'warn', trust: 'strict' });
   });
 
-  it('signatures: count, keys (resolved beside the policy), keyless with every claim, tlog, repository', () => {
+  it('signatures: count, keys (resolved beside the policy), keyless with every claim, tlog, repository, reference', () => {
     const yaml = ruleWith(`    signatures:
       mode: warn
       count: 2
@@ -129,6 +129,8 @@ describe('every key takes effect', () => {
           issuerRegexp: ^https://token\\.actions\\.githubusercontent\\.com$
       tlog: optional
       repository: ghcr.io/acme/signatures
+      reference: match
+      allowedReferences: ["ghcr.io/acme/*", "registry.acme.test:5000/**"]
 `);
     expect(groupOf(yaml, 'signatures')).toEqual({
       mode: 'warn',
@@ -147,9 +149,12 @@ describe('every key takes effect', () => {
       ],
       tlog: 'optional',
       repository: 'ghcr.io/acme/signatures',
+      reference: 'match',
+      allowedReferences: ['ghcr.io/acme/*', 'registry.acme.test:5000/**'],
     });
     const defaults = groupOf(ruleWith('    signatures: { keys: [keys/a.pub] }\n'), 'signatures');
-    expect(defaults).toMatchObject({ count: 1, tlog: 'required', keyless: [] });
+    expect(defaults).toMatchObject({ count: 1, tlog: 'required', keyless: [], reference: 'ignore' });
+    expect(defaults).not.toHaveProperty('allowedReferences');
     expect(groupOf(ruleWith('    signatures: { keys: [keys/a.pub], repository: sigs }\n'), 'signatures')?.repository).toBe('docker.io/library/sigs');
   });
 
