@@ -137,6 +137,8 @@ export interface VerifyOptions extends ResolveOptions {
   configFindings?: Finding[];
   /** Signers every image must also have, from `verify --key` / `--certificate-identity` (enforced, on top of the policy). */
   extraSignatures?: SignatureCheckOptions['extraSignatures'];
+  /** Attestations every image must also have, from `verify --attestation-owner` / `--attestation-repo` (enforced, on top of the policy). */
+  extraAttestations?: SignatureCheckOptions['extraAttestations'];
 }
 
 export interface VerifyRun {
@@ -196,12 +198,13 @@ async function verifyRun(client: RegistryClient, targets: Target[], opts: Verify
         ...imageAgeCheck(r.target, r.resolution, req, opts.now),
       );
       // The signature code and @sigstore/* load only when the policy asks this image for signatures.
-      if (wantsSignatureCheck(req) || opts.extraSignatures) {
+      if (wantsSignatureCheck(req) || opts.extraSignatures || opts.extraAttestations) {
         try {
           const { signatureChecks } = await import('./signatures/check.js');
           const signed = await signatureChecks(client, r.target, r.subject, r.resolution, req, {
             ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
             ...(opts.extraSignatures ? { extraSignatures: opts.extraSignatures } : {}),
+            ...(opts.extraAttestations ? { extraAttestations: opts.extraAttestations } : {}),
           });
           raw.push(...signed.findings);
         } catch (e) {

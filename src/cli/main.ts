@@ -90,6 +90,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     .option('--certificate-github-workflow-name <name>', 'the signing certificate must name this workflow')
     .option('--certificate-github-workflow-sha <sha>', 'the signing certificate must name this commit')
     .option('--insecure-ignore-tlog', 'with --key: a signature without a Rekor transparency-log entry counts (keyless signatures still need a Rekor entry or a signed timestamp)')
+    .option('--attestation-owner <org>', 'every image must carry an attestation signed by a GitHub Actions workflow of this organization or user (gh attestation verify --owner)')
+    .option('--attestation-repo <owner/name>', 'the same, by a workflow run in this repository (gh attestation verify --repo)')
+    .option('--attestation-signer-repo <owner/name>', 'the signer must be a workflow of this repository, e.g. a reusable workflow (gh --signer-repo)')
+    .option('--attestation-signer-workflow <owner/name/.github/workflows/file.yml>', 'the signer must be this workflow file, at any ref (gh --signer-workflow)')
+    .option('--attestation-oidc-issuer <url>', 'the OIDC issuer of the attestation certificate (gh --cert-oidc-issuer; default https://token.actions.githubusercontent.com)')
+    .option('--predicate-type <uri>', 'the attestation predicate type (gh --predicate-type; default https://slsa.dev/provenance/v1)')
+    .option('--deny-self-hosted-runners', 'the attestation must come from a GitHub-hosted runner (gh --deny-self-hosted-runners)')
     .description('resolve every image of the deploy, pin it to a digest, and check each tag against the digest ledger')
     .addHelpText(
       'after',
@@ -98,10 +105,16 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         "policy's signatures group (when it has one) must hold too. The image or one of its platform manifests must carry a\n" +
         'valid signature by that signer, bound to its digest; a Rekor entry is required unless --insecure-ignore-tlog.\n' +
         'Give --key or the certificate flags, not both.\n' +
+        '\nAttestation flags (as gh attestation verify oci://IMAGE): --attestation-owner ORG or --attestation-repo OWNER/NAME,\n' +
+        'with --attestation-signer-repo/--attestation-signer-workflow, --attestation-oidc-issuer, --predicate-type and\n' +
+        '--deny-self-hosted-runners, add one attestation requirement for every image, enforced, on top of the policy: a\n' +
+        'Sigstore-signed attestation of that predicate type (default SLSA provenance v1), bound to the digest, whose certificate\n' +
+        'names that owner (and repository), GitHub\'s OIDC issuer, and a signer workflow of the repository (or owner, or signer).\n' +
         '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify --format sarif > kamal-gate.sarif   # also: github, junit\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64 --no-ledger\n' +
         '  kamal-gate verify --key cosign.pub\n' +
         '  kamal-gate verify --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main \\\n' +
-        '                    --certificate-oidc-issuer https://token.actions.githubusercontent.com',
+        '                    --certificate-oidc-issuer https://token.actions.githubusercontent.com\n' +
+        '  kamal-gate verify --attestation-repo acme/app --deny-self-hosted-runners   # gh attestation verify oci://… --repo acme/app --deny-self-hosted-runners',
     );
   verify.action(async (refs: string[], opts) => {
     exitCode = await (await import('./verify.js')).verifyCommand(refs, opts, io);

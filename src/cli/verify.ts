@@ -17,6 +17,7 @@ import { actorFrom, checkpointRoot, openLedgerFor, sourceFrom, type LedgerFlags 
 import type { VerifyFormat } from './formats.js';
 import type { Io } from './main.js';
 import { commandLineSigners, type SignerFlags } from './signers.js';
+import { commandLineAttestations, type AttestationFlags } from './attestation-flags.js';
 
 export { VERIFY_FORMATS, type VerifyFormat } from './formats.js';
 
@@ -50,7 +51,7 @@ export const NO_LEDGER_NOTE =
   `no digest ledger: no Kamal config (${DEFAULT_CONFIG_FILE}) here and no --ledger or $KAMAL_GATE_LEDGER_URL, ` +
   'so tags are neither checked against nor recorded in a ledger (pass --ledger PATH|URL to use one, or --no-ledger to silence this note)';
 
-export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFlags, SignerFlags {
+export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFlags, SignerFlags, AttestationFlags {
   format: VerifyFormat;
   stats?: boolean;
   requireRecorded?: boolean;
@@ -63,6 +64,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
   const started = performance.now();
   // Signer flags and their key files are checked before anything else is read or asked.
   const extraSignatures = await commandLineSigners(opts, process.cwd());
+  const extraAttestations = commandLineAttestations(opts);
   const { plan, config, targets, notes: planNotes } = await loadTargets(refs, opts, io.env);
   let notes = planNotes;
   // The app root (the folder holding config/) is where .kamal/ lives: policy and ledger both.
@@ -96,6 +98,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
         ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
         ...checkpointRootOption(checkpointRoot(opts, io.env)),
         ...(extraSignatures ? { extraSignatures } : {}),
+        ...(extraAttestations ? { extraAttestations } : {}),
         source: sourceFrom(io.env, 'verify'),
         actor: actorFrom(io.env),
         now: new Date(),

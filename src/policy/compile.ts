@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { formatReference, parseReference, repositoryName } from '../registry/reference.js';
+import { GITHUB } from '../signatures/constants.js';
 import type { SourceLocation } from '../types.js';
 import { parseDuration } from './duration.js';
 import type { PolicyDocument } from './schema.js';
@@ -57,8 +58,22 @@ export function compilePolicy(doc: PolicyDocument, tree: PolicyTree, dir: string
   };
 }
 
+/**
+ * A keyless signer named by GitHub claims (owner, repository, signerRepository or signerWorkflow) without an issuer
+ * gets GitHub's, as with `gh attestation verify`; a signer workflow written after github.com/ loses that prefix.
+ * Its identity, when not given, is checked against those claims (signatures/identity.ts).
+ */
+export function withGithubDefaults(id: KeylessIdentity): KeylessIdentity {
+  const gh = id.github;
+  if (!gh) return id;
+  const github = gh.signerWorkflow?.startsWith('github.com/') ? { ...gh, signerWorkflow: gh.signerWorkflow.slice('github.com/'.length) } : gh;
+  const scoped = [gh.owner, gh.repository, gh.signerRepository, gh.signerWorkflow].some((v) => v !== undefined);
+  const issuer = scoped && id.issuer === undefined && id.issuerRegexp === undefined ? { issuer: GITHUB.issuer } : {};
+  return { ...id, ...issuer, github };
+}
+
 function signer({ key: path, ...identity }: { key?: string | undefined } & KeylessIdentity, key: (p: string) => KeyFile): KeylessIdentity & { key?: KeyFile } {
-  return { ...identity, ...(path ? { key: key(path) } : {}) };
+  return path ? { ...identity, key: key(path) } : withGithubDefaults(identity);
 }
 
 function compileGroup(name: Group, g: GroupsDoc, key: (p: string) => KeyFile): Requirements[Group] {
@@ -73,7 +88,7 @@ function compileGroup(name: Group, g: GroupsDoc, key: (p: string) => KeyFile): R
         mode: v.mode,
         count: v.count,
         keys: (v.keys ?? []).map(key),
-        keyless: v.keyless ?? [],
+        keyless: (v.keyless ?? []).map(withGithubDefaults),
         tlog: v.tlog,
         ...(v.repository ? { repository: repositoryName(parseReference(v.repository)) } : {}),
         reference: v.reference,

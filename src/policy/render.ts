@@ -8,10 +8,13 @@ function at(s: SourceLocation | undefined): string {
 }
 
 function signer(k: KeylessIdentity): string {
-  const who = k.identity ?? `/${k.identityRegexp ?? ''}/`;
+  const gh = k.github;
+  const scope = gh?.signerRepository ?? gh?.repository ?? gh?.owner;
+  const byGithub = gh?.signerWorkflow !== undefined ? `workflow github.com/${gh.signerWorkflow}` : scope !== undefined ? `any workflow of github.com/${scope}` : undefined;
+  const who = k.identity ?? (k.identityRegexp !== undefined || byGithub === undefined ? `/${k.identityRegexp ?? ''}/` : byGithub);
   const issuer = k.issuer ?? `/${k.issuerRegexp ?? ''}/`;
-  const gh = k.github ? ` (${Object.entries(k.github).map(([n, v]) => `${n} ${v}`).join(', ')})` : '';
-  return `keyless ${who} from ${issuer}${gh}`;
+  const claims = gh ? ` (${Object.entries(gh).map(([n, v]) => `${n} ${v}`).join(', ')})` : '';
+  return `keyless ${who} from ${issuer}${claims}`;
 }
 
 /** One line saying what a requirement group asks for. */

@@ -64,14 +64,36 @@ function reference(description: string, opts: { repositoryOnly: boolean }) {
 
 const path = (description: string) => z.string().min(1).describe(description);
 
+/** GitHub names as gh attestation verify takes them (--owner, --repo, --signer-workflow); shared with the command line's flags. */
+export const GITHUB_NAME = {
+  owner: /^[A-Za-z0-9_.-]+$/,
+  repository: /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/,
+  /** owner/name/.github/workflows/file.yml, optionally after github.com/, without @ref. */
+  workflow: /^(?:github\.com\/)?[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/\.github\/workflows\/[^@\s]+$/,
+} as const;
+export const WORKFLOW_HELP = 'expected owner/name/.github/workflows/file.yml (optionally after github.com/, without @ref: any ref of that file matches)';
+
+const githubBase = {
+  repository: z.string().regex(GITHUB_NAME.repository, { error: 'expected owner/name' }).optional().describe('The repository the workflow ran in (owner/name): the repository extensions of the certificate, compared case-insensitively. Like gh attestation verify --repo.'),
+  ref: z.string().regex(/^refs\/\S+$/, { error: 'expected a git ref such as refs/heads/main or refs/tags/v1.2.3' }).optional().describe('The git ref the workflow ran for (refs/heads/main, refs/tags/v1.2.3).'),
+  workflow: z.string().min(1).optional().describe('The workflow file name (release.yml) or name the certificate names.'),
+  sha: z.string().regex(/^[0-9a-f]{40}$/, { error: 'expected a 40-character lowercase hex commit' }).optional().describe('The commit the workflow ran on.'),
+};
+
 const github = z
   .strictObject({
-    repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { error: 'expected owner/name' }).optional().describe('The repository the workflow ran in (owner/name).'),
-    ref: z.string().regex(/^refs\/\S+$/, { error: 'expected a git ref such as refs/heads/main or refs/tags/v1.2.3' }).optional().describe('The git ref the workflow ran for (refs/heads/main, refs/tags/v1.2.3).'),
-    workflow: z.string().min(1).optional().describe('The workflow file name (release.yml) or name the certificate names.'),
-    sha: z.string().regex(/^[0-9a-f]{40}$/, { error: 'expected a 40-character lowercase hex commit' }).optional().describe('The commit the workflow ran on.'),
+    ...githubBase,
+    owner: z.string().regex(GITHUB_NAME.owner, { error: 'expected a GitHub organization or user name' }).optional().describe('The organization or user owning the repository the workflow ran in (Source Repository Owner URI), case-insensitively. Like gh attestation verify --owner.'),
+    signerRepository: z.string().regex(GITHUB_NAME.repository, { error: 'expected owner/name' }).optional().describe('The signer (identity) must be a workflow of this repository, e.g. where a reusable workflow lives. Like gh attestation verify --signer-repo.'),
+    signerWorkflow: z.string().regex(GITHUB_NAME.workflow, { error: WORKFLOW_HELP }).optional().describe('The signer (identity) must be this workflow file, at any ref. Like gh attestation verify --signer-workflow.'),
+    runner: z.enum(['github-hosted']).optional().describe('github-hosted: the job must have run on a GitHub-hosted runner (Runner Environment extension). Like gh attestation verify --deny-self-hosted-runners.'),
   })
-  .describe('GitHub Actions claims the signing certificate must carry, besides the identity.');
+  .describe(
+    'GitHub Actions claims the signing certificate must carry, besides the identity. With owner, repository, signerRepository or signerWorkflow, identity and issuer may be left out (as gh attestation verify): the identity is then any workflow of the signer repository, else of the repository, else of the owner, and the issuer https://token.actions.githubusercontent.com.',
+  );
+
+/** A ledger checkpoint's signer keeps the original claims: identity and issuer stay required there. */
+const checkpointGithub = z.strictObject(githubBase).describe('GitHub Actions claims the signing certificate must carry, besides the identity.');
 
 const keylessFields = {
   identity: z.string().min(1).optional().describe("The certificate's identity (SAN), exactly: a workflow URL with @ref, or an e-mail. Like cosign --certificate-identity."),
@@ -83,6 +105,10 @@ const keylessFields = {
 
 const keyless = z
   .strictObject(keylessFields)
+  .describe('A keyless (Sigstore/Fulcio) signer: one of identity or identityRegexp, and one of issuer or issuerRegexp (both may be left out with github owner, repository or signer).');
+
+const checkpointKeyless = z
+  .strictObject({ ...keylessFields, github: checkpointGithub.optional() })
   .describe('A keyless (Sigstore/Fulcio) signer: one of identity or identityRegexp, and one of issuer or issuerRegexp.');
 
 const signatures = z
@@ -186,7 +212,7 @@ const ledger = z
     checkpoint: z
       .strictObject({
         keys: z.array(path('A public key file (PEM) whose checkpoints count, relative to the policy file.')).optional().describe('Keys that may sign the ledger head.'),
-        keyless: z.array(keyless).optional().describe('Keyless (Sigstore) identities that may sign the ledger head.'),
+        keyless: z.array(checkpointKeyless).optional().describe('Keyless (Sigstore) identities that may sign the ledger head.'),
       })
       .optional()
       .describe(

@@ -59,7 +59,7 @@ function groupProblems(groups: Obj, at: KeyPath, opts: SemanticsOptions, out: Ra
     const keys = arr(cp['keys']);
     const keyless = arr(cp['keyless']);
     keys.forEach((k, i) => keyFile(k, [...here, 'keys', i], opts, out));
-    keyless.forEach((k, i) => identityProblems(obj(k), [...here, 'keyless', i], out));
+    keyless.forEach((k, i) => identityProblems(obj(k), [...here, 'keyless', i], out, { github: false }));
     if (keys.length + keyless.length === 0) out.push({ path: here, message: 'name at least one signer of the ledger head under keys or keyless', at: 'key' });
   }
   const sig = obj(groups['signatures']);
@@ -101,12 +101,25 @@ function groupProblems(groups: Obj, at: KeyPath, opts: SemanticsOptions, out: Ra
   }
 }
 
-function identityProblems(signer: Obj | undefined, at: KeyPath, out: RawProblem[]): void {
+/**
+ * One of identity/identityRegexp and of issuer/issuerRegexp. With `github` (not for ledger checkpoints), GitHub claims
+ * that say whose workflow signed (owner, repository, signerRepository, signerWorkflow) stand in for both, as in
+ * `gh attestation verify`; and, as there, identity, identityRegexp, signerRepository and signerWorkflow exclude each other.
+ */
+function identityProblems(signer: Obj | undefined, at: KeyPath, out: RawProblem[], opts: { github: boolean } = { github: true }): void {
   if (!signer) return;
+  const gh = opts.github ? obj(signer['github']) : undefined;
+  const scoped = !!gh && ['owner', 'repository', 'signerRepository', 'signerWorkflow'].some((k) => gh[k] !== undefined);
   for (const [exact, re] of [['identity', 'identityRegexp'], ['issuer', 'issuerRegexp']] as const) {
     const n = Number(exact in signer) + Number(re in signer);
-    if (n === 0) out.push({ path: at, message: `give ${exact} or ${re}` });
+    if (n === 0 && !scoped) out.push({ path: at, message: `give ${exact} or ${re}` });
     if (n === 2) out.push({ path: [...at, re], message: `give ${exact} or ${re}, not both`, at: 'key' });
+  }
+  const signers = gh ? (['signerRepository', 'signerWorkflow'] as const).filter((k) => gh[k] !== undefined) : [];
+  const named = [...(['identity', 'identityRegexp'] as const).filter((k) => k in signer).slice(0, 1), ...signers.map((k) => `github.${k}`)];
+  if (named.length > 1) {
+    const last = signers[signers.length - 1]!;
+    out.push({ path: [...at, 'github', last], message: `give only one of identity, identityRegexp, github.signerRepository and github.signerWorkflow (each says who signed): ${named.join(' and ')} are both given`, at: 'key' });
   }
 }
 

@@ -26,7 +26,29 @@ export interface KeylessIdentity {
   issuer?: string;
   issuerRegexp?: string;
   /** GitHub Actions claims the certificate must also carry (Fulcio extensions). */
-  github?: { repository?: string; ref?: string; workflow?: string; sha?: string };
+  github?: GithubClaims;
+}
+
+/**
+ * GitHub Actions claims a Fulcio certificate must carry. `owner`, `signerRepository`, `signerWorkflow`
+ * and `runner` are what `gh attestation verify` checks (--owner, --signer-repo, --signer-workflow,
+ * --deny-self-hosted-runners); with `owner` or `repository` (or a signer), identity and issuer may be
+ * left out: the identity is then any workflow of that repository (or owner, or signer), the issuer GitHub's.
+ */
+export interface GithubClaims {
+  /** owner/name: the legacy repository extension (…1.5) and the Source Repository URI (…1.12), case-insensitively. */
+  repository?: string;
+  ref?: string;
+  workflow?: string;
+  sha?: string;
+  /** The organization or user: the Source Repository Owner URI (…1.16) is https://github.com/OWNER, case-insensitively. */
+  owner?: string;
+  /** owner/name: the identity (SAN) is a workflow in this repository (a reusable workflow's repository). */
+  signerRepository?: string;
+  /** owner/name/path/to/workflow.yml: the identity (SAN) is this workflow file, at any ref. */
+  signerWorkflow?: string;
+  /** github-hosted: the Runner Environment extension (…1.11) says the job ran on a GitHub-hosted runner. */
+  runner?: 'github-hosted';
 }
 
 /** A public key file: as written, and resolved against the policy file's folder. */

@@ -4,7 +4,7 @@
  *
  *   const findings = await signatureChecks(client, r.target, r.subject, r.resolution, req, { trustedRoot });
  */
-import type { AttestationRequirement, EffectiveRequirements, Origin, SignaturesRequirement } from '../policy/types.js';
+import type { AttestationRequirement, AttestationsRequirement, EffectiveRequirements, Origin, SignaturesRequirement } from '../policy/types.js';
 import type { RegistryClient, Resolution } from '../registry/client.js';
 import type { Finding, Subject, Target } from '../types.js';
 import { readStatement, matchDigest } from './binding.js';
@@ -24,6 +24,11 @@ export interface SignatureCheckOptions extends TrustOptions {
    * mode, so flags can only tighten a policy.
    */
   extraSignatures?: { value: SignaturesRequirement; origin: Origin };
+  /**
+   * Attestations from outside the policy (the gh-style `--attestation-*` flags of `verify`): checked for every image
+   * in addition to the policy's attestations group, and enforced whatever that group's mode.
+   */
+  extraAttestations?: { value: AttestationsRequirement; origin: Origin };
 }
 
 export interface SignatureCheckResult {
@@ -38,7 +43,7 @@ export function deployedDigests(subject: Subject): string[] {
 }
 
 async function attestationResult(a: AttestationRequirement, candidates: Candidate[], ctx: VerifyContext): Promise<AttestationResult> {
-  const result: AttestationResult = { requirement: a, unsigned: [], failures: [], covers: new Map() };
+  const result: AttestationResult = { requirement: a, unsigned: [], failures: [], covers: new Map(), otherTypes: [] };
   // Which deployed digests each satisfying statement is about: coverage.ts asks it of every targeted platform.
   const satisfied = (source: string, digests: string[]) => {
     result.satisfiedBy ??= source;
@@ -46,7 +51,10 @@ async function attestationResult(a: AttestationRequirement, candidates: Candidat
   };
   const deployed = (subjects: string[]) => subjects.filter((d) => ctx.digests.includes(d));
   const matching = candidates.filter((c) => c.kind === 'attestation' && c.predicateType !== undefined && a.predicateTypes.includes(c.predicateType));
-  const spec = a.signedBy ? (await signerSpecs(a.signedBy.key ? [a.signedBy.key] : [], a.signedBy.identity || a.signedBy.identityRegexp ? [a.signedBy] : []))[0] : undefined;
+  // What else is there, for a finding that says which predicate type was found instead.
+  result.otherTypes = [...new Set(candidates.filter((c) => c.kind === 'attestation' && c.predicateType !== undefined && !matching.includes(c)).map((c) => c.predicateType!))];
+  // A keyless signer may be named by its GitHub claims alone (no identity): it is a signer all the same.
+  const spec = a.signedBy ? (await signerSpecs(a.signedBy.key ? [a.signedBy.key] : [], a.signedBy.key ? [] : [a.signedBy]))[0] : undefined;
   for (const c of matching) {
     if (!c.bundle) {
       if (spec) {
@@ -103,7 +111,10 @@ export async function signatureChecks(
   if (sig && sig.mode !== 'off') sigReqs.push({ value: sig });
   if (opts.extraSignatures) sigReqs.push({ value: opts.extraSignatures.value, own: { mode: 'enforce', origin: opts.extraSignatures.origin } });
   const wantSig = sigReqs.length > 0;
-  const wantAtt = !!att && att.mode !== 'off' && att.require.length > 0;
+  const attReqs: Array<{ value: AttestationsRequirement; own?: NonNullable<Finding['requirement']> }> = [];
+  if (att && att.mode !== 'off' && att.require.length > 0) attReqs.push({ value: att });
+  if (opts.extraAttestations?.value.require.length) attReqs.push({ value: opts.extraAttestations.value, own: { mode: 'enforce', origin: opts.extraAttestations.origin } });
+  const wantAtt = attReqs.length > 0;
   if (!wantSig && !wantAtt) return { findings: [] };
   const { root } = await loadTrustedRoot(opts);
   const digests = deployedDigests(subject);
@@ -129,9 +140,12 @@ export async function signatureChecks(
   if (wantAtt) {
     // Attestations have no tlog setting of their own: the signatures group's, else required.
     const ctx: VerifyContext = { root, tlog: sig?.tlog ?? 'required', digests, repositories, ...(sig ? referenceSettings(sig) : {}) };
-    const results: AttestationResult[] = [];
-    for (const a of att.require) results.push(await attestationResult(a, discovery.candidates, ctx));
-    findings.push(...attestationFindings(target, subject, results, discovery));
+    for (const { value, own } of attReqs) {
+      const results: AttestationResult[] = [];
+      for (const a of value.require) results.push(await attestationResult(a, discovery.candidates, ctx));
+      const found = attestationFindings(target, subject, results, discovery);
+      findings.push(...(own ? found.map((f) => ({ ...f, message: `${f.message} (required by the ${own.origin.rule})`, requirement: own })) : found));
+    }
   }
   return { findings, discovery };
 }

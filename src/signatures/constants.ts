@@ -40,6 +40,19 @@ export const FULCIO_OID = {
   githubWorkflowRepository: '1.3.6.1.4.1.57264.1.5',
   githubWorkflowRef: '1.3.6.1.4.1.57264.1.6',
   githubWorkflowSha: '1.3.6.1.4.1.57264.1.3',
+  // Generic CI extensions (sigstore-go certificate.Extensions); DER UTF8String values.
+  buildSignerUri: '1.3.6.1.4.1.57264.1.9',
+  runnerEnvironment: '1.3.6.1.4.1.57264.1.11',
+  sourceRepositoryUri: '1.3.6.1.4.1.57264.1.12',
+  sourceRepositoryOwnerUri: '1.3.6.1.4.1.57264.1.16',
+} as const;
+
+/** GitHub Actions as a Sigstore signer: its OIDC issuer, and the host its certificate URIs name. */
+export const GITHUB = {
+  issuer: 'https://token.actions.githubusercontent.com',
+  url: 'https://github.com',
+  /** The Runner Environment of a GitHub-hosted runner (`gh attestation verify --deny-self-hosted-runners`). */
+  hostedRunner: 'github-hosted',
 } as const;
 
 /** Caps against hostile registries: how much discovery reads. */

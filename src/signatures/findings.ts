@@ -131,12 +131,14 @@ export interface AttestationResult {
   failures: string[];
   /** For each deployed digest, the satisfying statements about it (coverage.ts). */
   covers: Map<string, Set<string>>;
+  /** Predicate types of the attestations found that are not the one required. */
+  otherTypes: string[];
 }
 
 export function attestationFindings(target: Target, subject: Subject, results: AttestationResult[], d: Discovery): Finding[] {
   const out: Finding[] = [];
   for (const r of results) {
-    const evidence = { type: r.requirement.type, predicateTypes: r.requirement.predicateTypes, formats: d.formats, searched: d.searched, unsigned: r.unsigned, failures: r.failures };
+    const evidence = { type: r.requirement.type, predicateTypes: r.requirement.predicateTypes, formats: d.formats, searched: d.searched, unsigned: r.unsigned, failures: r.failures, ...(r.otherTypes.length ? { otherPredicateTypes: r.otherTypes } : {}) };
     if (r.satisfiedBy) {
       for (const g of uncoveredPlatforms(subject, (digest) => r.covers.get(digest))) {
         const index = subject.digest !== g.digest ? ` nor on the index ${subject.digest}` : '';
@@ -149,7 +151,8 @@ export function attestationFindings(target: Target, subject: Subject, results: A
     } else {
       const signer = r.requirement.signedBy ? ' signed' : '';
       const unsigned = r.unsigned.length ? ` (found ${r.unsigned.length} unsigned BuildKit attestation(s), which do not satisfy signedBy)` : '';
-      out.push(finding(target, subject, 'attestation.missing', 'high', `${subject.ref} (${subject.digest}) has no${signer} ${r.requirement.type} attestation${unsigned}; looked in ${d.searched.join(', ')}`, 'build with provenance/SBOM attestations (docker buildx --provenance / --sbom, or cosign attest) and push them', evidence));
+      const others = r.otherTypes.length ? `; found attestations of other predicate types: ${r.otherTypes.slice(0, 5).join(', ')}${r.otherTypes.length > 5 ? `, and ${r.otherTypes.length - 5} more` : ''}` : '';
+      out.push(finding(target, subject, 'attestation.missing', 'high', `${subject.ref} (${subject.digest}) has no${signer} ${r.requirement.type} attestation${unsigned}${others}; looked in ${d.searched.join(', ')}`, 'build with provenance/SBOM attestations (docker buildx --provenance / --sbom, or cosign attest) and push them', evidence));
     }
   }
   return out;

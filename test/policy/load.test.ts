@@ -97,7 +97,7 @@ describe('refusing a bad policy', () => {
       'gate.yml:2:1: colour: unknown key (expected one of version, defaults, rules, exceptions)',
       'gate.yml:4:11: defaults.tags.maxAge: unknown key here (maxAge is a key of base, image)',
       'gate.yml:7:14: rules[0].match.image: unknown key (did you mean images?)',
-      'gate.yml:12:21: rules[0].signatures.keyless[0].github.repo: unknown key (expected one of repository, ref, workflow, sha)',
+      'gate.yml:12:21: rules[0].signatures.keyless[0].github.repo: unknown key (expected one of repository, ref, workflow, sha, owner, signerRepository, signerWorkflow, runner)',
     ]);
   });
 
