@@ -32,17 +32,20 @@ export class UsageError extends KamalGateError {
   readonly kind = 'usage';
 }
 
-/** A problem in a file the user gave us (deploy.yml, secrets, policy). Message names file and line. */
+/** A problem in a file the user gave us (deploy.yml, secrets, policy). Message names file and line (and column when known). */
 export class ConfigError extends KamalGateError {
   readonly exitCode = EXIT.usage;
   readonly kind = 'config';
+  readonly column?: number;
   constructor(
     message: string,
     readonly file?: string,
     readonly line?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; column?: number },
   ) {
-    super(file ? `${file}${line ? `:${line}` : ''}: ${message}` : message, options);
+    const at = line ? `:${line}${options?.column ? `:${options.column}` : ''}` : '';
+    super(file ? `${file}${at}: ${message}` : message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    if (line && options?.column) this.column = options.column;
   }
 }
 

@@ -17,10 +17,15 @@
  *   execs it; uninstall moves it back.
  * Installing again with the same options leaves the file byte-identical. Nothing of the existing hook
  * is ever executed here: it is read as text only.
+ *
+ * Nothing is written outside the app unless the user names the folder (hook-files.ts): a hooks
+ * folder that resolves outside the app needs `--dir`, and a `pre-deploy` that is a symbolic link,
+ * a directory, a FIFO or anything but a regular file is refused (exit 2) rather than followed.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdirSync, renameSync, unlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { checkHookFile, commitTemp, DEFAULT_HOOKS_DIR, hooksFolder, readHookFile, writeHookFile, writeTemp } from './hook-files.js';
 import type { Io } from './main.js';
 
 export const HOOK_NAME = 'pre-deploy';
@@ -108,21 +113,11 @@ function insertBlock(text: string, block: string): string {
   return text.slice(0, nl + 1) + block + text.slice(nl + 1);
 }
 
-function hookPaths(opts: { dir?: string }, cwd: string): { dir: string; file: string; original: string; shown: string } {
-  const dir = resolve(cwd, opts.dir ?? join('.kamal', 'hooks'));
-  let file = join(dir, HOOK_NAME);
-  // A symlinked hook: edit the file it points to, leave the link.
-  if (existsSync(file) && lstatSync(file).isSymbolicLink()) file = realpathSync(file);
-  const shown = join(opts.dir ?? join('.kamal', 'hooks'), HOOK_NAME);
-  return { dir, file, original: join(dirname(file), basename(file) + ORIGINAL_SUFFIX), shown };
-}
-
-/** Writes through a temporary file and rename, so Kamal never runs a half-written hook. */
-function writeAtomic(file: string, content: string, mode: number): void {
-  const tmp = join(dirname(file), `.${basename(file)}.kamal-gate-${process.pid}.tmp`);
-  writeFileSync(tmp, content, { mode });
-  chmodSync(tmp, mode);
-  renameSync(tmp, file);
+function hookPaths(opts: { dir?: string }, cwd: string): { dir: string; file: string; original: string; shown: string; shownOriginal: string } {
+  const dir = hooksFolder(cwd, opts.dir);
+  const file = join(dir, HOOK_NAME);
+  const shown = join(opts.dir ?? DEFAULT_HOOKS_DIR, HOOK_NAME);
+  return { dir, file, original: file + ORIGINAL_SUFFIX, shown, shownOriginal: shown + ORIGINAL_SUFFIX };
 }
 
 function checkExtra(extra: string | undefined): string {
@@ -134,15 +129,15 @@ function checkExtra(extra: string | undefined): string {
 
 export async function hookInstallCommand(opts: HookInstallOptions, io: Io, cwd = process.cwd()): Promise<number> {
   const extra = checkExtra(opts.command);
-  const { dir, file, original, shown } = hookPaths(opts, cwd);
+  const { dir, file, original, shown, shownOriginal } = hookPaths(opts, cwd);
   mkdirSync(dir, { recursive: true });
-  if (!existsSync(file)) {
-    writeAtomic(file, `#!/bin/sh\n${hookBlock('created', extra)}`, 0o755);
+  const existing = readHookFile(file, shown);
+  if (!existing) {
+    writeHookFile(file, `#!/bin/sh\n${hookBlock('created', extra)}`, 0o755);
     io.out(`installed ${shown}: kamal deploy now runs kamal-gate verify before it boots the new version\n`);
   } else {
-    const content = readFileSync(file);
+    const { content, mode } = existing;
     const text = content.toString('utf8');
-    const mode = statSync(file).mode & 0o7777;
     const found = isShellScript(content) ? findBlock(text, shown) : undefined;
     if (found) {
       const next = found.before + hookBlock(found.kind, extra) + found.after;
@@ -150,15 +145,22 @@ export async function hookInstallCommand(opts: HookInstallOptions, io: Io, cwd =
         io.out(`${shown} already runs kamal-gate; nothing changed\n`);
         return 0;
       }
-      writeAtomic(file, next, mode | 0o111);
+      writeHookFile(file, next, mode | 0o111);
       io.out(`updated the kamal-gate block in ${shown}\n`);
     } else if (isShellScript(content)) {
-      writeAtomic(file, insertBlock(text, hookBlock('inserted', extra)), mode | 0o111);
+      writeHookFile(file, insertBlock(text, hookBlock('inserted', extra)), mode | 0o111);
       io.out(`added kamal-gate to the existing ${shown}: the gate runs first, then the hook's own commands; either failing stops the deploy\n`);
     } else {
-      if (existsSync(original)) throw new UsageError(`${shown} is not a shell script and ${basename(original)} already exists; move one of them away and run again`);
-      renameSync(file, original);
-      writeAtomic(file, `#!/bin/sh\n${hookBlock('wrapped', extra)}`, 0o755);
+      if (checkHookFile(original, shownOriginal)) throw new UsageError(`${shown} is not a shell script and ${basename(original)} already exists; move one of them away and run again`);
+      // The wrapper is written first, so the hook is missing only between two renames.
+      const tmp = writeTemp(file, `#!/bin/sh\n${hookBlock('wrapped', extra)}`, 0o755);
+      try {
+        renameSync(file, original);
+      } catch (e) {
+        unlinkSync(tmp);
+        throw e;
+      }
+      commitTemp(tmp, file);
       io.out(`${shown} is not a shell script: it is now ${basename(original)} (unchanged), run by a new ${shown} after the gate; either failing stops the deploy\n`);
     }
   }
@@ -167,27 +169,28 @@ export async function hookInstallCommand(opts: HookInstallOptions, io: Io, cwd =
 }
 
 export async function hookUninstallCommand(opts: { dir?: string }, io: Io, cwd = process.cwd()): Promise<number> {
-  const { file, original, shown } = hookPaths(opts, cwd);
-  if (!existsSync(file)) {
+  const { file, original, shown, shownOriginal } = hookPaths(opts, cwd);
+  const existing = readHookFile(file, shown);
+  if (!existing) {
     io.out(`${shown} does not exist; nothing to remove\n`);
     return 0;
   }
-  const text = readFileSync(file).toString('utf8');
-  const found = isShellScript(readFileSync(file)) ? findBlock(text, shown) : undefined;
+  const text = existing.content.toString('utf8');
+  const found = isShellScript(existing.content) ? findBlock(text, shown) : undefined;
   if (!found) {
     io.out(`${shown} has no kamal-gate block; nothing changed\n`);
     return 0;
   }
   const rest = found.before + found.after;
   const onlyShebang = rest.trim() === '#!/bin/sh';
-  if (found.kind === 'wrapped' && onlyShebang && existsSync(original)) {
+  if (found.kind === 'wrapped' && onlyShebang && checkHookFile(original, shownOriginal)) {
     renameSync(original, file);
     io.out(`removed kamal-gate from ${shown} and put the original hook back\n`);
   } else if (found.kind === 'created' && onlyShebang) {
-    rmSync(file);
+    unlinkSync(file);
     io.out(`removed ${shown} (kamal-gate had created it)\n`);
   } else {
-    writeAtomic(file, rest, statSync(file).mode & 0o7777);
+    writeHookFile(file, rest, existing.mode);
     io.out(`removed the kamal-gate block from ${shown}; the rest of the hook is unchanged\n`);
   }
   return 0;

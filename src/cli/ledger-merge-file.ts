@@ -16,6 +16,7 @@ import { LedgerError, LedgerUnavailableError, UsageError } from '../errors.js';
 import { fsRemedy } from '../ledger/fs-errors.js';
 import { parseLedger } from '../ledger/file.js';
 import { mergeLedgers, type Decision, type LedgerMergeResult, type MergeSide, type TagConflict } from '../ledger/merge.js';
+import { FILE_LIMITS, readUserFile } from '../user-file.js';
 import type { Io } from './main.js';
 
 export interface MergeFileArgs {
@@ -31,7 +32,8 @@ const WHICH = { base: 'the common ancestor (BASE)', ours: 'our version (OURS)', 
 
 async function readSide(file: string, which: keyof typeof WHICH): Promise<MergeSide> {
   try {
-    return { text: await readFile(file), file };
+    // A whole ledger: each line is checked against the line limit as it is parsed.
+    return { text: await readUserFile(file, { limit: FILE_LIMITS.ledger, what: 'a version of the ledger', refuse: (message) => new Error(message) }), file };
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
     throw new UsageError(`cannot read ${WHICH[which]} of the ledger, ${file}: ${reason}. Nothing was merged.`);

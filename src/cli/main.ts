@@ -224,7 +224,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   const hook = program.command('hook').description("install kamal-gate as Kamal's pre-deploy hook");
   hook
     .command('install')
-    .option('--dir <path>', 'Kamal hooks folder', '.kamal/hooks')
+    .option('--dir <path>', 'Kamal hooks folder (default .kamal/hooks, which must lead to a folder inside the app; a folder named here is used wherever it is)')
     .option('--command <args>', 'extra arguments for kamal-gate verify in the hook (e.g. "--policy .kamal/strict.yml")')
     .description('write .kamal/hooks/pre-deploy so every kamal deploy is verified first; an existing hook is kept and chained')
     .addHelpText(
@@ -237,7 +237,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     });
   hook
     .command('uninstall')
-    .option('--dir <path>', 'Kamal hooks folder', '.kamal/hooks')
+    .option('--dir <path>', 'Kamal hooks folder (default .kamal/hooks, which must lead to a folder inside the app; a folder named here is used wherever it is)')
     .description('remove the kamal-gate block from the pre-deploy hook (and the file, when kamal-gate created it)')
     .addHelpText('after', '\nExample:\n  kamal-gate hook uninstall')
     .action(async (opts) => {

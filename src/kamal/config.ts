@@ -3,9 +3,9 @@
  * destination the `<name>.<dest>.yml` overlay beside it; each ERB-rendered (safe subset), YAML-loaded
  * and deep-merged. Top-level `x-` keys are dropped; `require_destination` is enforced.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { FILE_LIMITS, readUserText } from '../user-file.js';
 import { renderErb, type Env } from './erb.js';
 import { errorAt, isTruthy } from './fields.js';
 import { displayPath } from './paths.js';
@@ -91,8 +91,13 @@ export function kamalEnv(env: Env, destination: string | undefined): Env {
 
 async function readConfigFile(abs: string, file: string, destination: string | undefined): Promise<string> {
   try {
-    return await readFile(abs, 'utf8');
+    return await readUserText(abs, {
+      limit: FILE_LIMITS.yaml,
+      what: destination === undefined ? 'a Kamal config file' : 'a destination overlay',
+      refuse: (message) => new ConfigError(message, file),
+    });
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EISDIR') {
       throw new ConfigError(

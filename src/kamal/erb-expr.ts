@@ -1,7 +1,7 @@
 /**
  * The Ruby that kamal-gate accepts inside `<%= %>`: ENV lookups and string literals. This is a
- * parser, not an evaluator: anything it does not recognise is refused, and `describeRuby` says
- * what the code would have done so the error can tell the user.
+ * parser, not an evaluator: anything it does not recognise is refused, and `describeRuby`
+ * (erb-describe.ts) says in general terms what the code holds, so the error can tell the user.
  */
 
 export type SafeExpr =
@@ -34,24 +34,6 @@ export function parseSafeExpr(code: string): SafeExpr | undefined {
   }
   if (!p.eat(/\s*\)/y) || !p.done()) return undefined;
   return fallback === undefined ? { kind: 'env', name, fetch: true } : { kind: 'env', name, fetch: true, fallback };
-}
-
-/** What a piece of Ruby the safe subset refuses would do, for the error message. */
-export function describeRuby(code: string): string {
-  const s = code.trim();
-  if (s.includes('`') || /%x\s*[^\w\s]/.test(s)) return 'runs a shell command';
-  if (/\b(system|exec|spawn|popen|Open3|fork)\b/.test(s)) return 'runs a shell command';
-  if (/#\{|#[@$]/.test(s)) return 'uses string interpolation';
-  if (/\b(require|require_relative|load)\b/.test(s)) return 'loads Ruby code';
-  const call = /\b([A-Z]\w*(?:::[A-Z]\w*)*)\s*\.\s*([a-z_]\w*[?!]?)/.exec(s);
-  if (call && call[1] !== 'ENV') return `calls Ruby code (${call[1]}.${call[2]})`;
-  if (/\b(if|unless|else|elsif|end|each|for|while|until|case|when|do|loop|times|begin)\b/.test(s)) {
-    return 'is Ruby control flow';
-  }
-  if (/^ENV\b/.test(s)) {
-    return 'is an ENV lookup in a form kamal-gate does not evaluate (it reads only ENV["NAME"], ENV.fetch("NAME") and ENV.fetch("NAME", "default"))';
-  }
-  return 'is Ruby code';
 }
 
 const DOUBLE_QUOTE_ESCAPES: Record<string, string> = {

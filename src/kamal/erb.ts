@@ -2,10 +2,15 @@
  * ERB as Kamal runs it (`ERB.new(template, trim_mode: "-").result`), for the safe subset only:
  * `<%= ENV["X"] %>`, `ENV.fetch("X")`, `ENV.fetch("X", "default")`, string literals, `<%# %>`
  * comments, `<%-`/`-%>` trimming and `<%%`. Nothing is evaluated: any other Ruby is a ConfigError
- * naming the line and saying how to provide the value instead.
+ * naming the file, line and column of the tag and saying how to provide the value instead.
+ *
+ * An error never shows what is inside a tag: a refused tag is never evaluated, so a secret written
+ * in it (`password: <%= %q{…} %>`, a heredoc, a symbol) was never registered for redaction. The
+ * message says which construct is not allowed in general terms (erb-describe.ts) and where it is.
  */
 import { ConfigError } from '../errors.js';
-import { describeRuby, parseSafeExpr } from './erb-expr.js';
+import { describeRuby } from './erb-describe.js';
+import { parseSafeExpr } from './erb-expr.js';
 import { OffsetMap } from './source-map.js';
 
 export type Env = Record<string, string | undefined>;
@@ -28,7 +33,17 @@ export interface ErbResult {
 const START_TAG = /^[ \t]*<%-|<%-|<%%|<%=|<%#|<%/gm;
 const END_TAG = /-%>|%%>|%>/g;
 const TRIMMED_NEWLINE = /\r?\n/y;
-const TAG_PREVIEW_LENGTH = 60;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const NOT_SHOWN = "(the tag's content is not shown: it may hold a secret)";
+
+/** Where a tag starts: the file, and the 1-based line and column of its `<%`. */
+interface TagAt {
+  file: string;
+  line: number;
+  column: number;
+  /** `<%= … %>` or `<% … %>`, as shown in messages. */
+  shape: string;
+}
 
 export function renderErb(template: string, opts: ErbOptions): ErbResult {
   const map = new OffsetMap(opts.file, template);
@@ -65,10 +80,12 @@ export function renderErb(template: string, opts: ErbOptions): ErbResult {
       END_TAG.lastIndex = pos;
       const end = END_TAG.exec(template);
       if (!end) {
+        const { line, column } = map.position(tagAt);
         throw new ConfigError(
-          `ERB tag ${preview(template.slice(tagAt))} is not closed with %>`,
+          `this ERB tag (${kind === 'output' ? '<%=' : '<%'} …) is not closed with %>: close it, or write <%% for a literal <% ${NOT_SHOWN}`,
           opts.file,
-          map.position(tagAt).line,
+          line,
+          { column },
         );
       }
       code += template.slice(pos, end.index);
@@ -84,66 +101,53 @@ export function renderErb(template: string, opts: ErbOptions): ErbResult {
       break;
     }
 
-    const line = map.position(tagAt).line;
-    const tagText = template.slice(tagAt, pos);
     if (kind === 'comment') continue;
+    const at: TagAt = { file: opts.file, ...map.position(tagAt), shape: kind === 'output' ? '<%= … %>' : '<% … %>' };
     if (kind === 'code') {
-      if (!isOnlyRubyComments(code)) refuse(tagText, code, opts.file, line);
+      if (!isOnlyRubyComments(code)) refuse(code, at);
       continue;
     }
-    const value = evaluate(code, tagText, opts, line, unsetEnv);
+    const value = evaluate(code, at, opts, unsetEnv);
     map.value(text.length, tagAt, value.env === undefined ? {} : { env: value.env });
     text += value.text;
   }
   return { text, map, unsetEnv };
 }
 
-function evaluate(
-  code: string,
-  tagText: string,
-  opts: ErbOptions,
-  line: number,
-  unsetEnv: ErbResult['unsetEnv'],
-): { text: string; env?: string } {
+function evaluate(code: string, at: TagAt, opts: ErbOptions, unsetEnv: ErbResult['unsetEnv']): { text: string; env?: string } {
   const expr = parseSafeExpr(code);
-  if (!expr) return refuse(tagText, code, opts.file, line);
+  if (!expr) return refuse(code, at);
   if (expr.kind === 'literal') return { text: expr.value };
   const value = opts.env[expr.name];
   if (value !== undefined) return { text: value, env: expr.name };
   if (!expr.fetch) {
-    unsetEnv.push({ name: expr.name, line });
+    unsetEnv.push({ name: expr.name, line: at.line });
     return { text: '', env: expr.name };
   }
   if (expr.fallback !== undefined) return { text: expr.fallback };
+  // The name is shown only when it looks like one: a value pasted where the name goes stays unshown.
+  const name = ENV_NAME.test(expr.name) ? expr.name : undefined;
   throw new ConfigError(
-    `ENV.fetch("${expr.name}"): the environment variable ${expr.name} is not set; set it, or give a default with ENV.fetch("${expr.name}", "default")`,
-    opts.file,
-    line,
+    name
+      ? `ENV.fetch("${name}"): the environment variable ${name} is not set; set it, or give a default with ENV.fetch("${name}", "default")`
+      : 'ENV.fetch: the environment variable this tag names is not set (its name is not shown: it does not look like a variable name); set it, or give a default with ENV.fetch("NAME", "default")',
+    at.file,
+    at.line,
+    { column: at.column },
   );
 }
 
-function refuse(tagText: string, code: string, file: string, line: number): never {
+function refuse(code: string, at: TagAt): never {
   throw new ConfigError(
-    `ERB ${preview(tagText)} ${describeRuby(code)}; kamal-gate never runs code from a config. ` +
+    `this ERB tag (${at.shape}) contains ${describeRuby(code)}, which kamal-gate does not evaluate: it never runs code from a config ${NOT_SHOWN}. ` +
       'Put the value in an environment variable and use <%= ENV["NAME"] %>, or write it literally',
-    file,
-    line,
+    at.file,
+    at.line,
+    { column: at.column },
   );
 }
 
 /** A code tag (`<% %>`) is accepted only when it does nothing: blank or Ruby comments. */
 function isOnlyRubyComments(code: string): boolean {
   return code.split('\n').every((l) => /^\s*(#.*)?$/.test(l));
-}
-
-/**
- * The tag as shown in an error: its first line, string literals masked. A refused tag is never
- * evaluated, so a secret written in it (`<%= "p4ssw0rd".strip %>`) was never registered for
- * redaction: it must not be printed at all.
- */
-function preview(tag: string): string {
-  const firstLine = tag.split('\n', 1)[0] ?? '';
-  const masked = firstLine.replace(/"(?:\\.|[^"\\])*"?|'(?:\\.|[^'\\])*'?/g, (s) => `${s[0]}…${s[0]}`);
-  const oneLine = masked.replace(/\s+/g, ' ');
-  return oneLine.length > TAG_PREVIEW_LENGTH ? `${oneLine.slice(0, TAG_PREVIEW_LENGTH)}…` : oneLine;
 }

@@ -6,9 +6,10 @@
  * A finding never carries a secret value: messages name the key, the file and the line.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ConfigError } from '../errors.js';
 import type { Finding, Severity, SourceLocation, Target } from '../types.js';
+import { FILE_LIMITS, readUserText } from '../user-file.js';
 import { entry, isAbsent, isTruthy } from './fields.js';
 import { DEFAULT_SECRETS_PATH } from './secrets.js';
 import type { Loc } from './source-map.js';
@@ -361,13 +362,14 @@ async function lintSshConfigFile(ctx: Ctx, root: ConfigMap, appRoot: string, cwd
   if (config?.kind !== 'scalar' || typeof config.value !== 'string' || config.value === '') return;
   if (config.value.startsWith('~')) return; // the deployer's own file, not part of the app
   const abs = path.resolve(appRoot, config.value);
+  const file = displayPath(abs, cwd);
   let text: string;
   try {
-    text = await readFile(abs, 'utf8');
-  } catch {
+    text = await readUserText(abs, { limit: FILE_LIMITS.text, what: 'an SSH config file', refuse: (message) => new ConfigError(message, file) });
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
     return;
   }
-  const file = displayPath(abs, cwd);
   text.split(/\r?\n/).forEach((line, i) => {
     const m = UNCHECKED_HOST_KEY.exec(line.replace(/#.*/, ''));
     if (m) sshFinding(ctx, { file, line: i + 1 }, `${m[1] ?? m[3]} ${m[2] ?? m[4]} in the SSH config file ssh.config names (${config.loc.file}:${config.loc.line})`);
@@ -482,13 +484,14 @@ async function lintTrackedSecrets(ctx: Ctx, appRoot: string, cwd: string, secret
     const secretsFile = isSecretsFile(rel, secretsPath);
     if (!secretsFile && !isEnvFile(rel)) continue;
     const abs = path.resolve(appRoot, rel);
+    const file = displayPath(abs, cwd);
     let text: string;
     try {
-      text = await readFile(abs, 'utf8');
-    } catch {
+      text = await readUserText(abs, { limit: FILE_LIMITS.text, what: 'a secrets or .env file', refuse: (message) => new ConfigError(message, file) });
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
       continue; // tracked but deleted in the work tree
     }
-    const file = displayPath(abs, cwd);
     text.split(/\r?\n/).forEach((line, i) => {
       const m = /^\s*(?:export\s+)?([\w.]+)\s*(?:=|:\s)\s*(.*?)\s*$/.exec(line);
       if (!m || line.trimStart().startsWith('#')) return;

@@ -4,9 +4,9 @@
  * Kamal. Missing files are fine. Each file is parsed on its own, so `$VAR` sees earlier lines of the
  * same file and the environment (dotenv's behaviour).
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { FILE_LIMITS, readUserText } from '../user-file.js';
 import { displayPath } from './paths.js';
 import { parseDotenv, type SecretEntry } from './dotenv.js';
 import type { Env } from './erb.js';
@@ -50,8 +50,9 @@ export async function readSecrets(opts: SecretsOptions = {}): Promise<Secrets> {
 
 async function readOptional(abs: string, file: string): Promise<string | undefined> {
   try {
-    return await readFile(abs, 'utf8');
+    return await readUserText(abs, { limit: FILE_LIMITS.text, what: 'a Kamal secrets file', refuse: (message) => new ConfigError(message, file) });
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return undefined;
     throw new ConfigError(`cannot read the secrets file (${code ?? 'unknown error'})`, file);

@@ -3,17 +3,9 @@
  * duplicate keys allowed with the last one winning), into a tree where every node knows the source
  * file, line and column it came from. Deep merge of trees follows ActiveSupport `deep_merge!`.
  */
-import {
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  parseAllDocuments,
-  type Document,
-  type Node as YamlNode,
-  type ParsedNode,
-} from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, type Alias, type Node as YamlNode, type ParsedNode } from 'yaml';
 import { ConfigError } from '../errors.js';
+import { checkYamlDocument, firstYamlError, parseYamlDocuments, yamlErrorMessage } from '../yaml-limits.js';
 import type { Loc, OffsetMap } from './source-map.js';
 
 export type ScalarValue = string | number | boolean | null;
@@ -40,22 +32,25 @@ export interface ConfigMap {
 }
 export type ConfigNode = ConfigScalar | ConfigSeq | ConfigMap;
 
-/** Aliases deeper than this are taken to be recursive. */
-const MAX_DEPTH = 200;
-
-/** Parses rendered YAML; positions are mapped back through `map`. Undefined for an empty document. */
+/**
+ * Parses rendered YAML; positions are mapped back through `map`. Undefined for an empty document.
+ * Depth, size with aliases expanded and recursive aliases are bounded by src/yaml-limits.ts.
+ */
 export function parseYaml(text: string, map: OffsetMap): ConfigNode | undefined {
-  const docs = parseAllDocuments(text, { version: '1.1', merge: true, uniqueKeys: false, prettyErrors: false });
-  if (!Array.isArray(docs)) return undefined; // empty stream
-  const doc = docs[0];
-  if (!doc) return undefined;
-  const error = doc.errors[0];
-  if (error) {
-    const loc = map.locate(error.pos[0]);
-    throw new ConfigError(`invalid YAML: ${error.message.replace(/\s+/g, ' ').trim()}`, loc.file, loc.line);
-  }
+  const parsed = parseYamlDocuments(text, { version: '1.1', merge: true, uniqueKeys: false, prettyErrors: false });
+  const fail = (offset: number, message: string) => {
+    const loc = map.locate(offset);
+    return new ConfigError(message, loc.file, loc.line);
+  };
+  if (parsed.problem) throw fail(parsed.problem.offset, parsed.problem.message);
+  const doc = parsed.docs[0];
+  if (!doc) return undefined; // empty stream
+  const error = firstYamlError(doc.errors);
+  if (error) throw fail(error.pos[0], yamlErrorMessage(error));
   if (doc.contents === null) return undefined;
-  return new Converter(doc, map).node(doc.contents, 0);
+  const checked = checkYamlDocument(doc);
+  if (checked.problem) throw fail(checked.problem.offset, checked.problem.message);
+  return new Converter(checked.aliases, map).node(doc.contents);
 }
 
 class Converter {
@@ -63,37 +58,39 @@ class Converter {
   private readonly active = new Set<YamlNode>();
 
   constructor(
-    private readonly doc: Document.Parsed,
+    /** What each alias names, found by checkYamlDocument. */
+    private readonly aliases: ReadonlyMap<Alias, YamlNode>,
     private readonly map: OffsetMap,
   ) {}
 
-  node(input: YamlNode | ParsedNode, depth: number): ConfigNode {
+  node(input: YamlNode | ParsedNode): ConfigNode {
     const target = this.resolve(input);
     const cached = this.done.get(target);
     if (cached) return cached;
-    if (depth > MAX_DEPTH || this.active.has(target)) {
+    if (this.active.has(target)) {
+      // checkYamlDocument refuses these first; kept so that a miss can never loop.
       const loc = this.loc(input);
       throw new ConfigError('recursive YAML alias', loc.file, loc.line);
     }
     this.active.add(target);
-    const out = this.convert(target, depth);
+    const out = this.convert(target);
     this.active.delete(target);
     this.done.set(target, out);
     return out;
   }
 
-  private convert(node: YamlNode, depth: number): ConfigNode {
+  private convert(node: YamlNode): ConfigNode {
     const loc = this.loc(node);
     if (isSeq(node)) {
-      return { kind: 'seq', items: node.items.map((i) => this.item(i, loc, depth)), loc };
+      return { kind: 'seq', items: node.items.map((i) => this.item(i, loc)), loc };
     }
     if (isMap(node)) {
       const entries = new Map<string, ConfigEntry>();
       for (const pair of node.items) {
         const keyLoc = isNode(pair.key) ? this.loc(pair.key) : loc;
-        const value = this.item(pair.value, keyLoc, depth);
+        const value = this.item(pair.value, keyLoc);
         if (isMergeKey(pair.key)) this.mergeInto(entries, value, keyLoc);
-        else entries.set(this.key(pair.key, depth), { keyLoc, value });
+        else entries.set(this.key(pair.key), { keyLoc, value });
       }
       return { kind: 'map', entries, loc };
     }
@@ -114,20 +111,20 @@ class Converter {
     for (const [k, e] of merged) entries.set(k, e);
   }
 
-  private item(value: unknown, fallback: Loc, depth: number): ConfigNode {
-    if (isNode(value)) return this.node(value, depth + 1);
+  private item(value: unknown, fallback: Loc): ConfigNode {
+    if (isNode(value)) return this.node(value);
     return { kind: 'scalar', value: null, loc: fallback };
   }
 
-  private key(key: unknown, depth: number): string {
+  private key(key: unknown): string {
     if (!isNode(key)) return String(key ?? '');
-    const node = this.node(key, depth + 1);
+    const node = this.node(key);
     return node.kind === 'scalar' ? String(node.value ?? '') : JSON.stringify(toPlain(node));
   }
 
   private resolve(node: YamlNode): YamlNode {
     if (!isAlias(node)) return node;
-    const target = node.resolve(this.doc);
+    const target = this.aliases.get(node);
     if (!target) {
       const loc = this.loc(node);
       throw new ConfigError(`unknown YAML alias *${node.source}`, loc.file, loc.line);
@@ -176,6 +173,8 @@ export function toPlain(node: ConfigNode): unknown {
 
 /** Ruby `==` on the loaded values: mappings compare regardless of key order. */
 export function sameValue(a: ConfigNode, b: ConfigNode): boolean {
+  // Aliases share nodes: a structure compared with itself is equal at once, however large.
+  if (a === b) return true;
   if (a.kind === 'scalar' || b.kind === 'scalar') {
     return a.kind === 'scalar' && b.kind === 'scalar' && a.value === b.value;
   }

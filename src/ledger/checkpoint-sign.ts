@@ -18,9 +18,9 @@
  * A cosign-encrypted key takes its passphrase from COSIGN_PASSWORD.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { LedgerError, UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
+import { readUserFile } from '../user-file.js';
 import {
   bodyProblem,
   checkpointPayload,
@@ -66,13 +66,13 @@ export interface CheckpointSignerOptions {
 async function readKeyFile(path: string, from: string): Promise<string> {
   let buf: Buffer;
   try {
-    buf = await readFile(path);
+    buf = await readUserFile(path, { limit: KEY_TEXT_MAX_BYTES, what: 'a checkpoint signing key', refuse: (message) => new UsageError(`${from}: ${message}`) });
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(e));
     throw new UsageError(`${from}: cannot read the checkpoint signing key (${why})`);
   }
-  if (buf.length > KEY_TEXT_MAX_BYTES) throw new UsageError(`${from}: larger than ${KEY_TEXT_MAX_BYTES / 1024} KiB, not a private key`);
   return buf.toString('utf8');
 }
 

@@ -6,6 +6,32 @@ import { EntryIndex, checkStored, linkProblem, type ChainTip } from './chain.js'
 
 const NL = 0x0a;
 
+/**
+ * The longest line a reader accepts. An entry is a few hundred bytes (a line per tag: names, a
+ * digest, a digest per platform, two hashes); a longer line is damage, refused naming its line,
+ * and its bytes are not held in memory while it is read. Writers stay far below it
+ * (LEDGER_ENTRY_MAX_BYTES), so a line written by kamal-gate, rewritten by a merge, always reads back.
+ */
+export const LEDGER_LINE_MAX_BYTES = 1024 * 1024;
+/** The longest line a writer writes: half the reader's limit. */
+export const LEDGER_ENTRY_MAX_BYTES = LEDGER_LINE_MAX_BYTES / 2;
+
+/** A line as the parser holds it; past the limit only that it was too long and whether it was all NUL bytes. */
+interface Line {
+  text: string;
+  start: number;
+  tooLong?: { allNul: boolean };
+}
+
+function tooLongReason(): string {
+  return `line longer than ${LEDGER_LINE_MAX_BYTES / 1024 / 1024} MiB: not a ledger entry (an entry is a few hundred bytes)`;
+}
+
+function allNul(buf: Buffer): boolean {
+  for (let i = 0; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
 /** What reading the whole file found. */
 export interface ParsedLedger {
   /** The entries up to the first broken one. */
@@ -26,16 +52,21 @@ export function tryParse(text: string): { ok: true; value: unknown } | { ok: fal
 
 /**
  * Where the last line of `buf` starts, and whether it is torn. `buf` ends at the end of the file.
- * Returns undefined when the line starts before `buf` (the caller reads more).
+ * Returns undefined when the line starts before `buf` (the caller reads more). A line longer than
+ * LEDGER_LINE_MAX_BYTES is torn only when it is all NUL bytes; otherwise it is damage (`tooLong`).
  */
-export function lastLine(buf: Buffer, atFileStart: boolean): { start: number; torn: boolean; terminated: boolean } | undefined {
+export function lastLine(buf: Buffer, atFileStart: boolean): { start: number; torn: boolean; terminated: boolean; tooLong: boolean } | undefined {
   const size = buf.length;
   const terminated = buf[size - 1] === NL;
   const nl = terminated ? (size >= 2 ? buf.lastIndexOf(NL, size - 2) : -1) : buf.lastIndexOf(NL);
   if (nl < 0 && !atFileStart) return undefined;
   const start = nl + 1;
   const end = terminated ? size - 1 : size;
-  return { start, torn: readLastLine(buf.toString('utf8', start, end), terminated).torn, terminated };
+  if (end - start > LEDGER_LINE_MAX_BYTES) {
+    const nul = allNul(buf.subarray(start, end));
+    return { start, torn: nul, terminated, tooLong: !nul };
+  }
+  return { start, torn: readLastLine(buf.toString('utf8', start, end), terminated).torn, terminated, tooLong: false };
 }
 
 /**
@@ -59,50 +90,69 @@ export class LedgerParser {
   private readonly result: ParsedLedger = { index: new EntryIndex(), lines: 0 };
   private tip: ChainTip | null = null;
   /** The last complete line seen, checked when the next one arrives (or at the end, as the last line). */
-  private pending: { text: string; start: number } | undefined;
-  /** Bytes of a line not yet ended, and where it starts in the file. */
-  private carry: Buffer[] = [];
-  private carryStart = 0;
+  private pending: Line | undefined;
+  /** A line not yet ended: its bytes (none kept once past the limit), where it starts in the file. */
+  private carry: { parts: Buffer[]; bytes: number; start: number; tooLong?: { allNul: boolean } } | undefined;
   private offset = 0;
 
   feed(chunk: Buffer): void {
     let pos = 0;
     for (let nl = chunk.indexOf(NL); nl >= 0; nl = chunk.indexOf(NL, pos)) {
-      let line: { text: string; start: number };
-      if (this.carry.length) {
-        this.carry.push(chunk.subarray(pos, nl));
-        line = { text: Buffer.concat(this.carry).toString('utf8'), start: this.carryStart };
-        this.carry = [];
+      let line: Line;
+      if (this.carry) {
+        this.extend(chunk.subarray(pos, nl), false);
+        line = this.endCarry();
+      } else if (nl - pos > LEDGER_LINE_MAX_BYTES) {
+        line = { text: '', start: this.offset + pos, tooLong: { allNul: allNul(chunk.subarray(pos, nl)) } };
       } else {
         line = { text: chunk.toString('utf8', pos, nl), start: this.offset + pos };
       }
-      if (this.pending) this.check(this.pending.text);
+      if (this.pending) this.check(this.pending);
       this.pending = line;
       pos = nl + 1;
     }
     if (pos < chunk.length) {
-      if (!this.carry.length) this.carryStart = this.offset + pos;
-      this.carry.push(Buffer.from(chunk.subarray(pos))); // a copy: the caller may reuse `chunk`
+      this.carry ??= { parts: [], bytes: 0, start: this.offset + pos };
+      this.extend(chunk.subarray(pos), true);
     }
     this.offset += chunk.length;
+  }
+
+  /** Adds bytes to the line being carried; past the limit they are only looked at, not kept. */
+  private extend(part: Buffer, copy: boolean): void {
+    const carry = this.carry!;
+    carry.bytes += part.length;
+    if (!carry.tooLong && carry.bytes > LEDGER_LINE_MAX_BYTES) {
+      carry.tooLong = { allNul: carry.parts.every(allNul) };
+      carry.parts = [];
+    }
+    if (carry.tooLong) carry.tooLong.allNul &&= allNul(part);
+    else carry.parts.push(copy ? Buffer.from(part) : part); // a copy when kept past this call: the caller may reuse `chunk`
+  }
+
+  private endCarry(): Line {
+    const { parts, start, tooLong } = this.carry!;
+    this.carry = undefined;
+    return tooLong ? { text: '', start, tooLong } : { text: Buffer.concat(parts).toString('utf8'), start };
   }
 
   finish(): ParsedLedger {
     let last = this.pending;
     let terminated = true;
-    if (this.carry.length) {
+    if (this.carry) {
       // The file ends without a newline: that final fragment is the last line.
-      if (last) this.check(last.text);
-      last = { text: Buffer.concat(this.carry).toString('utf8'), start: this.carryStart };
-      this.carry = [];
+      if (last) this.check(last);
+      last = this.endCarry();
       terminated = false;
     }
     this.pending = undefined;
     if (last) {
-      // A damaged last line that is not torn is checked (and refused) like any other line.
-      const { parsed, torn } = readLastLine(last.text, terminated);
+      // A damaged last line that is not torn is checked (and refused) like any other line. A line
+      // longer than any entry is torn only when it is all NUL bytes (a power loss after the file
+      // grew): a writer never writes a line that long, so it is not an interrupted write of one.
+      const { parsed, torn } = last.tooLong ? { parsed: undefined, torn: last.tooLong.allNul } : readLastLine(last.text, terminated);
       if (torn) this.result.torn = { line: this.result.lines + 1, offset: last.start };
-      else this.check(last.text, parsed);
+      else this.check(last, parsed);
     }
     return this.result;
   }
@@ -116,12 +166,17 @@ export class LedgerParser {
     return s;
   }
 
-  private check(text: string, parsed?: ReturnType<typeof tryParse>): void {
+  private check(line: Line, parsed?: ReturnType<typeof tryParse>): void {
     const result = this.result;
     result.lines++;
     if (result.firstBroken) return;
     const tip = this.tip;
     const expectedSeq = (tip?.seq ?? 0) + 1;
+    if (line.tooLong) {
+      result.firstBroken = { seq: expectedSeq, line: result.lines, reason: tooLongReason() };
+      return;
+    }
+    const text = line.text;
     const json = parsed ?? (text === '' ? undefined : tryParse(text));
     if (!json?.ok) {
       result.firstBroken = { seq: expectedSeq, line: result.lines, reason: text === '' ? 'empty line' : 'not valid JSON' };

@@ -15,14 +15,14 @@ import { constants } from 'node:fs';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LedgerError, LedgerUnavailableError, UsageError } from '../errors.js';
-import { EntryIndex, assertNewEntry, chainBatch, checkStored, type ChainTip } from './chain.js';
-import { LedgerParser, lastLine, parseLedger, tryParse, type ParsedLedger } from './file-parser.js';
+import { EntryIndex, assertNewEntry, chainBatch } from './chain.js';
+import { LEDGER_ENTRY_MAX_BYTES, LEDGER_LINE_MAX_BYTES, type ParsedLedger } from './file-parser.js';
+import { parseLedgerHandle, readAt, readTail } from './file-tail.js';
 import { NOTHING_WRITTEN, errCode, fsRemedy } from './fs-errors.js';
 import { acquireLock } from './lock.js';
 import { lstatNoLink, missingLedgerError, openNoFollow } from './no-follow.js';
 import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagRef } from './types.js';
 
-const NL = 0x0a;
 /** A signed checkpoint is a few KiB (a keyless one carries a certificate chain); anything far larger is not one. */
 const MAX_CHECKPOINT_BYTES = 1 << 20;
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
@@ -30,20 +30,11 @@ const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 export { LedgerParser, parseLedger, type ParsedLedger } from './file-parser.js';
 
 
-const READ_CHUNK = 1 << 20;
-
 /** Reads and checks a ledger file a chunk at a time. */
 async function parseLedgerFile(path: string): Promise<ParsedLedger> {
   const fh = await openNoFollow(path, 'r');
   try {
-    const parser = new LedgerParser();
-    const chunk = Buffer.allocUnsafe(READ_CHUNK);
-    for (;;) {
-      const { bytesRead } = await fh.read(chunk, 0, READ_CHUNK, null);
-      if (bytesRead === 0) break;
-      parser.feed(chunk.subarray(0, bytesRead));
-    }
-    return parser.finish();
+    return await parseLedgerHandle(fh);
   } finally {
     await fh.close();
   }
@@ -76,58 +67,6 @@ function serialize(e: LedgerEntry): string {
     hash: e.hash,
   };
   return `${JSON.stringify(ordered)}\n`;
-}
-
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return buf.subarray(0, done);
-}
-
-/** What a writer needs from the end of the file. */
-interface Tail {
-  tip: ChainTip | null;
-  /** Offset of a torn last line to truncate. */
-  tornOffset?: number;
-  /** The last line is a complete entry without its newline. */
-  missingNewline: boolean;
-  /** The entry to chain onto does not verify: the caller parses the whole file for the message. */
-  broken: boolean;
-}
-
-async function readTail(fh: FileHandle, size: number): Promise<Tail> {
-  if (size === 0) return { tip: null, missingNewline: false, broken: false };
-  for (let chunk = 64 * 1024; ; chunk *= 4) {
-    const start = Math.max(0, size - chunk);
-    const buf = await readAt(fh, start, size - start);
-    const atFileStart = start === 0;
-    const last = lastLine(buf, atFileStart);
-    if (!last) continue;
-    let entryEnd = buf.length;
-    let tornOffset: number | undefined;
-    if (last.torn) {
-      tornOffset = start + last.start;
-      entryEnd = last.start; // the entry line ends with the newline just before the torn line
-      if (entryEnd === 0) {
-        if (atFileStart) return { tip: null, tornOffset, missingNewline: false, broken: false };
-        continue;
-      }
-    }
-    // The line [lineStart, lineEnd) before entryEnd (which is either the end or just after a newline).
-    const lineEnd = buf[entryEnd - 1] === NL ? entryEnd - 1 : entryEnd;
-    const nl = lineEnd > 0 ? buf.lastIndexOf(NL, lineEnd - 1) : -1;
-    if (nl < 0 && !atFileStart) continue;
-    const parsed = tryParse(buf.toString('utf8', nl + 1, lineEnd));
-    const checked = parsed.ok ? checkStored(parsed.value) : undefined;
-    const missingNewline = !last.torn && !last.terminated;
-    if (!checked?.entry) return { tip: null, tornOffset, missingNewline, broken: true };
-    return { tip: { seq: checked.entry.seq, hash: checked.entry.hash }, tornOffset, missingNewline, broken: false };
-  }
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -213,7 +152,7 @@ export class FileLedger implements Ledger {
       const tail = await readTail(fh, size);
       if (tail.broken) {
         // Never chain onto an entry that does not verify: find and name the broken line.
-        const parsed = parseLedger(await readAt(fh, 0, size));
+        const parsed = await parseLedgerHandle(fh);
         const broken = parsed.firstBroken ?? { seq: (parsed.index.tip?.seq ?? 0) + 1, line: parsed.lines, reason: 'the last entry does not verify' };
         throw untrustedError(this.path, broken);
       }
@@ -222,7 +161,17 @@ export class FileLedger implements Ledger {
         this.options.onWarning?.(`${this.path}: removed a torn last line (an interrupted write) before appending; no complete entry was lost`);
       }
       const entries = chainBatch(batch, tail.tip);
-      const data = Buffer.from((tail.missingNewline ? '\n' : '') + entries.map(serialize).join(''), 'utf8');
+      const lines = entries.map(serialize);
+      const long = lines.findIndex((l) => Buffer.byteLength(l, 'utf8') > LEDGER_ENTRY_MAX_BYTES);
+      if (long >= 0) {
+        const e = entries[long]!;
+        throw new LedgerUnavailableError(
+          `cannot append to ${this.path}: the entry for ${e.registry}/${e.repository}:${e.tag} would be a line of ${Buffer.byteLength(lines[long]!, 'utf8')} bytes, ` +
+            `more than the ${LEDGER_ENTRY_MAX_BYTES} an entry may take (readers refuse lines over ${LEDGER_LINE_MAX_BYTES}). ${NOTHING_WRITTEN}`,
+          this.path,
+        );
+      }
+      const data = Buffer.from((tail.missingNewline ? '\n' : '') + lines.join(''), 'utf8');
       // Where the file ends before this batch: a failed write is cut back to here.
       const end = tail.tornOffset ?? size;
       try {

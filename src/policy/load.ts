@@ -4,10 +4,10 @@
  * is refused as a whole, with every problem listed (file:line:column, key path, what is wrong).
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PolicyError, type PolicyProblem } from '../errors.js';
+import { FILE_LIMITS, readUserText } from '../user-file.js';
 import { compilePolicy } from './compile.js';
 import { locateProblems, schemaProblems } from './issues.js';
 import { policySchema } from './schema.js';
@@ -61,8 +61,13 @@ export async function loadPolicy(opts: { path?: string; cwd: string }): Promise<
   const shown = display(path, opts.cwd);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readUserText(path, {
+      limit: FILE_LIMITS.yaml,
+      what: 'a policy',
+      refuse: (message) => new PolicyError('cannot read the policy', [{ file: shown, message }]),
+    });
   } catch (e) {
+    if (e instanceof PolicyError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : (e as Error).message;
     const hint = code === 'ENOENT' ? ' (`kamal-gate policy init` writes a starter)' : '';

@@ -5,8 +5,9 @@
  * written twice in one mapping (the second `mode:` would silently replace the first). Every YAML
  * error is reported at once.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Alias, type Document, type Node as YamlNode } from 'yaml';
 import type { PolicyProblem } from '../errors.js';
+import { checkYamlDocument, parseYamlDocuments, yamlErrorMessage } from '../yaml-limits.js';
 
 export type KeyPath = readonly PropertyKey[];
 
@@ -15,23 +16,25 @@ export interface PolicyTree {
   /** Undefined for an empty file. */
   doc?: Document.Parsed;
   lines: LineCounter;
+  /** What each alias names (`Alias.resolve` searches the whole document on every call). */
+  aliases?: ReadonlyMap<Alias, YamlNode>;
 }
-
-/** Aliases expanded beyond this many nodes are refused (a "billion laughs" document). */
-const MAX_ALIAS_COUNT = 100;
 
 export function readPolicyTree(text: string, file: string): { tree: PolicyTree; data: unknown; problems: PolicyProblem[] } {
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { version: '1.2', merge: true, uniqueKeys: true, prettyErrors: false, lineCounter: lines });
-  const list = Array.isArray(docs) ? docs : [];
+  // Depth, size with aliases expanded and recursive aliases: the rule src/yaml-limits.ts sets for
+  // every YAML file kamal-gate reads.
+  const parsed = parseYamlDocuments(text, { version: '1.2', merge: true, uniqueKeys: true, prettyErrors: false, lineCounter: lines });
+  const list = parsed.docs;
   const at = (offset: number) => {
     const p = lines.linePos(offset);
     return { line: p.line, column: p.col };
   };
   const problems: PolicyProblem[] = [];
+  if (parsed.problem) problems.push({ file, ...at(parsed.problem.offset), message: parsed.problem.message });
   for (const doc of list) {
     for (const e of doc.errors) {
-      const message = e.code === 'DUPLICATE_KEY' ? 'this key is already set above in the same mapping' : `invalid YAML: ${e.message.replace(/\s+/g, ' ').trim()}`;
+      const message = e.code === 'DUPLICATE_KEY' ? 'this key is already set above in the same mapping' : yamlErrorMessage(e);
       problems.push({ file, ...at(e.pos[0]), message });
     }
   }
@@ -40,8 +43,12 @@ export function readPolicyTree(text: string, file: string): { tree: PolicyTree; 
   const doc = list[0];
   const tree: PolicyTree = { file, lines, ...(doc && doc.contents !== null ? { doc } : {}) };
   if (problems.length || !tree.doc) return { tree, data: undefined, problems };
+  const { problem: limit, aliases } = checkYamlDocument(tree.doc);
+  tree.aliases = aliases;
+  if (limit) return { tree, data: undefined, problems: [{ file, ...at(limit.offset), message: limit.message }] };
   try {
-    return { tree, data: tree.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), problems };
+    // The expansion is bounded above, so yaml's own alias count (a different, stricter rule) is off.
+    return { tree, data: tree.doc.toJS({ maxAliasCount: -1 }), problems };
   } catch (e) {
     return { tree, data: undefined, problems: [{ file, message: `invalid YAML: ${(e as Error).message}` }] };
   }
@@ -68,7 +75,7 @@ export function locate(tree: PolicyTree, path: KeyPath, at: 'key' | 'value' = 'v
     const p = tree.lines.linePos(n.range?.[0] ?? 0);
     return { line: p.line, column: p.col };
   };
-  const resolve = (n: unknown): YamlNode | undefined => (isAlias(n) ? (n.resolve(doc) ?? undefined) : isMap(n) || isSeq(n) || isScalar(n) ? n : undefined);
+  const resolve = (n: unknown): YamlNode | undefined => (isAlias(n) ? (tree.aliases?.get(n) ?? n.resolve(doc) ?? undefined) : isMap(n) || isSeq(n) || isScalar(n) ? n : undefined);
   let node = resolve(doc.contents);
   if (!node) return undefined;
   let loc = pos(node);

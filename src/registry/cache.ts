@@ -14,6 +14,13 @@
  * share the directory: writes are atomic renames of identical content, and a file another process
  * evicts is just a miss. A directory that cannot be used degrades to no cache, with one warning.
  *
+ * The directory is checked before first use (cache-dir.ts): created 0700 when missing, refused when
+ * another user owns it or group/others can write it, or when one of its folders is a symbolic link.
+ * Inside it nothing is followed or removed that the cache did not make: files are opened with
+ * O_NOFOLLOW, directories are listed without following links, and only regular files whose names
+ * are the cache's own (`blobs/<algorithm>/<hex of the right length>`, `tmp/<16 hex>.<pid>`) are
+ * ever unlinked, so a link or a foreign file placed there can cost nothing outside the cache.
+ *
  * What is deliberately not cached, though a warm run would be cheaper with it: anything looked up
  * by a name that can be re-pointed. An image tag (an attacker with push access re-points it; the
  * ledger must see that). A `sha256-<hex>.sig`/`.att` tag, the referrers list or its fallback tag:
@@ -25,9 +32,11 @@
  * config) comes from here, and it is verified exactly as if it had just been downloaded.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, rename, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { checkCacheDir, currentUid, unsafeFolder } from './cache-dir.js';
 import { digestAlgorithm, verifyDigest } from './digest.js';
 import { DIGEST_ALGORITHMS, validateDigest } from './reference.js';
 
@@ -36,6 +45,11 @@ export const DEFAULT_CACHE_MAX_BYTES = 512 * 1024 * 1024;
 const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 /** Temp files older than this were left by a process that died mid-write. */
 const STALE_TMP_MS = 60 * 60 * 1000;
+/** The names of the cache's own temp files: `<16 hex>.<pid>`. */
+const TMP_NAME = /^[0-9a-f]{16}\.\d+$/;
+/** 0 where the platform lacks them (Windows). */
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
 
 /** `$KAMAL_GATE_CACHE_DIR`, else `$XDG_CACHE_HOME/kamal-gate`, else `~/.cache/kamal-gate`. */
 export function defaultContentCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -69,6 +83,8 @@ export class ContentCache {
   private size?: Promise<number>;
   private added = 0;
   private evicting?: Promise<void>;
+  /** The checked directory (its real path), or undefined when it must not be used. */
+  private ready?: Promise<string | undefined>;
 
   constructor(dir: string, opts: ContentCacheOptions = {}) {
     this.dir = dir;
@@ -83,51 +99,62 @@ export class ContentCache {
 
   /** Where the content of `digest` lives, or undefined for a digest this cache does not take. */
   pathOf(digest: string): string | undefined {
-    try {
-      validateDigest(digest);
-    } catch {
-      return undefined;
-    }
-    return join(this.dir, 'blobs', digestAlgorithm(digest), digest.slice(digest.indexOf(':') + 1));
+    const rel = this.relativePath(digest);
+    return rel === undefined ? undefined : join(this.dir, rel);
   }
 
   /** The content of `digest`, re-hashed; undefined on a miss (and for a corrupt file, which is removed). */
   async get(digest: string): Promise<Buffer | undefined> {
-    const path = this.disabled ? undefined : this.pathOf(digest);
-    if (!path) return undefined;
-    let bytes: Buffer;
+    const rel = this.disabled ? undefined : this.relativePath(digest);
+    const root = rel ? await this.root() : undefined;
+    if (!rel || !root) return undefined;
+    const path = join(root, rel);
+    let bytes: Buffer | undefined;
     try {
-      bytes = await readFile(path);
+      const fh = await open(path, constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      try {
+        const st = await fh.stat();
+        if (st.isFile() && st.size <= MAX_ENTRY_BYTES) {
+          bytes = await fh.readFile();
+          if (hashesTo(bytes, digest)) {
+            // Least recently used goes first on eviction: a hit makes the file young again.
+            const now = new Date();
+            await fh.utimes(now, now).catch(() => {});
+            this.stats.hits++;
+            return bytes;
+          }
+        }
+      } finally {
+        await fh.close();
+      }
     } catch {
-      this.stats.misses++;
-      return undefined;
+      // missing, or a link (O_NOFOLLOW): a miss
     }
-    if (!hashesTo(bytes, digest)) {
+    this.stats.misses++;
+    if (bytes !== undefined) {
       this.stats.corrupt++;
-      this.stats.misses++;
-      await unlink(path).catch(() => {});
-      return undefined;
+      await this.removeOwn(path);
     }
-    this.stats.hits++;
-    // Least recently used goes first on eviction: a hit makes the file young again.
-    const now = new Date();
-    await utimes(path, now, now).catch(() => {});
-    return bytes;
+    return undefined;
   }
 
   /** Stores `bytes` under `digest` when they match it; a failure to write turns the cache off. */
   async put(digest: string, bytes: Uint8Array): Promise<void> {
-    const path = this.disabled ? undefined : this.pathOf(digest);
-    if (!path || bytes.length > MAX_ENTRY_BYTES) return;
+    const rel = this.disabled ? undefined : this.relativePath(digest);
+    if (!rel || bytes.length > MAX_ENTRY_BYTES) return;
     if (!hashesTo(bytes, digest)) return; // never store content under a name it does not have
+    const root = await this.root();
+    if (!root) return;
     try {
-      const tmpDir = join(this.dir, 'tmp');
-      await mkdir(tmpDir, { recursive: true });
-      await mkdir(join(path, '..'), { recursive: true });
-      this.size ??= this.scan();
-      const tmp = join(tmpDir, `${randomBytes(8).toString('hex')}.${process.pid}`);
-      await writeFile(tmp, bytes, { mode: 0o644 });
-      await rename(tmp, path);
+      this.size ??= this.scan(root);
+      const tmp = join(root, 'tmp', `${randomBytes(8).toString('hex')}.${process.pid}`);
+      const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o644);
+      try {
+        await fh.writeFile(bytes);
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, join(root, rel));
     } catch (e) {
       this.disable(e);
       return;
@@ -135,56 +162,93 @@ export class ContentCache {
     this.stats.writes++;
     this.added += bytes.length;
     if ((await this.size) + this.added > this.maxBytes) {
-      this.evicting ??= this.evict().finally(() => (this.evicting = undefined));
+      this.evicting ??= this.evict(root).finally(() => (this.evicting = undefined));
       await this.evicting;
     }
   }
 
-  private disable(e: unknown): void {
+  /** `blobs/<algorithm>/<hex>` for a digest this cache takes. */
+  private relativePath(digest: string): string | undefined {
+    try {
+      validateDigest(digest);
+    } catch {
+      return undefined;
+    }
+    return join('blobs', digestAlgorithm(digest), digest.slice(digest.indexOf(':') + 1));
+  }
+
+  /** The directory's real path once checked; undefined (after one warning) when it must not be used. */
+  private root(): Promise<string | undefined> {
+    this.ready ??= checkCacheDir(this.dir).then((r) => {
+      if (r.ok) return r.root;
+      this.refuse(r.warning);
+      return undefined;
+    });
+    return this.ready;
+  }
+
+  private refuse(warning: string): void {
     if (this.disabled) return;
     this.disabled = true;
+    this.onWarning(warning);
+  }
+
+  private disable(e: unknown): void {
     const code = (e as { code?: string }).code;
-    this.onWarning(
+    this.refuse(
       `the cache directory ${this.dir} cannot be written (${code ?? (e instanceof Error ? e.message : String(e))}); continuing without a cache. Fix its permissions, pass --cache-dir DIR, or --no-cache`,
     );
   }
 
-  /** Every cached file with its size and mtime; stale temp files are removed on the way. */
-  private async entries(): Promise<Array<{ path: string; size: number; mtimeMs: number }>> {
+  /** Unlinks `path` only when it is a regular file (never a link's target, never a folder). */
+  private async removeOwn(path: string): Promise<boolean> {
+    const st = await lstat(path).catch(() => undefined);
+    if (!st?.isFile()) return false;
+    return unlink(path).then(
+      () => true,
+      () => false, // another process got there first
+    );
+  }
+
+  /** The regular files directly in `folder` whose names `name` accepts; none when the folder is not the cache's own. */
+  private async ownFiles(folder: string, name: RegExp): Promise<Array<{ path: string; size: number; mtimeMs: number }>> {
+    const st = await lstat(folder).catch(() => undefined);
+    if (!st || unsafeFolder(st, currentUid())) return [];
     const out: Array<{ path: string; size: number; mtimeMs: number }> = [];
-    const blobs = join(this.dir, 'blobs');
-    for (const algo of await readdir(blobs).catch(() => [] as string[])) {
-      if (!Object.hasOwn(DIGEST_ALGORITHMS, algo)) continue;
-      for (const name of await readdir(join(blobs, algo)).catch(() => [] as string[])) {
-        const path = join(blobs, algo, name);
-        const st = await stat(path).catch(() => undefined);
-        if (st?.isFile()) out.push({ path, size: st.size, mtimeMs: st.mtimeMs });
-      }
-    }
-    const tmp = join(this.dir, 'tmp');
-    const cutoff = Date.now() - STALE_TMP_MS;
-    for (const name of await readdir(tmp).catch(() => [] as string[])) {
-      const st = await stat(join(tmp, name)).catch(() => undefined);
-      if (st && st.mtimeMs < cutoff) await unlink(join(tmp, name)).catch(() => {});
+    for (const ent of await readdir(folder, { withFileTypes: true }).catch(() => [])) {
+      if (!ent.isFile() || !name.test(ent.name)) continue; // a link, a folder, a name that is not ours
+      const path = join(folder, ent.name);
+      const fst = await lstat(path).catch(() => undefined);
+      if (fst?.isFile()) out.push({ path, size: fst.size, mtimeMs: fst.mtimeMs });
     }
     return out;
   }
 
-  private async scan(): Promise<number> {
-    return (await this.entries()).reduce((n, e) => n + e.size, 0);
+  /** Every cached file with its size and mtime; stale temp files are removed on the way. */
+  private async entries(root: string): Promise<Array<{ path: string; size: number; mtimeMs: number }>> {
+    const out: Array<{ path: string; size: number; mtimeMs: number }> = [];
+    for (const [algo, hexLength] of Object.entries(DIGEST_ALGORITHMS)) {
+      out.push(...(await this.ownFiles(join(root, 'blobs', algo), new RegExp(`^[0-9a-f]{${hexLength}}$`))));
+    }
+    const cutoff = Date.now() - STALE_TMP_MS;
+    for (const t of await this.ownFiles(join(root, 'tmp'), TMP_NAME)) {
+      if (t.mtimeMs < cutoff) await this.removeOwn(t.path);
+    }
+    return out;
+  }
+
+  private async scan(root: string): Promise<number> {
+    return (await this.entries(root)).reduce((n, e) => n + e.size, 0);
   }
 
   /** Removes the least recently used files until the directory holds at most 90% of the bound. */
-  private async evict(): Promise<void> {
-    const all = (await this.entries()).sort((a, b) => a.mtimeMs - b.mtimeMs);
+  private async evict(root: string): Promise<void> {
+    const all = (await this.entries(root)).sort((a, b) => a.mtimeMs - b.mtimeMs);
     let total = all.reduce((n, e) => n + e.size, 0);
     const target = Math.floor(this.maxBytes * 0.9);
     for (const e of all) {
       if (total <= target) break;
-      await unlink(e.path).then(
-        () => this.stats.evicted++,
-        () => {}, // another process got there first
-      );
+      if (await this.removeOwn(e.path)) this.stats.evicted++;
       total -= e.size;
     }
     this.size = Promise.resolve(total);

@@ -6,10 +6,10 @@
  * No credential means anonymous access. Every secret learned is registered for redaction.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { FILE_LIMITS, readUserText } from '../user-file.js';
 import { registerBasicAuth, registerSecret } from '../redact.js';
 import { DOCKER_HUB } from './reference.js';
 
@@ -117,8 +117,9 @@ export class DockerConfigCredentials implements CredentialSource {
       const file = join(dir, 'config.json');
       let text: string;
       try {
-        text = await readFile(file, 'utf8');
-      } catch {
+        text = await readUserText(file, { limit: FILE_LIMITS.dockerConfig, what: "Docker's config.json", refuse: (message) => new ConfigError(message, file) });
+      } catch (e) {
+        if (e instanceof ConfigError) throw e;
         return undefined;
       }
       try {

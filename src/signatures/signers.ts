@@ -1,7 +1,7 @@
 /** The signers a requirement lists: cosign public keys (PEM) and keyless identities. */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
+import { FILE_LIMITS, readUserText } from '../user-file.js';
 import type { KeyFile, KeylessIdentity } from '../policy/types.js';
 import { describeIdentity } from './identity.js';
 
@@ -15,8 +15,9 @@ const KEY_TYPES = new Set(['ec', 'ed25519', 'rsa', 'rsa-pss']);
 export async function loadPublicKey(file: KeyFile): Promise<KeyObject> {
   let text: string;
   try {
-    text = await readFile(file.resolved, 'utf8');
+    text = await readUserText(file.resolved, { limit: FILE_LIMITS.key, what: 'a public key file', refuse: (message) => new ConfigError(message, file.path) });
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(e));
     throw new ConfigError(`cannot read the public key (${why}, looked for ${file.resolved}); give the path of a cosign public key (cosign.pub)`, file.path);

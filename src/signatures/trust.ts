@@ -6,13 +6,15 @@
  * seeds at build time by scripts/trusted-root.mjs).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { ConfigError } from '../errors.js';
+import { currentUid, unsafeFolder } from '../registry/cache-dir.js';
+import { FILE_LIMITS, readUserText } from '../user-file.js';
 
 export interface TrustOptions {
   /** A trusted_root.json to use instead of the public-good root (`--trusted-root FILE`). */
@@ -74,17 +76,41 @@ async function readRoot(opts: TrustOptions): Promise<LoadedRoot> {
   if (opts.trustedRoot) {
     let text: string;
     try {
-      text = await readFile(opts.trustedRoot, 'utf8');
+      text = await readRootFile(opts.trustedRoot);
     } catch (e) {
+      if (e instanceof ConfigError) throw e;
       throw new ConfigError(`cannot read the trusted root: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, opts.trustedRoot);
     }
     return { root: parseRoot(text, opts.trustedRoot), source: opts.trustedRoot };
   }
-  const cached = join(opts.cacheDir ?? defaultCacheDir(), 'trusted_root.json');
-  if (existsSync(cached)) return { root: parseRoot(await readFile(cached, 'utf8'), cached), source: cached };
+  const cached = await ownCachedRoot(opts.cacheDir ?? defaultCacheDir());
+  if (cached) return { root: parseRoot(await readRootFile(cached), cached), source: cached };
   if (existsSync(SHIPPED)) return { root: parseRoot(await readFile(SHIPPED, 'utf8'), SHIPPED), source: SHIPPED };
   // Running from source (tests, tsx): the same bytes the build step would ship.
   return { root: parseRoot(await seededPublicGoodRoot(), '@sigstore/tuf seeds.json'), source: '@sigstore/tuf seeds.json' };
+}
+
+/**
+ * The trusted root `trust refresh` cached in `dir`, when it is this user's own: the folder and the
+ * file owned by this user and not writable by group or others (the rule of the content cache,
+ * registry/cache-dir.ts). A trust anchor someone else could have planted is never used: the shipped
+ * root is used instead.
+ */
+async function ownCachedRoot(dir: string): Promise<string | undefined> {
+  const file = join(dir, 'trusted_root.json');
+  const uid = currentUid();
+  try {
+    if (unsafeFolder(await lstat(dir), uid)) return undefined;
+    const st = await lstat(file);
+    if (!st.isFile() || (uid !== undefined && (st.uid !== uid || st.mode & 0o022))) return undefined;
+    return file;
+  } catch {
+    return undefined;
+  }
+}
+
+function readRootFile(file: string): Promise<string> {
+  return readUserText(file, { limit: FILE_LIMITS.trustedRoot, what: 'a Sigstore trusted root', refuse: (message) => new ConfigError(message, file) });
 }
 
 /**
@@ -100,7 +126,7 @@ export async function refreshTrustedRoot(opts: { cacheDir?: string; mirrorURL?: 
     timeout: opts.timeoutMs ?? 15_000,
     retry: false,
   });
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 }); // as the content cache makes it (registry/cache-dir.ts)
   const path = join(dir, 'trusted_root.json');
   await writeFile(`${path}.tmp`, JSON.stringify(TrustedRoot.toJSON(root), null, 2) + '\n');
   await rename(`${path}.tmp`, path);

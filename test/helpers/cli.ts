@@ -12,7 +12,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+/** `timeoutMs`: the child is killed (SIGKILL) after that long, and the result has code -1: a hang fails the test instead of hanging it. */
+export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
     // A developer's own environment must not leak into what the tests see.
@@ -24,7 +25,7 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
     } else if (!('KAMAL_GATE_CACHE_DIR' in opts.env)) delete env['KAMAL_GATE_CACHE_DIR'];
     // Without a cwd, a fresh folder: the CLI writes its ledger beside where it runs, never into the repo.
     const cwd = opts.cwd ?? mkdtempSync(join(tmpdir(), 'kg-cwd-'));
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -27,7 +27,8 @@ describe('renderErb: the safe subset', () => {
     const e = await configError(() => render('a: 1\n\nb: <%= ENV.fetch("DEPLOY_HOST") %>\n'));
     expect(e.file).toBe('config/deploy.yml');
     expect(e.line).toBe(3);
-    expect(e.message).toContain('config/deploy.yml:3: ');
+    expect(e.column).toBe(4);
+    expect(e.message).toContain('config/deploy.yml:3:4: ');
     expect(e.message).toContain('DEPLOY_HOST is not set');
   });
 
@@ -69,22 +70,29 @@ describe('renderErb: the safe subset', () => {
 
 describe('renderErb: everything else is refused, never run', () => {
   const cases: [string, string, string][] = [
-    ['backticks', '<%= `git rev-parse HEAD`.strip %>', 'runs a shell command'],
-    ['%x()', '<%= %x(aws ecr get-login-password) %>', 'runs a shell command'],
-    ['a method call', '<%= Kamal::Utils.docker_arch %>', 'calls Ruby code (Kamal::Utils.docker_arch)'],
-    ['YAML.load_file loops', '<% YAML.load_file("hosts.yml").each do |h| %>', 'calls Ruby code (YAML.load_file)'],
-    ['if blocks', '<% if ENV["X"] %>', 'is Ruby control flow'],
-    ['string interpolation', '<%= "#{ENV["A"]}-x" %>', 'uses string interpolation'],
-    ['interpolation in a default', '<%= ENV.fetch("A", "#{RUBY_ENGINE}") %>', 'uses string interpolation'],
-    ['require', '<% require "dotenv"; Dotenv.load(".env") %>', 'loads Ruby code'],
+    ['backticks', '<%= `git rev-parse HEAD`.strip %>', 'contains a shell command (backticks or %x) and a method call'],
+    ['%x()', '<%= %x(aws ecr get-login-password) %>', 'contains a shell command (backticks or %x)'],
+    ['a method call', '<%= Kamal::Utils.docker_arch %>', 'contains a method call and a Ruby constant'],
+    ['YAML.load_file loops', '<% YAML.load_file("hosts.yml").each do |h| %>', 'contains a method call, Ruby control flow'],
+    ['if blocks', '<% if ENV["X"] %>', 'contains Ruby control flow'],
+    ['string interpolation', '<%= "#{ENV["A"]}-x" %>', 'contains string interpolation'],
+    ['interpolation in a default', '<%= ENV.fetch("A", "#{RUBY_ENGINE}") %>', 'contains string interpolation'],
+    ['require', '<% require "dotenv"; Dotenv.load(".env") %>', 'contains loading Ruby code'],
     ['ENV with ||', '<%= ENV["A"] || "b" %>', 'ENV lookup in a form kamal-gate does not evaluate'],
-    ['a local variable', '<%= host %>', 'is Ruby code'],
+    ['a local variable', '<%= host %>', 'contains a variable or method name'],
+    ['a %q literal', '<%= %q{x} %>', 'contains a %q string literal, which kamal-gate does not evaluate'],
+    ['a nested %Q literal', '<%= %Q(a(b)c) %>', 'contains a %Q string literal, which kamal-gate does not evaluate'],
+    ['a heredoc', '<%= <<~EOS\n  x\nEOS\n%>', 'contains a heredoc'],
+    ['a symbol', '<%= :x %>', 'contains a symbol'],
+    ['a number', '<%= 42 %>', 'contains a number'],
   ];
   for (const [what, tag, reason] of cases) {
     it(`refuses ${what}, naming file and line and how to provide the value`, async () => {
       const e = await configError(() => render(`service: app\n\nx: ${tag}\n`, { A: 'a', X: 'x' }));
       expect(e.file).toBe('config/deploy.yml');
       expect(e.line).toBe(3);
+      expect(e.column).toBe(4);
+      expect(e.message.startsWith('config/deploy.yml:3:4: this ERB tag (<%')).toBe(true);
       expect(e.message).toContain(reason);
       expect(e.message).toContain('Put the value in an environment variable and use <%= ENV["NAME"] %>, or write it literally');
     });
@@ -93,13 +101,17 @@ describe('renderErb: everything else is refused, never run', () => {
   it('names the line where a multi-line tag starts', async () => {
     const e = await configError(() => render('a: 1\nb: <%=\n  `id`\n%>\n'));
     expect(e.line).toBe(2);
+    expect(e.column).toBe(4);
+    const trimmed = await configError(() => render('a: 1\n  <%- x = 1 -%>\n'));
+    expect([trimmed.line, trimmed.column]).toEqual([2, 3]);
   });
 
   it('never shows a string written in a refused tag: it may be a secret, and it was never registered for redaction', async () => {
     const e = await configError(() => render('registry:\n  password: <%= "hunter2-literal".strip %>\n'));
     expect(e.line).toBe(2);
-    expect(e.message).toContain('<%= "…".strip %>');
-    expect(e.message).not.toContain('hunter2');
+    expect(e.message).toContain('this ERB tag (<%= … %>) contains a method call');
+    expect(e.message).toContain("the tag's content is not shown");
+    expect(e.message).not.toMatch(/hunter2|strip/);
     const open = await configError(() => render("a: <%= 'p4ss-open-tag\nb: more-secret-text\n"));
     expect(open.message).not.toMatch(/p4ss|more-secret/);
   });
@@ -107,6 +119,8 @@ describe('renderErb: everything else is refused, never run', () => {
   it('refuses a tag that is never closed, naming its line', async () => {
     const e = await configError(() => render('a: 1\nb: <%= ENV["A"]\nc: 2\n'));
     expect(e.line).toBe(2);
+    expect(e.column).toBe(4);
     expect(e.message).toContain('is not closed with %>');
+    expect(e.message).not.toContain('ENV["A"]');
   });
 });

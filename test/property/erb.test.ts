@@ -49,7 +49,8 @@ describe('ERB subset properties', () => {
           expect(e.file).toBe(FILE);
           expect(e.line).toBeGreaterThanOrEqual(1);
           expect(e.line).toBeLessThanOrEqual(template.split(/\r?\n/).length);
-          expect(e.message).toMatch(new RegExp(`^${FILE}:${e.line}: `));
+          expect(e.column).toBeGreaterThanOrEqual(1);
+          expect(e.message).toMatch(new RegExp(`^${FILE}:${e.line}:${e.column}: `));
         }
       }),
       { numRuns: 1500 },
