@@ -347,7 +347,7 @@ defaults:
       - identity: release@example.com
         issuer: https://accounts.example.com
 `);
-    const root = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'test-vectors', 'trusted_root_public_good.json');
+    const root = resolve(import.meta.dirname, '..', '..', 'fixtures', 'third-party-vectors', 'trusted_root_public_good.json');
     const ok = await verify([img.unknown!.ref], p, ['--trusted-root', root]);
     expect(ok.code).toBe(1);
     expect(rules(ok.report)).toEqual(['signature.missing:fail']);

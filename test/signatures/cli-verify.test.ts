@@ -25,7 +25,7 @@ const BUILDER = 'https://github.com/actions/runner/github-hosted';
 const SOURCE = 'https://github.com/acme/app';
 /** Each test runs the CLI several times (a process each): room for a shared, busy machine. */
 const CLI_TIMEOUT = 120_000;
-const COSIGN_KEYS = resolve(import.meta.dirname, '../../../shared/test-vectors/cosign-keys');
+const COSIGN_KEYS = resolve(import.meta.dirname, '../../fixtures/third-party-vectors/cosign-keys');
 
 let reg: TestRegistry;
 let sigstore: MockSigstore;
@@ -271,7 +271,7 @@ describe('verify --key (keys from cosign encrypted key files)', { timeout: CLI_T
   });
 
   it("decrypts cosign's own published test key (pemcosignkey, passphrase hello) and signs with it", async () => {
-    // sigstore/cosign pkg/cosign/keys_test.go, Apache-2.0; copied as data into the shared test vectors.
+    // sigstore/cosign pkg/cosign/keys_test.go, Apache-2.0; copied as data into fixtures/third-party-vectors.
     const text = readFileSync(join(COSIGN_KEYS, 'pemcosignkey.key'), 'utf8');
     expect(text).toContain(`BEGIN ${COSIGN_LABEL}`);
     const priv = decryptCosignKey(text, 'hello');

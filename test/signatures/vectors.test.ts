@@ -1,5 +1,5 @@
 /**
- * Interop: every third-party vector in ../shared/test-vectors gives the result its README states
+ * Interop: every third-party vector in fixtures/third-party-vectors gives the result its README states
  * (real cosign / containers-image / sigstore-js signatures, verified offline).
  */
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
@@ -13,9 +13,9 @@ import { signerSpecs, type SignerSpec } from '../../src/signatures/signers.js';
 import { verifyCandidate, type Outcome, type VerifyContext } from '../../src/signatures/verify.js';
 import type { Candidate } from '../../src/signatures/types.js';
 
-const VECTORS = resolve(import.meta.dirname, '../../../shared/test-vectors');
+const VECTORS = resolve(import.meta.dirname, '../../fixtures/third-party-vectors');
 if (!existsSync(resolve(VECTORS, 'README.md'))) {
-  throw new Error(`the third-party test vectors are missing: expected ${VECTORS} (the repository's sibling ../shared/test-vectors)`);
+  throw new Error(`the third-party test vectors are missing: expected ${VECTORS} (fixtures/third-party-vectors in the repository)`);
 }
 const legacyDir = (name: string) => resolve(VECTORS, 'cosign-legacy', name);
 
