@@ -149,7 +149,8 @@ async function decide(ledger: Ledger, results: TargetResult[], moves: MoveReques
       case 'unrecorded': {
         const entry = observationEntry(tag, observed, c, meta, history);
         if (entry) entries.push(entry);
-        rows.push({ ref, role, digest: observed.digest, change: 'approved' });
+        // A forgotten tag recorded again starts afresh: say so.
+        rows.push({ ref, role, digest: observed.digest, change: 'approved', ...(tagState(history).forgotten ? { message: 'tracked again after `ledger forget`' } : {}) });
         break;
       }
       case 'same':
@@ -168,12 +169,6 @@ async function decide(ledger: Ledger, results: TargetResult[], moves: MoveReques
       violations = true;
       rows.push({ ref: refOf(m.tag), role: 'app', digest: null, change: 'not approved', message: `--approve-move ${m.arg}: the tag could not be resolved` });
     }
-  }
-  // A forgotten tag recorded again starts afresh: say so.
-  for (const row of rows) {
-    if (row.change !== 'approved') continue;
-    const p = parseReference(row.ref);
-    if (tagState(await ledger.history(p.registry, p.repository, p.tag ?? 'latest')).forgotten) row.message = 'tracked again after `ledger forget`';
   }
   return { rows, entries, violations };
 }
