@@ -15,7 +15,10 @@ import type pg from 'pg';
 import { LedgerError, LedgerUnavailableError, UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { EntryIndex, assertNewEntry, chainBatch, checkStored, linkProblem, type ChainTip } from './chain.js';
+import { MIGRATIONS, READ_COLUMNS, SCHEMA_VERSION, insertStatement, rowToEntry, type Row } from './postgres-schema.js';
 import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagRef } from './types.js';
+
+export { SCHEMA_VERSION } from './postgres-schema.js';
 
 // Fixed advisory lock keys (arbitrary 63-bit constants owned by kamal-gate). Advisory locks are per
 // database, so ledgers in different databases do not contend.
@@ -26,63 +29,8 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 /** Rows per INSERT: 13 parameters each, well under PostgreSQL's 65,535 bind parameters. */
 const INSERT_CHUNK = 1_000;
-
-/** Each migration's statements; migration N (1-based) brings the schema to version N. */
-const MIGRATIONS: string[][] = [
-  [
-    `CREATE TABLE kamal_gate_ledger (
-       seq bigint PRIMARY KEY,
-       time timestamptz NOT NULL,
-       registry text NOT NULL,
-       repository text NOT NULL,
-       tag text NOT NULL,
-       digest text,
-       platform_digests jsonb,
-       event text NOT NULL,
-       source text NOT NULL,
-       actor text,
-       prev text NOT NULL,
-       hash text NOT NULL
-     )`,
-    'CREATE INDEX kamal_gate_ledger_tag ON kamal_gate_ledger (registry, repository, tag, seq)',
-  ],
-  // Base-image observations (role 'base') and the pin 'deploy'; signed checkpoints of the chain's head.
-  [
-    'ALTER TABLE kamal_gate_ledger ADD COLUMN role text',
-    `CREATE TABLE kamal_gate_checkpoints (
-       id bigserial PRIMARY KEY,
-       seq bigint NOT NULL,
-       document text NOT NULL,
-       created timestamptz NOT NULL DEFAULT now()
-     )`,
-  ],
-];
-export const SCHEMA_VERSION = MIGRATIONS.length;
-
-const COLUMNS = 'seq, time, registry, repository, tag, digest, platform_digests, event, source, actor, prev, hash, role';
-/**
- * The same columns as read back: the time as the server formats it, in the form the entry was hashed
- * with (an ISO 8601 UTC string with milliseconds), instead of a Date parsed and formatted again per row.
- */
-const READ_COLUMNS = COLUMNS.replace('time', `to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time`);
 /** Rows read per query while loading: bounds the memory a load needs beside the entries themselves. */
 const PAGE_ROWS = 10_000;
-
-interface Row {
-  seq: string | number;
-  time: Date | string;
-  registry: string;
-  repository: string;
-  tag: string;
-  digest: string | null;
-  platform_digests: Record<string, string> | null;
-  event: string;
-  source: string;
-  actor: string | null;
-  prev: string;
-  hash: string;
-  role: string | null;
-}
 
 export function isPostgresUrl(location: string): boolean {
   return /^postgres(?:ql)?:\/\//i.test(location);
@@ -113,25 +61,6 @@ function registerUrlSecrets(url: string): void {
     }
   }
   for (const key of ['password', 'sslpassword']) registerSecret(u.searchParams.get(key));
-}
-
-function rowToEntry(row: Row): LedgerEntry {
-  const entry: LedgerEntry = {
-    seq: Number(row.seq),
-    time: row.time instanceof Date ? row.time.toISOString() : String(row.time),
-    registry: row.registry,
-    repository: row.repository,
-    tag: row.tag,
-    digest: row.digest,
-    event: row.event as LedgerEntry['event'],
-    source: row.source as LedgerEntry['source'],
-    prev: row.prev,
-    hash: row.hash,
-  };
-  if (row.platform_digests !== null) entry.platformDigests = row.platform_digests;
-  if (row.actor !== null) entry.actor = row.actor;
-  if (row.role !== null && row.role !== undefined) entry.role = row.role as LedgerEntry['role'];
-  return entry;
 }
 
 export class PostgresLedger implements Ledger {
@@ -284,27 +213,8 @@ export class PostgresLedger implements Ledger {
   }
 
   private async insert(client: pg.PoolClient, entries: LedgerEntry[]): Promise<void> {
-    const values: unknown[] = [];
-    const tuples = entries.map((e) => {
-      const base = values.length;
-      values.push(
-        e.seq,
-        e.time,
-        e.registry,
-        e.repository,
-        e.tag,
-        e.digest,
-        e.platformDigests === undefined ? null : JSON.stringify(e.platformDigests),
-        e.event,
-        e.source,
-        e.actor ?? null,
-        e.prev,
-        e.hash,
-        e.role ?? null,
-      );
-      return `(${Array.from({ length: 13 }, (_, k) => `$${base + k + 1}${k === 6 ? '::jsonb' : ''}`).join(', ')})`;
-    });
-    await client.query(`INSERT INTO kamal_gate_ledger (${COLUMNS}) VALUES ${tuples.join(', ')}`, values);
+    const { sql, values } = insertStatement(entries);
+    await client.query(sql, values);
   }
 
   /**
