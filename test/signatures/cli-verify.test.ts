@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { signatureRules, verifyReport, type ReportFinding, type VerifyReport } from '../helpers/verify-report.js';
 import { cosignSignStatement, pushBundleReferrer, pushLegacy, signPayload, simpleSigning } from '../helpers/cosign-format.js';
 import { COSIGN_LABEL, decryptCosignKey, encryptCosignKey } from '../helpers/cosign-keys.js';
 import { ImageBuilder, slsaProvenance, type PushedImage } from '../helpers/image-builder.js';
@@ -33,20 +33,8 @@ let b: ImageBuilder;
 let work: string;
 let root: string;
 
-interface Finding {
-  rule: string;
-  severity: string;
-  fails: boolean;
-  mode: string;
-  message: string;
-  setBy?: { rule: string };
-  evidence?: Record<string, unknown>;
-}
-interface Report {
-  exitCode: number;
-  images: Array<{ ref: string; status: string; findings?: Finding[]; error?: { kind: string; message: string } }>;
-  stats?: Record<string, { requests: number }>;
-}
+type Finding = ReportFinding;
+type Report = VerifyReport;
 
 /** A signing key that went through cosign's encrypted key file (as `cosign generate-key-pair` writes it) and back. */
 interface Signer {
@@ -77,23 +65,11 @@ function policy(name: string, yaml: string): string {
 /** A policy that asks for nothing beyond what the command line adds. */
 let emptyPolicy: string;
 
-async function verify(refs: string[], args: string[], policyFile = emptyPolicy): Promise<{ code: number; report: Report; stderr: string }> {
-  const r = await runCli(['verify', ...refs, '--policy', policyFile, '--no-ledger', '--format', 'json', '--trusted-root', root, ...args], { cwd: work });
-  let report: Report = { exitCode: -1, images: [] };
-  try {
-    report = JSON.parse(r.stdout) as Report;
-  } catch {
-    // usage errors print no report
-  }
-  return { code: r.code, report, stderr: r.stderr };
+function verify(refs: string[], args: string[], policyFile = emptyPolicy): ReturnType<typeof verifyReport> {
+  return verifyReport([...refs, '--policy', policyFile, '--no-ledger', '--trusted-root', root, ...args], { cwd: work });
 }
 
-/** `rule:fail|warn|ok` of every signature and attestation finding of the first image. */
-const rules = (r: Report) =>
-  (r.images[0]?.findings ?? [])
-    .filter((f) => /^(signature|attestation)\./.test(f.rule))
-    .map((f) => `${f.rule}:${f.fails ? 'fail' : f.mode === 'warn' ? 'warn' : 'ok'}`)
-    .sort();
+const rules = signatureRules;
 
 async function signLegacy(img: PushedImage, key: KeyObject, payloadDigest = img.digest): Promise<void> {
   const payload = simpleSigning(`${reg.host}/${img.repo}`, payloadDigest);

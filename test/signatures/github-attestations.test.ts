@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { attachArtifactToImage, getRegistryCredentials } from '@sigstore/oci';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { signatureRules, verifyReport, type VerifyReport } from '../helpers/verify-report.js';
 import { ImageBuilder, type PushedImage } from '../helpers/image-builder.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { startMockSigstore, type MockSigstore } from './sigstore-mock.js';
@@ -34,35 +35,13 @@ let root: string;
 let docker: string;
 let emptyPolicy: string;
 
-interface Finding {
-  rule: string;
-  fails: boolean;
-  mode: string;
-  message: string;
-  setBy?: { rule: string };
-  evidence?: Record<string, unknown>;
-}
-interface Report {
-  images: Array<{ ref: string; findings?: Finding[] }>;
+type Report = VerifyReport;
+
+function verify(refs: string[], args: string[], policyFile = emptyPolicy): ReturnType<typeof verifyReport> {
+  return verifyReport([...refs, '--policy', policyFile, '--no-ledger', '--trusted-root', root, ...args], { cwd: work, env: { DOCKER_CONFIG: docker } });
 }
 
-async function verify(refs: string[], args: string[], policyFile = emptyPolicy): Promise<{ code: number; report: Report; stderr: string }> {
-  const r = await runCli(['verify', ...refs, '--policy', policyFile, '--no-ledger', '--format', 'json', '--trusted-root', root, ...args], { cwd: work, env: { DOCKER_CONFIG: docker } });
-  let report: Report = { images: [] };
-  try {
-    report = JSON.parse(r.stdout) as Report;
-  } catch {
-    // usage errors print no report
-  }
-  return { code: r.code, report, stderr: r.stderr };
-}
-
-/** `rule:fail|warn|ok` of every signature and attestation finding of the first image. */
-const rules = (r: Report) =>
-  (r.images[0]?.findings ?? [])
-    .filter((f) => /^(signature|attestation)\./.test(f.rule))
-    .map((f) => `${f.rule}:${f.fails ? 'fail' : f.mode === 'warn' ? 'warn' : 'ok'}`)
-    .sort();
+const rules = signatureRules;
 const only = (r: Report) => {
   const found = (r.images[0]?.findings ?? []).filter((f) => /^attestation\./.test(f.rule));
   expect(found).toHaveLength(1);

@@ -25,7 +25,7 @@ import { mkdirSync, mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { verifyReport, type VerifyReport } from '../helpers/verify-report.js';
 import { ImageBuilder, sha256 } from '../helpers/image-builder.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
@@ -81,15 +81,7 @@ interface Manifest {
   config?: Descriptor;
   layers?: Descriptor[];
 }
-interface Finding {
-  rule: string;
-  fails: boolean;
-  message: string;
-  evidence?: Record<string, unknown>;
-}
-interface Report {
-  images: Array<{ ref: string; digest?: string; findings?: Finding[]; error?: { message: string } }>;
-}
+type Report = VerifyReport;
 
 let reg: TestRegistry;
 let b: ImageBuilder;
@@ -170,15 +162,8 @@ async function replay(a: Artifact, repo: string, tag: string): Promise<Replayed>
   return { ref: `${reg.host}/${repo}:${tag}`, digest: image.digest, attTag };
 }
 
-async function verify(ref: string, policy: string, args: string[] = []): Promise<{ code: number; report: Report; stderr: string }> {
-  const r = await runCli(['verify', ref, '--policy', policy, '--no-ledger', '--format', 'json', ...args], { cwd: work });
-  let report: Report = { images: [] };
-  try {
-    report = JSON.parse(r.stdout) as Report;
-  } catch {
-    // a usage error prints no report
-  }
-  return { code: r.code, report, stderr: r.stderr };
+function verify(ref: string, policy: string, args: string[] = []): ReturnType<typeof verifyReport> {
+  return verifyReport([ref, '--policy', policy, '--no-ledger', ...args], { cwd: work });
 }
 
 /** `rule:fail|ok` of the signature and attestation findings of the first image. */

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { attachArtifactToImage, getRegistryCredentials } from '@sigstore/oci';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { verifyReport, type VerifyReport } from '../helpers/verify-report.js';
 import { cosignSignStatement } from '../helpers/cosign-format.js';
 import { HostileRegistry } from '../helpers/hostile-registry.js';
 import { ImageBuilder, sha256, type PushedImage } from '../helpers/image-builder.js';
@@ -44,27 +45,10 @@ let root: string;
 let docker: string;
 let emptyPolicy: string;
 
-interface Finding {
-  rule: string;
-  fails: boolean;
-  mode: string;
-  message: string;
-  evidence?: Record<string, unknown>;
-}
-interface Report {
-  images: Array<{ ref: string; findings?: Finding[]; error?: { message: string } }>;
-  stats?: Record<string, { requests: number }>;
-}
+type Report = VerifyReport;
 
-async function verify(refs: string[], args: string[], policyFile = emptyPolicy): Promise<{ code: number; report: Report; stderr: string }> {
-  const r = await runCli(['verify', ...refs, '--policy', policyFile, '--no-ledger', '--format', 'json', '--trusted-root', root, ...args], { cwd: work, env: { DOCKER_CONFIG: docker } });
-  let report: Report = { images: [] };
-  try {
-    report = JSON.parse(r.stdout) as Report;
-  } catch {
-    // usage errors print no report
-  }
-  return { code: r.code, report, stderr: r.stderr };
+function verify(refs: string[], args: string[], policyFile = emptyPolicy): ReturnType<typeof verifyReport> {
+  return verifyReport([...refs, '--policy', policyFile, '--no-ledger', '--trusted-root', root, ...args], { cwd: work, env: { DOCKER_CONFIG: docker } });
 }
 
 const keyless = ['--certificate-identity', me.email, '--certificate-oidc-issuer', ISSUER];
