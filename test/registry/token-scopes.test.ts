@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError } from '../../src/errors.js';
-import { MAX_SCOPES_PER_TOKEN, RegistryClient } from '../../src/registry/client.js';
+import { MAX_SCOPES_PER_TOKEN } from '../../src/registry/api.js';
+import { RegistryClient } from '../../src/registry/client.js';
 import { StaticCredentials, basicCredential } from '../../src/registry/credentials.js';
 import { parseReference } from '../../src/registry/reference.js';
 import { ImageBuilder } from '../helpers/image-builder.js';
