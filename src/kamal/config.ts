@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { FILE_LIMITS, readUserText } from '../user-file.js';
+import { Configuration } from './configuration/index.js';
 import { renderErb, type Env } from './erb.js';
 import { errorAt, isTruthy } from './fields.js';
 import { displayPath } from './paths.js';
@@ -23,6 +24,8 @@ export interface LoadOptions {
 export interface LoadedConfig {
   /** The merged config; top-level `x-` keys removed. */
   root: ConfigMap;
+  /** The typed view of `root` (`Configuration.of(root)`), which readers use instead of the raw tree. */
+  configuration: Configuration;
   /** The config file as given (relative to cwd when inside it). */
   configFile: string;
   /** Absolute path of the config file. */
@@ -67,6 +70,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
 
   return {
     root,
+    configuration: Configuration.of(root),
     configFile: files[0]!,
     configPath,
     files,

@@ -1,15 +1,14 @@
 /**
- * A `registry:` block (root or accessory): server, and username/password as a literal or a
- * one-item list naming a secret. Secrets come from the secrets files, then the environment (in a
- * Kamal hook, Kamal has already exported the resolved secrets). Values never reach notes or origins.
+ * The credentials a `registry:` block (root or accessory, configuration/registry.ts) names: a literal
+ * or a secret. Secrets come from the secrets files, then the environment (in a Kamal hook, Kamal has
+ * already exported the resolved secrets). Values never reach notes or origins.
  */
 import { registerSecret } from '../redact.js';
 import type { RegistryCredential } from '../types.js';
 import type { Env } from './erb.js';
-import { entry, isAbsent, optionalMap, optionalString, wrongType } from './fields.js';
+import type { Registry, SecretRef } from './configuration/registry.js';
 import type { Secrets } from './secrets.js';
 import type { Loc } from './source-map.js';
-import type { ConfigNode } from './yaml-tree.js';
 
 export interface CredentialContext {
   env: Env;
@@ -31,25 +30,18 @@ interface Resolved {
   note?: string;
 }
 
-export function isLocalRegistry(server: string | undefined): boolean {
-  return server?.startsWith('localhost:') ?? false;
-}
+/** Resolves the credentials a registry block names; no block reads as none. */
+export async function readRegistry(registry: Registry | undefined, ctx: CredentialContext): Promise<RegistryBlock> {
+  if (!registry) return { notes: [] };
+  const { server, where } = registry;
+  const base = { ...(server !== undefined ? { server } : {}), loc: registry.loc };
+  if (!registry.hasCredentials) return { ...base, notes: [] };
 
-/** Reads a registry block; `where` is its path in the config (`registry`, `accessories.db.registry`). */
-export async function readRegistry(node: ConfigNode | undefined, where: string, ctx: CredentialContext): Promise<RegistryBlock> {
-  const block = optionalMap(node, where);
-  if (!block) return { notes: [] };
-  const server = optionalString(entry(block, 'server'), `${where}.server`);
-  const usernameNode = entry(block, 'username');
-  const passwordNode = entry(block, 'password');
-  const base = { ...(server !== undefined ? { server } : {}), loc: block.loc };
-  if (isAbsent(usernameNode) && isAbsent(passwordNode)) return { ...base, notes: [] };
-
-  const username = await resolve(usernameNode, `${where}.username`, ctx);
-  const password = await resolve(passwordNode, `${where}.password`, ctx);
+  const username = await resolve(registry.username, ctx);
+  const password = await resolve(registry.password, ctx);
   registerSecret(password.value);
   const notes = [username.note, password.note].filter((n): n is string => n !== undefined);
-  if (isAbsent(passwordNode) && !isLocalRegistry(server)) {
+  if (registry.password === undefined && !registry.local) {
     notes.push(`${where}.password is not set, so kamal-gate has no password for ${server ?? 'Docker Hub'} from the config`);
   }
   const credential: RegistryCredential = {
@@ -61,19 +53,12 @@ export async function readRegistry(node: ConfigNode | undefined, where: string, 
   return { ...base, credential, notes };
 }
 
-async function resolve(node: ConfigNode | undefined, what: string, ctx: CredentialContext): Promise<Resolved> {
-  if (isAbsent(node)) return { origin: 'not set' };
-  if (node.kind === 'scalar') {
-    const value = optionalString(node, what);
-    if (value === undefined) return { origin: 'not set' };
-    const env = node.loc.erb?.env;
-    return { value, origin: env ? `environment ${env} (ERB in ${node.loc.file})` : `literal in ${node.loc.file}` };
-  }
-  const name = node.kind === 'seq' && node.items.length === 1 ? node.items[0] : undefined;
-  if (name?.kind !== 'scalar' || typeof name.value !== 'string' || name.value === '') {
-    throw wrongType(node, what, 'a string or a list with one secret name');
-  }
-  return lookupSecret(name.value, what, ctx);
+async function resolve(ref: SecretRef | undefined, ctx: CredentialContext): Promise<Resolved> {
+  if (ref === undefined) return { origin: 'not set' };
+  if (ref.kind === 'secret') return lookupSecret(ref.name, ref.where, ctx);
+  if (ref.value === undefined) return { origin: 'not set' };
+  const env = ref.loc.erb?.env;
+  return { value: ref.value, origin: env ? `environment ${env} (ERB in ${ref.loc.file})` : `literal in ${ref.loc.file}` };
 }
 
 async function lookupSecret(name: string, what: string, ctx: CredentialContext): Promise<Resolved> {

@@ -3,6 +3,42 @@ import { ConfigError } from '../errors.js';
 import type { Loc } from './source-map.js';
 import type { ConfigMap, ConfigNode, ConfigScalar, ConfigSeq } from './yaml-tree.js';
 
+/** A value from the config with where it was written, for messages and findings. */
+export interface Located<T> {
+  value: T;
+  loc: Loc;
+}
+
+/**
+ * A value read on first use and kept: the config view reads each section when a caller first asks,
+ * so errors come in the order the callers read (as Kamal's), and nothing is read twice. A read that
+ * throws is not kept.
+ */
+export function lazy<T>(read: () => T): () => T {
+  let done = false;
+  let value: T;
+  return () => {
+    if (!done) {
+      value = read();
+      done = true;
+    }
+    return value;
+  };
+}
+
+/** The scalars of a value written as one scalar or a list (nulls in a list included). */
+export function scalars(node: ConfigNode | undefined): ConfigScalar[] {
+  if (isAbsent(node)) return [];
+  if (node.kind === 'scalar') return [node];
+  if (node.kind === 'seq') return node.items.filter((i): i is ConfigScalar => i.kind === 'scalar');
+  return [];
+}
+
+/** The string scalars of a value written as one scalar or a list, located. */
+export function locatedStrings(node: ConfigNode | undefined): Located<string>[] {
+  return scalars(node).flatMap((s) => (typeof s.value === 'string' ? [{ value: s.value, loc: s.loc }] : []));
+}
+
 export function entry(map: ConfigMap | undefined, key: string): ConfigNode | undefined {
   return map?.entries.get(key)?.value;
 }

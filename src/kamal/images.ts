@@ -1,11 +1,8 @@
 /**
  * Image references as Kamal forms them, without normalising: the app's
  * `[registry.server/]image:version` (plus the `latest[-dest]` tag Kamal pushes beside it) and each
- * accessory's `[accessory.registry.server/]image`. Also `builder.arch` as platforms.
+ * accessory's `[accessory.registry.server/]image`.
  */
-import type { Platform } from '../types.js';
-import { entry, isAbsent, optionalSeq, wrongType } from './fields.js';
-import type { ConfigMap } from './yaml-tree.js';
 
 /** Kamal's `[server, image].compact.join("/")`. */
 export function repository(server: string | undefined, image: string): string {
@@ -33,21 +30,4 @@ export function doubledHostNote(what: string, image: string, server: string, ref
     `${what} "${image}" already names the registry ${host} and its registry.server is "${server}", ` +
     `so Kamal prefixes the server again and pulls ${ref}; drop the host from the image (image: ${image.slice(host.length + 1)})`
   );
-}
-
-/** `builder.arch` (a name or a list) as `linux/<arch>` platforms; undefined when not set. */
-export function builderPlatforms(root: ConfigMap): Platform[] | undefined {
-  const builder = entry(root, 'builder');
-  if (isAbsent(builder)) return undefined;
-  if (builder.kind !== 'map') throw wrongType(builder, 'builder', 'a mapping');
-  const arch = entry(builder, 'arch');
-  if (isAbsent(arch)) return undefined;
-  const names = arch.kind === 'scalar' ? [arch] : (optionalSeq(arch, 'builder.arch')?.items ?? []);
-  return names.map((n) => {
-    if (n.kind !== 'scalar' || typeof n.value !== 'string' || n.value === '') {
-      throw wrongType(n, 'builder.arch', 'amd64, arm64 or a list of them');
-    }
-    const [architecture, variant] = n.value.split('/', 2) as [string, string | undefined];
-    return variant ? { os: 'linux', architecture, variant } : { os: 'linux', architecture };
-  });
 }

@@ -8,6 +8,7 @@ export { readSecrets, DEFAULT_SECRETS_PATH, type Secrets, type SecretsOptions, t
 export { parseDotenv } from './dotenv.js';
 export { readRegistry, type CredentialContext, type RegistryBlock } from './credentials.js';
 export { resolveVersion, type ResolvedVersion, type VersionOptions } from './version.js';
-export { PROXY_DEFAULT_IMAGE, PROXY_MINIMUM_VERSION, PROXY_REPOSITORY } from './proxy.js';
+export { PROXY_DEFAULT_IMAGE, PROXY_MINIMUM_VERSION, PROXY_REPOSITORY } from './configuration/proxy.js';
+export { Configuration } from './configuration/index.js';
 export { toPlain, type ConfigMap, type ConfigNode } from './yaml-tree.js';
 export type { Loc } from './source-map.js';
