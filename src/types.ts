@@ -1,7 +1,13 @@
 /**
  * The plain data that flows between stages (DESIGN.md "Data flow"):
- *   readers → Target[] → registry → Subject[] → checks → Finding[] → policy → Report → reporters.
+ *   readers → Target[] → registry → ResolvedImage[] → checks → Finding[] → policy → Report → reporters.
  */
+import type { KamalGateError } from './errors.js';
+import type { BaseSource } from './provenance/types.js';
+import type { Platform } from './registry/oci.js';
+import type { Resolution } from './registry/types.js';
+
+export type { Descriptor, Platform } from './registry/oci.js';
 
 export type Role = 'app' | 'accessory' | 'proxy';
 
@@ -12,12 +18,6 @@ export interface SourceLocation {
   column?: number;
 }
 
-/** An OCI platform as written in an image index (`os/architecture[/variant]`). */
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
 
 /** Credentials for one registry host, from whichever source supplied them. */
 export interface RegistryCredential {
@@ -63,16 +63,6 @@ export interface DeployPlan {
   notes: string[];
 }
 
-/** A descriptor as in the OCI image spec. */
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  platform?: Platform & { 'os.version'?: string; 'os.features'?: string[] };
-  annotations?: Record<string, string>;
-  artifactType?: string;
-  urls?: string[];
-}
 
 /** A target resolved at the registry: the tag pinned to a digest, the platform manifest and its config. */
 export interface Subject {
@@ -101,6 +91,40 @@ export interface Subject {
     os?: string;
   };
   annotations: Record<string, string>;
+}
+
+/**
+ * One image of the deploy, resolved: the facts the checks and the report read (its `Subject`) and
+ * everything resolution fetched (index, platform manifest, config), in one record.
+ */
+export interface ResolvedImage extends Subject {
+  resolution: Resolution;
+}
+
+/** A target after resolution: its image, or why it has none. */
+export interface TargetResult {
+  target: Target;
+  image?: ResolvedImage;
+  /** Why the target could not be resolved, or a check could not run on its image. */
+  error?: KamalGateError;
+  /** An optional target (Kamal's `latest` alias) that is absent: reported, not a failure. */
+  absent?: boolean;
+}
+
+/** What the report shows about a base image (the base check's summary). */
+export interface BaseSummary {
+  source: BaseSource;
+  name?: string;
+  digest?: string;
+  confirmedByLayers?: boolean;
+  created?: string;
+  createdSource?: string;
+  ageDays?: number;
+  /** When the base tag now points to a newer image: since when that newer image exists. */
+  newerSince?: string;
+  staleDays?: number;
+  newerReleases?: string[];
+  evidence: string[];
 }
 
 export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';

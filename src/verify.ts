@@ -1,34 +1,22 @@
 /**
- * The pipeline every command uses (DESIGN.md "Data flow"): targets → subjects (resolved at the
- * registry) → findings (checks: ledger, tags, platforms, image age, base image) → the policy's
- * decision (mode, exceptions) → an exit code. Each stage is a plain function over plain data.
+ * The pipeline every command uses (DESIGN.md "Data flow"): targets → images (resolved at the
+ * registry) → findings (the checks of src/checks/index.ts) → the policy's decision (mode,
+ * exceptions) → an exit code. Each stage is a plain function over plain data.
  */
-import { isKamalGateError, KamalGateError, RegistryError, TagNotFoundError } from './errors.js';
-import { baseChecks, type BaseSummary } from './checks/base.js';
-import { imageAgeCheck, platformChecks, tagChecks } from './checks/image.js';
-import { wantsSignatureCheck } from './signatures/wants.js';
-import type { SignatureCheckOptions } from './signatures/check.js';
-import { checkLedger, checkpointCheck } from './checks/ledger.js';
+import { CHECKS } from './checks/index.js';
 import { configChecks } from './checks/config.js';
-import type { Ledger, LedgerSource, NewEntry } from './ledger/types.js';
+import type { CheckContext, CheckOptions, ImageCheck, TargetCheck } from './checks/types.js';
+import { isKamalGateError, RegistryError, TagNotFoundError } from './errors.js';
+import { formatTagRef } from './ledger/tag-ref.js';
+import type { NewEntry } from './ledger/types.js';
+import { mapConcurrent } from './map-concurrent.js';
 import { decide } from './policy/decide.js';
 import { requirementsFor } from './policy/match.js';
-import type { DecidedFinding, Policy } from './policy/types.js';
+import type { DecidedFinding, EffectiveRequirements } from './policy/types.js';
 import type { RegistryClient, Resolution } from './registry/client.js';
 import { platformDigestMap } from './registry/manifest.js';
 import { formatReference, parseReference } from './registry/reference.js';
-import { SEVERITY_RANK, type Finding, type Platform, type Subject, type Target } from './types.js';
-
-export interface TargetResult {
-  target: Target;
-  subject?: Subject;
-  /** Everything resolution fetched (index, platform manifest, config), for the checks. */
-  resolution?: Resolution;
-  /** Why the target could not be resolved. */
-  error?: KamalGateError;
-  /** An optional target (Kamal's `latest` alias) that is absent: reported, not a failure. */
-  absent?: boolean;
-}
+import { SEVERITY_RANK, type BaseSummary, type Finding, type Platform, type ResolvedImage, type Target, type TargetResult } from './types.js';
 
 export interface ResolveOptions {
   /** Overrides each target's platforms (`--platform`). */
@@ -39,8 +27,9 @@ export interface ResolveOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export function toSubject(target: Target, r: Resolution): Subject {
-  const subject: Subject = {
+/** The one record of a resolved image: the report-facing facts and the resolution they come from. */
+export function resolvedImage(target: Target, r: Resolution): ResolvedImage {
+  const image: ResolvedImage = {
     target,
     ref: formatReference({ ...r.ref, digest: undefined }),
     registry: r.ref.registry,
@@ -51,22 +40,22 @@ export function toSubject(target: Target, r: Resolution): Subject {
     platforms: r.platforms,
     platformDigests: platformDigestMap(r.platformDigests),
     annotations: { ...(r.index?.annotations ?? {}), ...r.manifest.annotations },
+    resolution: r,
   };
   if (r.index) {
-    subject.platformDigest = r.manifestDigest;
+    image.platformDigest = r.manifestDigest;
   }
-  if (r.platform) subject.platform = r.platform;
+  if (r.platform) image.platform = r.platform;
   if (r.config) {
-    subject.config = { digest: r.config.digest, labels: r.config.labels };
-    if (r.config.created) subject.config.created = r.config.created;
-    if (r.config.os) subject.config.os = r.config.os;
-    if (r.config.architecture) subject.config.architecture = r.config.architecture;
+    image.config = { digest: r.config.digest, labels: r.config.labels };
+    if (r.config.created) image.config.created = r.config.created;
+    if (r.config.os) image.config.os = r.config.os;
+    if (r.config.architecture) image.config.architecture = r.config.architecture;
   }
-  return subject;
+  return image;
 }
 
 export async function resolveTargets(client: RegistryClient, targets: Target[], opts: ResolveOptions = {}): Promise<TargetResult[]> {
-  const results: TargetResult[] = new Array(targets.length);
   // One token for every repository of a registry this run reads, where the token service allows it.
   const repos = [];
   for (const t of targets) {
@@ -77,26 +66,14 @@ export async function resolveTargets(client: RegistryClient, targets: Target[], 
     }
   }
   client.expectRepositories(repos);
-  let next = 0;
-  let done = 0;
-  const worker = async () => {
-    for (let i = next++; i < targets.length; i = next++) {
-      const target = targets[i]!;
-      results[i] = await resolveOne(client, target, opts);
-      opts.onProgress?.(++done, targets.length);
-    }
-  };
-  const n = Math.max(1, Math.min(opts.concurrency ?? 8, targets.length));
-  await Promise.all(Array.from({ length: n }, worker));
-  return results;
+  return mapConcurrent(targets, opts.concurrency ?? 8, (target) => resolveOne(client, target, opts), opts.onProgress);
 }
 
 async function resolveOne(client: RegistryClient, target: Target, opts: ResolveOptions): Promise<TargetResult> {
   try {
     const ref = parseReference(target.ref);
     const platforms = opts.platforms?.length ? opts.platforms : target.platforms;
-    const r = await client.resolve(ref, platforms);
-    return { target, subject: toSubject(target, r), resolution: r };
+    return { target, image: resolvedImage(target, await client.resolve(ref, platforms)) };
   } catch (e) {
     if (target.optional && e instanceof TagNotFoundError) return { target, absent: true, error: e };
     if (isKamalGateError(e)) return { target, error: e };
@@ -121,33 +98,19 @@ export function resolutionExitCode(results: TargetResult[]): number {
   return combineExitCodes(results.filter((r) => r.error && !r.absent).map((r) => r.error!.exitCode));
 }
 
-export interface VerifyOptions extends ResolveOptions {
-  policy: Policy;
-  ledger?: Ledger;
-  /** `--require-recorded`: every tag must have been recorded, whatever the policy's ledger trust. */
-  requireRecorded?: boolean;
-  source: LedgerSource;
-  actor?: string;
-  now: Date;
-  /** A Sigstore trusted_root.json instead of the public-good root (`--trusted-root FILE`). */
-  trustedRoot?: string;
-  /** The trusted root keyless ledger checkpoints are verified against (`--trusted-root`, else $KAMAL_GATE_TRUSTED_ROOT). */
-  checkpointRoot?: string;
-  /** Config lint findings (kamal/lint.ts), each on one of `targets`; the policy's config group governs them. */
-  configFindings?: Finding[];
-  /** Signers every image must also have, from `verify --key` / `--certificate-identity` (enforced, on top of the policy). */
-  extraSignatures?: SignatureCheckOptions['extraSignatures'];
-  /** Attestations every image must also have, from `verify --attestation-owner` / `--attestation-repo` (enforced, on top of the policy). */
-  extraAttestations?: SignatureCheckOptions['extraAttestations'];
+export type VerifyOptions = ResolveOptions & CheckOptions;
+
+/** A target after the checks and the policy's decision: what the report shows of it. */
+export interface VerifiedTarget extends TargetResult {
+  /** Its decided findings, worst first. */
+  findings: DecidedFinding[];
+  base?: BaseSummary;
 }
 
 export interface VerifyRun {
-  results: TargetResult[];
-  /** Decided findings per result index. */
-  findings: Map<number, DecidedFinding[]>;
+  results: VerifiedTarget[];
   /** Findings about the policy itself (an expired exception no image falls under). */
   policyFindings: DecidedFinding[];
-  bases: Map<number, BaseSummary>;
   /** Ledger entries written by this run. */
   entries: number;
   exitCode: number;
@@ -163,82 +126,70 @@ export async function verifyTargets(client: RegistryClient, targets: Target[], o
   }
 }
 
-async function verifyRun(client: RegistryClient, targets: Target[], opts: VerifyOptions): Promise<VerifyRun> {
-  const results = await resolveTargets(client, targets, opts);
-  const requirements = results.map((r) => (r.subject ? requirementsFor(opts.policy, { ref: r.subject.ref, role: r.target.role }) : undefined));
-  const raw: Finding[] = configChecks(opts.configFindings ?? [], opts.policy);
-  const entries: NewEntry[] = [];
-  const bases = new Map<number, BaseSummary>();
+/** One target through the checks. */
+interface Checking {
+  result: TargetResult;
+  requirements?: EffectiveRequirements;
+  findings: Finding[];
+  base?: BaseSummary;
+}
 
-  if (opts.ledger) {
-    const checkpoints = await checkpointCheck(opts.ledger, results, (i) => requirements[i]?.groups.ledger.value, { ...(opts.checkpointRoot ? { trustedRoot: opts.checkpointRoot } : {}) });
-    raw.push(...checkpoints.findings);
-    const checked = await checkLedger(opts.ledger, results, {
-      approvalsUpTo: (i) => checkpoints.upTo.get(i),
-      source: opts.source,
-      ...(opts.actor ? { actor: opts.actor } : {}),
-      requireRecorded: (i) => opts.requireRecorded === true || requirements[i]?.groups.ledger.value.trust === 'strict',
-      skip: (i) => requirements[i]?.groups.ledger.value.mode === 'off',
-    });
-    for (const i of checked.explained) results[i] = { ...results[i]!, error: undefined };
-    for (const f of checked.findings.values()) raw.push(...f);
-    entries.push(...checked.entries);
+async function verifyRun(client: RegistryClient, targets: Target[], opts: VerifyOptions): Promise<VerifyRun> {
+  const checking = (await resolveTargets(client, targets, opts)).map(
+    (result): Checking => ({ result, findings: [], ...(result.image ? { requirements: requirementsFor(opts.policy, { ref: result.image.ref, role: result.target.role }) } : {}) }),
+  );
+  const run: CheckContext = { ...opts, client, checkpoints: new Map() };
+  const raw: Finding[] = [];
+  const entries: NewEntry[] = [];
+  // A config finding about no target of this run still counts (the config check sees each target's own).
+  const known = new Set(checking.map((c) => c.result.target));
+  raw.push(...configChecks((opts.configFindings ?? []).filter((f) => !known.has(f.target)), opts.policy));
+
+  // Target checks: each over every target in turn (the ledger's reads must not race), before any image check.
+  for (const check of CHECKS.filter((c): c is TargetCheck => c.on === 'target')) {
+    for (const c of checking) {
+      const out = await check.run(c.result, { ...run, requirements: c.requirements });
+      raw.push(...out.findings);
+      entries.push(...(out.entries ?? []));
+      if (out.explained) c.result = { ...c.result, error: undefined };
+    }
   }
 
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < results.length; i = next++) {
-      const r = results[i]!;
-      const req = requirements[i];
-      // Kamal's latest alias is the app image again, and hosts never pull it by that tag.
-      if (!r.subject || !r.resolution || !req || r.target.aliasOf) continue;
-      raw.push(
-        ...tagChecks(r.target, r.subject, req),
-        ...platformChecks(r.target, r.subject, req),
-        ...imageAgeCheck(r.target, r.resolution, req, opts.now),
-      );
-      // The signature code and @sigstore/* load only when the policy asks this image for signatures.
-      if (wantsSignatureCheck(req) || opts.extraSignatures || opts.extraAttestations) {
-        try {
-          const { signatureChecks } = await import('./signatures/check.js');
-          const signed = await signatureChecks(client, r.target, r.subject, r.resolution, req, {
-            ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
-            ...(opts.extraSignatures ? { extraSignatures: opts.extraSignatures } : {}),
-            ...(opts.extraAttestations ? { extraAttestations: opts.extraAttestations } : {}),
-          });
-          raw.push(...signed.findings);
-        } catch (e) {
-          // A registry that fails or lies while signatures are looked up: the image could not be verified.
-          results[i] = { ...r, error: isKamalGateError(e) ? e : new RegistryError(`${r.target.ref}: signatures: ${String(e)}`) };
-          continue;
-        }
-      }
+  // Image checks: images concurrently, each image's checks in list order. Kamal's latest alias is
+  // the app image again, and hosts never pull it by that tag.
+  const imageChecks = CHECKS.filter((c): c is ImageCheck => c.on === 'image');
+  await mapConcurrent(checking, opts.concurrency ?? 8, async (c) => {
+    const { image } = c.result;
+    if (!image || !c.requirements || c.result.target.aliasOf) return;
+    for (const check of imageChecks) {
       try {
-        const base = await baseChecks(client, r.target, r.resolution, req, { ...(opts.ledger ? { ledger: opts.ledger } : {}), now: opts.now });
-        raw.push(...base.findings);
-        entries.push(...base.entries);
-        if (base.base) bases.set(i, base.base);
+        const out = await check.run(image, { ...run, requirements: c.requirements });
+        c.findings.push(...out.findings);
+        entries.push(...(out.entries ?? []));
+        if (out.base) c.base = out.base;
       } catch (e) {
-        // Content that does not match its digest fails the image as any other registry lie.
-        results[i] = { ...r, error: isKamalGateError(e) ? e : new RegistryError(`${r.target.ref}: base image: ${String(e)}`) };
+        // A registry that fails or lies (content that does not match its digest) while the image is
+        // checked: the image could not be verified.
+        c.result = { ...c.result, error: isKamalGateError(e) ? e : new RegistryError(`${image.target.ref}: ${check.name}: ${String(e)}`) };
+        return;
       }
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 8, results.length)) }, worker));
+  });
+  for (const c of checking) raw.push(...c.findings);
 
   const decision = decide(raw, opts.policy, opts.now);
-  const index = new Map(results.map((r, i) => [r.target, i]));
-  const findings = new Map<number, DecidedFinding[]>();
+  const results = checking.map((c): VerifiedTarget => ({ ...c.result, findings: [], ...(c.base ? { base: c.base } : {}) }));
+  const byTarget = new Map(results.map((r) => [r.target, r]));
   const policyFindings: DecidedFinding[] = [];
   for (const f of decision.findings) {
-    const i = index.get(f.target);
-    if (i === undefined) policyFindings.push(f);
-    else findings.set(i, [...(findings.get(i) ?? []), f]);
+    const r = byTarget.get(f.target);
+    if (r) r.findings.push(f);
+    else policyFindings.push(f);
   }
-  for (const list of findings.values()) list.sort(worstFirst);
+  for (const r of results) r.findings.sort(worstFirst);
   if (opts.ledger && entries.length) await opts.ledger.append(dedupeEntries(entries));
   const exitCode = combineExitCodes([resolutionExitCode(results), decision.exitCode]);
-  return { results, findings, policyFindings, bases, entries: entries.length, exitCode };
+  return { results, policyFindings, entries: entries.length, exitCode };
 }
 
 /** Failing findings first, then by severity. */
@@ -250,7 +201,7 @@ export function worstFirst(a: DecidedFinding, b: DecidedFinding): number {
 function dedupeEntries(entries: NewEntry[]): NewEntry[] {
   const seen = new Set<string>();
   return entries.filter((e) => {
-    const key = `${e.registry}/${e.repository}:${e.tag}|${e.digest}|${e.event}`;
+    const key = `${formatTagRef(e)}|${e.digest}|${e.event}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

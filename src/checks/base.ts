@@ -1,39 +1,16 @@
 /**
- * The base-image checks (`base` requirements): identify the base, then hold its age, its staleness
- * and its name against the policy. Findings carry the numbers and where each came from.
+ * The base-image check (`base` requirements): identify the base, then hold its age, its staleness
+ * and its name against the policy. Findings carry the numbers and where each came from; the base
+ * tags it observed go to the ledger, and its summary to the report.
  */
-import type { Ledger, NewEntry } from '../ledger/types.js';
 import { globMatch } from '../policy/glob.js';
-import type { EffectiveRequirements } from '../policy/types.js';
 import { baseAge, findBase } from '../provenance/index.js';
 import type { BaseAge, BaseDiscovery } from '../provenance/types.js';
-import { DEFAULT_PLATFORM, type Resolution, type RegistryClient } from '../registry/client.js';
+import { DEFAULT_PLATFORM } from '../registry/client.js';
 import { parseReference } from '../registry/reference.js';
-import type { Finding, Target } from '../types.js';
-import { days } from './image.js';
-
-/** What the report shows about a base image. */
-export interface BaseSummary {
-  source: BaseDiscovery['source'];
-  name?: string;
-  digest?: string;
-  confirmedByLayers?: boolean;
-  created?: string;
-  createdSource?: string;
-  ageDays?: number;
-  /** When the base tag now points to a newer image: since when that newer image exists. */
-  newerSince?: string;
-  staleDays?: number;
-  newerReleases?: string[];
-  evidence: string[];
-}
-
-export interface BaseCheckResult {
-  findings: Finding[];
-  /** Base tags observed now, for the ledger (so staleness can be measured from first sight). */
-  entries: NewEntry[];
-  base?: BaseSummary;
-}
+import type { BaseSummary, Finding, Target } from '../types.js';
+import { days } from './image-age.js';
+import type { ImageCheck } from './types.js';
 
 function summarize(d: BaseDiscovery, age: BaseAge | undefined): BaseSummary {
   const s: BaseSummary = { source: d.source, evidence: [...d.evidence, ...(age?.evidence ?? [])] };
@@ -89,78 +66,78 @@ function unconfirmed(target: Target, d: BaseDiscovery, shown: string, ledger: bo
   };
 }
 
-export async function baseChecks(
-  client: RegistryClient,
-  target: Target,
-  r: Resolution,
-  req: EffectiveRequirements,
-  opts: { ledger?: Ledger; now: Date },
-): Promise<BaseCheckResult> {
-  const base = req.groups.base?.value;
-  if (!base || base.mode === 'off') return { findings: [], entries: [] };
-  const discovery = await findBase(client, r, { candidates: base.candidates, platform: r.platform ?? DEFAULT_PLATFORM, ...(opts.ledger ? { ledger: opts.ledger } : {}) });
-  const findings: Finding[] = [];
-  const common = { target, digest: r.digest };
-  if (discovery.source === 'unknown') {
-    if (base.unknown !== 'ignore') {
+export const baseCheck: ImageCheck = {
+  name: 'base image',
+  on: 'image',
+  async run(image, ctx) {
+    const base = ctx.requirements.groups.base?.value;
+    if (!base || base.mode === 'off') return { findings: [] };
+    const { target, resolution: r } = image;
+    const ledger = ctx.ledger ? { ledger: ctx.ledger } : {};
+    const discovery = await findBase(ctx.client, r, { candidates: base.candidates, platform: r.platform ?? DEFAULT_PLATFORM, ...ledger });
+    const findings: Finding[] = [];
+    const common = { target, digest: r.digest };
+    if (discovery.source === 'unknown') {
+      if (base.unknown !== 'ignore') {
+        findings.push({
+          ...common,
+          rule: 'base.unknown',
+          severity: 'medium',
+          message: `the base image of ${target.ref} could not be identified`,
+          remedy:
+            'build with the org.opencontainers.image.base.name/.digest annotations (or labels) or with BuildKit provenance, or name candidate bases in the policy (base.candidates)',
+          evidence: { tried: discovery.evidence },
+        });
+      }
+      return { findings, base: summarize(discovery, undefined) };
+    }
+    const age = await baseAge(ctx.client, discovery, { ...ledger, now: ctx.now });
+    const summary = summarize(discovery, age);
+    const shown = discovery.name ?? discovery.digest ?? 'the base';
+    const evidence = { base: shown, baseDigest: discovery.digest ?? null, source: discovery.source, ...(summary.newerReleases ? { newerReleases: summary.newerReleases } : {}) };
+    if (discovery.confirmedByLayers !== true && base.unknown !== 'ignore') {
+      findings.push({ ...common, ...unconfirmed(target, discovery, shown, !!ctx.ledger), evidence: { ...evidence, confirmedByLayers: discovery.confirmedByLayers ?? null, tried: discovery.evidence } });
+    }
+    if (base.allowed && discovery.name) {
+      let repository: string | undefined;
+      try {
+        const p = parseReference(discovery.name);
+        repository = `${p.registry}/${p.repository}`;
+      } catch {
+        repository = undefined;
+      }
+      if (!repository || !base.allowed.some((g) => globMatch('repository', g, repository!))) {
+        findings.push({
+          ...common,
+          rule: 'base.not_allowed',
+          severity: 'high',
+          message: `${target.ref} is built on ${shown}, which is not among the allowed bases (${base.allowed.join(', ')})`,
+          remedy: 'rebuild FROM an allowed base, or add it to base.allowed in the policy',
+          evidence: { ...evidence, allowed: base.allowed },
+        });
+      }
+    }
+    if (base.maxAge && age.created && age.created.ageMs > base.maxAge.ms) {
       findings.push({
         ...common,
-        rule: 'base.unknown',
-        severity: 'medium',
-        message: `the base image of ${target.ref} could not be identified`,
-        remedy:
-          'build with the org.opencontainers.image.base.name/.digest annotations (or labels) or with BuildKit provenance, or name candidate bases in the policy (base.candidates)',
-        evidence: { tried: discovery.evidence },
-      });
-    }
-    return { findings, entries: [], base: summarize(discovery, undefined) };
-  }
-  const age = await baseAge(client, discovery, { ...(opts.ledger ? { ledger: opts.ledger } : {}), now: opts.now });
-  const summary = summarize(discovery, age);
-  const shown = discovery.name ?? discovery.digest ?? 'the base';
-  const evidence = { base: shown, baseDigest: discovery.digest ?? null, source: discovery.source, ...(summary.newerReleases ? { newerReleases: summary.newerReleases } : {}) };
-  if (discovery.confirmedByLayers !== true && base.unknown !== 'ignore') {
-    findings.push({ ...common, ...unconfirmed(target, discovery, shown, !!opts.ledger), evidence: { ...evidence, confirmedByLayers: discovery.confirmedByLayers ?? null, tried: discovery.evidence } });
-  }
-  if (base.allowed && discovery.name) {
-    let repository: string | undefined;
-    try {
-      const p = parseReference(discovery.name);
-      repository = `${p.registry}/${p.repository}`;
-    } catch {
-      repository = undefined;
-    }
-    if (!repository || !base.allowed.some((g) => globMatch('repository', g, repository!))) {
-      findings.push({
-        ...common,
-        rule: 'base.not_allowed',
+        rule: 'base.too_old',
         severity: 'high',
-        message: `${target.ref} is built on ${shown}, which is not among the allowed bases (${base.allowed.join(', ')})`,
-        remedy: 'rebuild FROM an allowed base, or add it to base.allowed in the policy',
-        evidence: { ...evidence, allowed: base.allowed },
+        message: `${target.ref} is built on ${shown}, created ${age.created.time} (${days(age.created.ageMs)} days ago, from its ${age.created.source}); the policy allows ${base.maxAge.text}`,
+        remedy: `rebuild on a current ${shown.replace(/@.*$/, '')}${summary.newerReleases ? ` (newer: ${summary.newerReleases.join(', ')})` : ''}`,
+        evidence: { ...evidence, created: age.created.time, createdSource: age.created.source, ageDays: days(age.created.ageMs), maxAge: base.maxAge.text },
       });
     }
-  }
-  if (base.maxAge && age.created && age.created.ageMs > base.maxAge.ms) {
-    findings.push({
-      ...common,
-      rule: 'base.too_old',
-      severity: 'high',
-      message: `${target.ref} is built on ${shown}, created ${age.created.time} (${days(age.created.ageMs)} days ago, from its ${age.created.source}); the policy allows ${base.maxAge.text}`,
-      remedy: `rebuild on a current ${shown.replace(/@.*$/, '')}${summary.newerReleases ? ` (newer: ${summary.newerReleases.join(', ')})` : ''}`,
-      evidence: { ...evidence, created: age.created.time, createdSource: age.created.source, ageDays: days(age.created.ageMs), maxAge: base.maxAge.text },
-    });
-  }
-  const newer = age.staleness?.newerSince;
-  if (base.maxStaleness && age.staleness?.moved && newer && newer.ageMs > base.maxStaleness.ms) {
-    findings.push({
-      ...common,
-      rule: 'base.stale',
-      severity: 'medium',
-      message: `${age.staleness.tag} has pointed to a newer image since ${newer.time} (${days(newer.ageMs)} days, from its ${newer.source}); ${target.ref} is still built on ${shown}; the policy allows ${base.maxStaleness.text}`,
-      remedy: `rebuild ${target.ref.replace(/[:@].*$/, '')} to pick up the newer base`,
-      evidence: { ...evidence, baseTag: age.staleness.tag, digestNow: age.staleness.digestNow, newerSince: newer.time, staleDays: days(newer.ageMs), maxStaleness: base.maxStaleness.text },
-    });
-  }
-  return { findings, entries: age.ledgerEntries, base: summary };
-}
+    const newer = age.staleness?.newerSince;
+    if (base.maxStaleness && age.staleness?.moved && newer && newer.ageMs > base.maxStaleness.ms) {
+      findings.push({
+        ...common,
+        rule: 'base.stale',
+        severity: 'medium',
+        message: `${age.staleness.tag} has pointed to a newer image since ${newer.time} (${days(newer.ageMs)} days, from its ${newer.source}); ${target.ref} is still built on ${shown}; the policy allows ${base.maxStaleness.text}`,
+        remedy: `rebuild ${target.ref.replace(/[:@].*$/, '')} to pick up the newer base`,
+        evidence: { ...evidence, baseTag: age.staleness.tag, digestNow: age.staleness.digestNow, newerSince: newer.time, staleDays: days(newer.ageMs), maxStaleness: base.maxStaleness.text },
+      });
+    }
+    return { findings, entries: age.ledgerEntries, base: summary };
+  },
+};

@@ -5,37 +5,18 @@
  * overwrite however often it is seen.
  */
 import { TagNotFoundError } from '../errors.js';
-import { classify, observationEntry, tagKind, type Classification } from '../ledger/state.js';
-import { parseReference } from '../registry/reference.js';
-import type { Ledger, LedgerSource, NewEntry, TagRef } from '../ledger/types.js';
-import type { LedgerRequirement } from '../policy/types.js';
-import { loadPublicKey } from '../signatures/signers.js';
-import type { Finding, Subject, Target } from '../types.js';
-import type { TargetResult } from '../verify.js';
-
-export interface LedgerCheckOptions {
-  source: LedgerSource;
-  actor?: string;
-  /** Per result index: tags the ledger has never seen fail (`tag.unrecorded`) instead of being recorded on first use. */
-  requireRecorded: boolean | ((index: number) => boolean);
-  /** Per result index: leave the ledger out for this image (policy ledger mode `off`). */
-  skip?: (index: number) => boolean;
-  /** Per result index: only entries up to this seq may approve (a required signed checkpoint's seq). */
-  approvalsUpTo?: (index: number) => number | undefined;
-}
-
-export interface LedgerCheckResult {
-  /** Findings per result index. */
-  findings: Map<number, Finding[]>;
-  /** Result indexes whose resolution error the ledger explains (a recorded tag that is gone). */
-  explained: Set<number>;
-  entries: NewEntry[];
-}
+import { observe, readTag } from '../ledger/observe.js';
+import type { Classification } from '../ledger/state.js';
+import { formatTagRef, unpinnedTagRef } from '../ledger/tag-ref.js';
+import type { NewEntry, TagRef } from '../ledger/types.js';
+import type { Finding, Subject, Target, TargetResult } from '../types.js';
+import { approvalsUpTo } from './checkpoint.js';
+import type { CheckOutput, TargetCheck } from './types.js';
 
 /** The tag a result speaks of, when it has one the ledger can track. */
 export function ledgerTag(r: TargetResult): TagRef | undefined {
   if (r.target.aliasOf) return undefined; // Kamal moves its latest alias on every deploy, by design
-  const s = r.subject;
+  const s = r.image;
   if (s) return s.tag && !s.target.ref.includes('@') ? { registry: s.registry, repository: s.repository, tag: s.tag } : undefined;
   return undefined;
 }
@@ -102,41 +83,44 @@ export function ledgerFinding(
   }
 }
 
-export async function checkLedger(ledger: Ledger, results: TargetResult[], opts: LedgerCheckOptions): Promise<LedgerCheckResult> {
-  const out: LedgerCheckResult = { findings: new Map(), explained: new Set(), entries: [] };
-  for (const [i, r] of results.entries()) {
-    if (opts.skip?.(i)) continue;
-    const requireRecorded = typeof opts.requireRecorded === 'function' ? opts.requireRecorded(i) : opts.requireRecorded;
+/**
+ * Each target's tag against the ledger: a resolved tag against the digest it approved, a tag that is
+ * gone against what it recorded (a recorded tag that is gone explains the resolution error). The
+ * policy's ledger mode `off` leaves the image out; trust `strict` (or `--require-recorded`) makes a
+ * tag the ledger never saw fail (`tag.unrecorded`) instead of being recorded on first use.
+ */
+export const ledgerCheck: TargetCheck = {
+  name: 'ledger',
+  on: 'target',
+  async run(r, ctx) {
+    const out: CheckOutput & { entries: NewEntry[] } = { findings: [], entries: [] };
+    const req = ctx.requirements?.groups.ledger.value;
+    const ledger = ctx.ledger;
+    if (!ledger || req?.mode === 'off') return out;
+    const requireRecorded = ctx.requireRecorded === true || req?.trust === 'strict';
     let tag = ledgerTag(r);
     let observed: { digest: string | null; platformDigests?: Record<string, string> } | undefined;
-    if (tag && r.subject) observed = observation(r.subject);
-    else if (!r.subject && r.error instanceof TagNotFoundError && !r.target.aliasOf) {
+    if (tag && r.image) observed = observation(r.image);
+    else if (!r.image && r.error instanceof TagNotFoundError && !r.target.aliasOf) {
       tag = tagOfMissing(r.target);
       observed = { digest: null };
     }
-    if (!tag || !observed) continue;
-    const history = await ledger.history(tag.registry, tag.repository, tag.tag);
-    const upTo = opts.approvalsUpTo?.(i);
-    const c = classify(history, observed, upTo !== undefined ? { approvalsUpTo: upTo } : {});
+    if (!tag || !observed) return out;
+    const t = await readTag(ledger, tag);
+    const upTo = await approvalsUpTo(r, ctx);
+    // A deploy target also observed as some image's base is pinned as a deploy tag (pinDeploy).
+    const { classification: c, entry } = observe(t, observed, { source: ctx.source, ...(ctx.actor ? { actor: ctx.actor } : {}), ...(upTo !== undefined ? { approvalsUpTo: upTo } : {}), pinDeploy: true });
     if (observed.digest === null) {
-      if (c.kind === 'unrecorded') continue; // never recorded: the resolution error speaks for itself
-      out.explained.add(i);
+      if (c.kind === 'unrecorded') return out; // never recorded: the resolution error speaks for itself
+      out.explained = true;
     }
-    const ref = `${tag.registry}/${tag.repository}:${tag.tag}`;
-    const finding = ledgerFinding(r.target, ref, observed.digest, c, { requireRecorded });
-    if (finding) out.findings.set(i, [finding]);
-    if (c.kind === 'unrecorded' && requireRecorded) continue; // strict mode records nothing on first sight
-    const entry = observationEntry(tag, observed, c, { source: opts.source, ...(opts.actor ? { actor: opts.actor } : {}) }, history);
-    // A deploy target that was also observed as some image's base: pin it as a deploy tag, so drift
-    // keeps holding it to its approval (an image cannot demote a deploy tag by naming it as its base).
-    if (tagKind(history) === 'base') {
-      if (entry) entry.role = 'deploy';
-      else if (observed.digest !== null) out.entries.push({ ...tag, digest: observed.digest, event: 'observed', source: opts.source, role: 'deploy', ...(opts.actor ? { actor: opts.actor } : {}) });
-    }
+    const finding = ledgerFinding(r.target, formatTagRef(tag), observed.digest, c, { requireRecorded });
+    if (finding) out.findings.push(finding);
+    if (c.kind === 'unrecorded' && requireRecorded) return out; // strict mode records nothing on first sight
     if (entry) out.entries.push(entry);
-  }
-  return out;
-}
+    return out;
+  },
+};
 
 export function observation(s: Subject): { digest: string; platformDigests?: Record<string, string> } {
   return Object.keys(s.platformDigests).length && s.platformDigest ? { digest: s.digest, platformDigests: s.platformDigests } : { digest: s.digest };
@@ -144,62 +128,5 @@ export function observation(s: Subject): { digest: string; platformDigests?: Rec
 
 /** The tag of a target that could not be resolved, when its reference names one. */
 function tagOfMissing(target: Target): TagRef | undefined {
-  try {
-    const p = parseReference(target.ref);
-    return p.tag && !p.digest ? { registry: p.registry, repository: p.repository, tag: p.tag } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * `ledger.checkpoint`: for each image whose policy names checkpoint signers, the seq up to which its
- * approvals count (the newest checkpoint's, when one of those signers signed it), or a failing
- * finding and no approvals at all when none did.
- */
-export async function checkpointCheck(
-  ledger: Ledger,
-  results: TargetResult[],
-  requirementOf: (index: number) => LedgerRequirement | undefined,
-  opts: { trustedRoot?: string } = {},
-): Promise<{ upTo: Map<number, number>; findings: Finding[] }> {
-  const out = { upTo: new Map<number, number>(), findings: [] as Finding[] };
-  const memo = new Map<string, Promise<{ seq: number; signer: string } | { reason: string }>>();
-  const { headOf, trustedSeq } = await import('../ledger/head.js');
-  for (const [i, r] of results.entries()) {
-    const req = requirementOf(i);
-    if (!req?.checkpoint || req.mode === 'off' || r.target.aliasOf) continue;
-    const cp = req.checkpoint;
-    const key = JSON.stringify(cp);
-    let verdict = memo.get(key);
-    if (!verdict) {
-      verdict = (async () => {
-        const keys = await Promise.all(cp.keys.map(async (k) => ({ source: k.path, key: await loadPublicKey(k) })));
-        const identities = cp.keyless.map((k) => ({
-          ...(k.identity ? { subject: k.identity } : {}),
-          ...(k.identityRegexp ? { subjectRegExp: k.identityRegexp } : {}),
-          ...(k.issuer ? { issuer: k.issuer } : {}),
-          ...(k.issuerRegexp ? { issuerRegExp: k.issuerRegexp } : {}),
-        }));
-        return trustedSeq(headOf(ledger), { ...(keys.length ? { keys } : {}), ...(identities.length ? { identities } : {}), ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}) });
-      })();
-      memo.set(key, verdict);
-    }
-    const v = await verdict;
-    if ('seq' in v) {
-      out.upTo.set(i, v.seq);
-      continue;
-    }
-    out.upTo.set(i, 0);
-    out.findings.push({
-      target: r.target,
-      ...(r.subject ? { digest: r.subject.digest } : {}),
-      rule: 'ledger.checkpoint',
-      severity: 'high',
-      message: `the digest ledger ${ledger.location} is not vouched for: ${v.reason}; no approval in it counts for ${r.target.ref}`,
-      remedy: 'sign the ledger head in the pipeline with a signer the policy names: `kamal-gate record --checkpoint-key KEY` (or --checkpoint-keyless), or `kamal-gate ledger checkpoint`',
-      evidence: { ledger: ledger.location, reason: v.reason },
-    });
-  }
-  return out;
+  return unpinnedTagRef(target.ref);
 }

@@ -1,6 +1,7 @@
 /**
- * Backend-independent pieces: validating entries read from storage, chaining a new batch, checking
- * the chain one entry at a time, and the in-memory index readers answer from.
+ * Backend-independent pieces: validating entries read from storage, chaining a new batch, reading
+ * and checking a stored chain one entry at a time (ChainReader), and the in-memory index readers
+ * answer from.
  */
 import { GENESIS_HASH, validatedEntryHash } from './hash.js';
 import {
@@ -163,9 +164,91 @@ export function linkProblem(entry: LedgerEntry, tip: ChainTip | null): string | 
   return undefined;
 }
 
+/** Where a chain stops verifying: the entry's seq (as stored, else the one expected there), its 1-based position among the values read, and why. */
+export interface ChainBreak {
+  seq: number;
+  position: number;
+  reason: string;
+}
+
 /**
- * The entries a reader answers from, with a by-tag index. Filled in chain order by the backends,
- * which check each entry (checkStored + linkProblem) before adding it.
+ * Walks a chain in order, one stored value at a time: checks each value's shape and hash
+ * (checkStored) and its link to the one before (linkProblem), keeps the tip, and adds each entry
+ * that verifies to `index` when there is one. The first value that does not verify is the break
+ * (`firstBroken`); after it nothing is checked, values are only counted. The one loop under every
+ * reader of a stored chain: the file parser (file-parser.ts, which also reads merge sides) and the
+ * PostgreSQL ledger's load and verify.
+ */
+export class ChainReader {
+  /** Values read, the ones after the break included. */
+  count = 0;
+  tip: ChainTip | null;
+  firstBroken?: ChainBreak;
+  private readonly names = new Map<string, string>();
+
+  /** Continues the chain `index` holds (from its tip), adding to it; without one, only checks. */
+  constructor(readonly index?: EntryIndex) {
+    this.tip = index?.tip ?? null;
+  }
+
+  get broken(): boolean {
+    return this.firstBroken !== undefined;
+  }
+
+  /** Reads the next stored value: the entry, or undefined when it breaks the chain (or the chain broke before). */
+  read(raw: unknown): LedgerEntry | undefined {
+    this.count++;
+    if (this.firstBroken) return undefined;
+    const checked = checkStored(raw);
+    const problem = checked.reason ?? linkProblem(checked.entry!, this.tip);
+    if (problem !== undefined) {
+      const stored = (raw as { seq?: unknown } | null)?.seq;
+      this.breakHere(problem, checked.entry?.seq ?? (typeof stored === 'number' ? stored : undefined));
+      return undefined;
+    }
+    const entry = checked.entry!;
+    if (this.index) {
+      // prev was just found equal to the previous entry's hash: keep one copy of that string. The
+      // names that repeat from entry to entry are kept once each too: less memory and less for the
+      // garbage collector to move, and map lookups on strings whose hash is already computed.
+      if (this.tip) entry.prev = this.tip.hash;
+      entry.registry = this.intern(entry.registry);
+      entry.repository = this.intern(entry.repository);
+      entry.tag = this.intern(entry.tag);
+      entry.event = this.intern(entry.event);
+      entry.source = this.intern(entry.source);
+      this.index.add(entry);
+    }
+    this.tip = { seq: entry.seq, hash: entry.hash };
+    return entry;
+  }
+
+  /** The next value is not an entry at all (a line that is not JSON): the chain breaks there, if it had not already. */
+  refuse(reason: string): void {
+    this.count++;
+    if (!this.firstBroken) this.breakHere(reason, undefined);
+  }
+
+  /** Counts a value after the break without looking at it. */
+  skip(): void {
+    this.count++;
+  }
+
+  private breakHere(reason: string, seq: number | undefined): void {
+    this.firstBroken = { seq: seq ?? (this.tip?.seq ?? 0) + 1, position: this.count, reason };
+  }
+
+  private intern<T extends string>(s: T): T {
+    const known = this.names.get(s);
+    if (known !== undefined) return known as T;
+    this.names.set(s, s);
+    return s;
+  }
+}
+
+/**
+ * The entries a reader answers from, with a by-tag index. Filled in chain order by ChainReader,
+ * which checks each entry (checkStored + linkProblem) before adding it.
  */
 export class EntryIndex {
   readonly entries: LedgerEntry[] = [];
@@ -178,7 +261,7 @@ export class EntryIndex {
     return last ? { seq: last.seq, hash: last.hash } : null;
   }
 
-  /** Adds one entry already checked with checkStored + linkProblem. */
+  /** Adds one entry already checked with checkStored + linkProblem (ChainReader). */
   add(entry: LedgerEntry): void {
     this.entries.push(entry);
     let repos = this.byTag.get(entry.registry);

@@ -2,7 +2,7 @@
  * Reading a file ledger: JSON Lines checked line by line as the bytes arrive (see LedgerParser), and
  * the rule for its last line (torn by a crash mid-write, or damaged after it was written).
  */
-import { EntryIndex, checkStored, linkProblem, type ChainTip } from './chain.js';
+import { ChainReader, EntryIndex } from './chain.js';
 
 const NL = 0x0a;
 
@@ -87,8 +87,9 @@ function readLastLine(text: string, terminated: boolean): { parsed: ReturnType<t
  * is held back until the end: when it is not JSON it is a torn write, reported apart and not counted.
  */
 export class LedgerParser {
-  private readonly result: ParsedLedger = { index: new EntryIndex(), lines: 0 };
-  private tip: ChainTip | null = null;
+  private readonly index = new EntryIndex();
+  private readonly reader = new ChainReader(this.index);
+  private torn: ParsedLedger['torn'];
   /** The last complete line seen, checked when the next one arrives (or at the end, as the last line). */
   private pending: Line | undefined;
   /** A line not yet ended: its bytes (none kept once past the limit), where it starts in the file. */
@@ -151,56 +152,25 @@ export class LedgerParser {
       // longer than any entry is torn only when it is all NUL bytes (a power loss after the file
       // grew): a writer never writes a line that long, so it is not an interrupted write of one.
       const { parsed, torn } = last.tooLong ? { parsed: undefined, torn: last.tooLong.allNul } : readLastLine(last.text, terminated);
-      if (torn) this.result.torn = { line: this.result.lines + 1, offset: last.start };
+      if (torn) this.torn = { line: this.reader.count + 1, offset: last.start };
       else this.check(last, parsed);
     }
-    return this.result;
+    const { count, firstBroken } = this.reader;
+    const result: ParsedLedger = { index: this.index, lines: count };
+    if (firstBroken) result.firstBroken = { seq: firstBroken.seq, line: firstBroken.position, reason: firstBroken.reason };
+    if (this.torn) result.torn = this.torn;
+    return result;
   }
 
-  private readonly names = new Map<string, string>();
-
-  private intern<T extends string>(s: T): T {
-    const known = this.names.get(s);
-    if (known !== undefined) return known as T;
-    this.names.set(s, s);
-    return s;
-  }
-
+  /** One line, to the chain reader: nothing is parsed once the chain has broken. */
   private check(line: Line, parsed?: ReturnType<typeof tryParse>): void {
-    const result = this.result;
-    result.lines++;
-    if (result.firstBroken) return;
-    const tip = this.tip;
-    const expectedSeq = (tip?.seq ?? 0) + 1;
-    if (line.tooLong) {
-      result.firstBroken = { seq: expectedSeq, line: result.lines, reason: tooLongReason() };
-      return;
-    }
+    const reader = this.reader;
+    if (reader.broken) return reader.skip();
+    if (line.tooLong) return reader.refuse(tooLongReason());
     const text = line.text;
     const json = parsed ?? (text === '' ? undefined : tryParse(text));
-    if (!json?.ok) {
-      result.firstBroken = { seq: expectedSeq, line: result.lines, reason: text === '' ? 'empty line' : 'not valid JSON' };
-      return;
-    }
-    const checked = checkStored(json.value);
-    const problem = checked.reason ?? linkProblem(checked.entry, tip);
-    if (problem) {
-      const seq = checked.entry?.seq ?? (typeof (json.value as { seq?: unknown })?.seq === 'number' ? (json.value as { seq: number }).seq : expectedSeq);
-      result.firstBroken = { seq, line: result.lines, reason: problem };
-      return;
-    }
-    const entry = checked.entry!;
-    // prev was just found equal to the previous entry's hash: keep one copy of that string. The
-    // names that repeat from entry to entry are kept once each too: less memory and less for the
-    // garbage collector to move, and map lookups on strings whose hash is already computed.
-    if (tip) entry.prev = tip.hash;
-    entry.registry = this.intern(entry.registry);
-    entry.repository = this.intern(entry.repository);
-    entry.tag = this.intern(entry.tag);
-    entry.event = this.intern(entry.event);
-    entry.source = this.intern(entry.source);
-    result.index.add(entry);
-    this.tip = { seq: entry.seq, hash: entry.hash };
+    if (!json?.ok) return reader.refuse(text === '' ? 'empty line' : 'not valid JSON');
+    reader.read(json.value);
   }
 }
 

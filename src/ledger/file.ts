@@ -20,6 +20,7 @@ import { LEDGER_ENTRY_MAX_BYTES, LEDGER_LINE_MAX_BYTES, type ParsedLedger } from
 import { parseLedgerHandle, readAt, readTail } from './file-tail.js';
 import { NOTHING_WRITTEN, errCode, fsRemedy } from './fs-errors.js';
 import { acquireLock } from './lock.js';
+import { formatTagRef } from './tag-ref.js';
 import { lstatNoLink, missingLedgerError, openNoFollow } from './no-follow.js';
 import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagRef } from './types.js';
 
@@ -166,7 +167,7 @@ export class FileLedger implements Ledger {
       if (long >= 0) {
         const e = entries[long]!;
         throw new LedgerUnavailableError(
-          `cannot append to ${this.path}: the entry for ${e.registry}/${e.repository}:${e.tag} would be a line of ${Buffer.byteLength(lines[long]!, 'utf8')} bytes, ` +
+          `cannot append to ${this.path}: the entry for ${formatTagRef(e)} would be a line of ${Buffer.byteLength(lines[long]!, 'utf8')} bytes, ` +
             `more than the ${LEDGER_ENTRY_MAX_BYTES} an entry may take (readers refuse lines over ${LEDGER_LINE_MAX_BYTES}). ${NOTHING_WRITTEN}`,
           this.path,
         );

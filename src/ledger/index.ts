@@ -2,9 +2,8 @@
  * The digest ledger (DESIGN.md, issue 3): which digest every tag pointed to, and when.
  *
  *   const ledger = await openLedger('.kamal/image-ledger.jsonl');   // or a postgres:// URL
- *   const history = await ledger.history(registry, repository, tag);
- *   const c = classify(history, { digest });                        // same | overwritten | …
- *   const entry = observationEntry({ registry, repository, tag }, { digest }, c, { source: 'verify' });
+ *   const t = await readTag(ledger, { registry, repository, tag });
+ *   const { classification, entry } = observe(t, { digest }, { source: 'verify' }); // same | overwritten | …
  *   if (entry) await ledger.append([entry]);
  *   await ledger.close();
  *
@@ -55,6 +54,8 @@ export {
   type Observation,
   type TagState,
 } from './state.js';
+export { expectedDigest, observe, observeBase, readTag, type BaseObserved, type ObserveOptions, type Observed, type TagRecord } from './observe.js';
+export { formatTagRef, parseTagRef, sameTagRef, tagRefOf, unpinnedTagRef } from './tag-ref.js';
 export * from './types.js';
 export { parseLedgerLocation, maskLedgerLocation, type LedgerLocation } from './location.js';
 export { LedgerError, LedgerUnavailableError } from '../errors.js';

@@ -14,7 +14,7 @@
 import type pg from 'pg';
 import { LedgerError, LedgerUnavailableError, UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
-import { EntryIndex, assertNewEntry, chainBatch, checkStored, linkProblem, type ChainTip } from './chain.js';
+import { ChainReader, EntryIndex, assertNewEntry, chainBatch, checkStored, type ChainTip } from './chain.js';
 import { MIGRATIONS, READ_COLUMNS, SCHEMA_VERSION, insertStatement, rowToEntry, type Row } from './postgres-schema.js';
 import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagRef } from './types.js';
 
@@ -223,14 +223,11 @@ export class PostgresLedger implements Ledger {
    * next process, which reads everything.)
    */
   private async refresh(): Promise<EntryIndex> {
+    const reader = new ChainReader(this.index);
     for await (const row of this.rowsAfter(this.index.tip?.seq ?? 0)) {
-      const checked = checkStored(rowToEntry(row));
-      const problem = checked.reason ?? linkProblem(checked.entry!, this.index.tip);
-      if (problem !== undefined) {
-        this.index = new EntryIndex(); // read everything again next time
-        throw this.untrusted(Number(row.seq), problem);
-      }
-      this.index.add(checked.entry!);
+      if (reader.read(rowToEntry(row))) continue;
+      this.index = new EntryIndex(); // read everything again next time
+      throw this.untrusted(reader.firstBroken!.seq, reader.firstBroken!.reason);
     }
     return this.index;
   }
@@ -263,18 +260,13 @@ export class PostgresLedger implements Ledger {
   }
 
   async verify(): Promise<ChainReport> {
-    let tip: ChainTip | null = null;
-    let entries = 0;
-    let firstBroken: { seq: number; reason: string } | undefined;
+    const reader = new ChainReader(); // checks only: every row is counted, checking stops at the first broken one
     for await (const row of this.rowsAfter(0)) {
-      entries++; // every row is counted; checking stops at the first broken one
-      if (firstBroken) continue;
-      const checked = checkStored(rowToEntry(row));
-      const problem = checked.reason ?? linkProblem(checked.entry!, tip);
-      if (problem !== undefined) firstBroken = { seq: Number(row.seq), reason: problem };
-      else tip = { seq: Number(row.seq), hash: row.hash };
+      if (reader.broken) reader.skip();
+      else reader.read(rowToEntry(row));
     }
-    return firstBroken ? { ok: false, entries, firstBroken } : { ok: true, entries };
+    const b = reader.firstBroken;
+    return b ? { ok: false, entries: reader.count, firstBroken: { seq: b.seq, reason: b.reason } } : { ok: true, entries: reader.count };
   }
 
   async readCheckpoint(): Promise<string | undefined> {

@@ -2,7 +2,7 @@
 import type { Ledger } from '../ledger/types.js';
 import type { RegistryClient, Resolution } from '../registry/client.js';
 import { formatReference, type ImageReference } from '../registry/reference.js';
-import type { Platform } from '../types.js';
+import type { Platform } from '../registry/oci.js';
 import { describePrefix, fetchBase, isPrefix, matchTag } from './layers.js';
 
 export interface DiscoveryContext {

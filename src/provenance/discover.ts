@@ -4,7 +4,7 @@
  */
 import type { Ledger } from '../ledger/types.js';
 import type { RegistryClient, Resolution } from '../registry/client.js';
-import type { Platform } from '../types.js';
+import type { Platform } from '../registry/oci.js';
 import { fromAnnotations } from './annotations.js';
 import { fromBuildpacks } from './buildpacks.js';
 import { fromCandidates } from './candidates.js';

@@ -8,7 +8,7 @@ import { seenDigests } from '../ledger/state.js';
 import type { Ledger } from '../ledger/types.js';
 import type { RegistryClient, Resolution } from '../registry/client.js';
 import { formatReference, type ImageReference } from '../registry/reference.js';
-import type { Platform } from '../types.js';
+import type { Platform } from '../registry/oci.js';
 
 /** Older digests of a candidate tag (from the ledger) tried when its current one does not match. */
 const MAX_LEDGER_DIGESTS = 20;

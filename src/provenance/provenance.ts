@@ -9,7 +9,7 @@
 import { isUnanswered } from '../errors.js';
 import type { Repo } from '../registry/client.js';
 import { formatReference } from '../registry/reference.js';
-import type { Descriptor } from '../types.js';
+import type { Descriptor } from '../registry/oci.js';
 import { baseName, confirmBase, type Confirmation, type DiscoveryContext } from './context.js';
 import { PROVENANCE_TYPES, readProvenanceStatement, type ImageMaterial } from './slsa.js';
 import type { BaseDiscovery } from './types.js';

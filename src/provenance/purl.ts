@@ -5,7 +5,7 @@
  */
 import { parseReference, validateDigest, type ImageReference } from '../registry/reference.js';
 import { parsePlatform } from '../registry/manifest.js';
-import type { Platform } from '../types.js';
+import type { Platform } from '../registry/oci.js';
 
 export interface DockerPurl {
   /** The image, normalized; `tag` set when the purl has one (no digest: see `digest`). */

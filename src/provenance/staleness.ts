@@ -9,7 +9,7 @@ import type { LedgerEntry, NewEntry } from '../ledger/types.js';
 import type { RegistryClient, Resolution } from '../registry/client.js';
 import { platformDigestMap } from '../registry/manifest.js';
 import { formatReference, type ImageReference } from '../registry/reference.js';
-import type { Platform } from '../types.js';
+import type { Platform } from '../registry/oci.js';
 import { createdOf, ledgerFirstSeen } from './created.js';
 import { dated, formatAge } from './dates.js';
 import { fetchBase } from './layers.js';

@@ -3,7 +3,7 @@
  * findings. Every result carries `evidence`, the facts (in words) that led to it.
  */
 import type { NewEntry } from '../ledger/types.js';
-import type { Platform } from '../types.js';
+import type { Platform } from '../registry/oci.js';
 
 /** Which source identified the base, in the order they are tried. */
 export type BaseSource = 'annotation' | 'provenance' | 'buildpacks' | 'layers' | 'unknown';

@@ -3,7 +3,7 @@
  * per run however many lookups ask for it. Redirects to a CDN never carry credentials (http.ts).
  */
 import { ProtocolError } from '../errors.js';
-import type { Descriptor } from '../types.js';
+import type { Descriptor } from './oci.js';
 import { fail, type RegistryApi } from './api.js';
 import type { RunContent } from './content.js';
 import { verifyDigest } from './digest.js';

@@ -3,7 +3,7 @@
  * endpoint modules (manifests, blobs, referrers, tags, resolve) over one authenticated request layer
  * (api.ts), one run's content store (content.ts) and one run's snapshot of tag answers.
  */
-import type { Descriptor, Platform } from '../types.js';
+import type { Descriptor, Platform } from './oci.js';
 import { RegistryApi } from './api.js';
 import { Authenticator, type Endpoint } from './auth.js';
 import { Blobs } from './blobs.js';

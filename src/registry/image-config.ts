@@ -3,7 +3,7 @@
  * and read for the facts the checks use: created, labels, platform, layer diff IDs.
  */
 import { ProtocolError } from '../errors.js';
-import type { Descriptor } from '../types.js';
+import type { Descriptor } from './oci.js';
 import { CONFIG_MAX_BYTES, type ImageManifest } from './manifest.js';
 import type { ImageConfigFacts, Repo } from './types.js';
 

@@ -3,7 +3,7 @@
  * confusion, CVE-2021-41190). Platform choice in an index is in platforms.ts.
  */
 import { ProtocolError } from '../errors.js';
-import type { Descriptor, Platform } from '../types.js';
+import type { Descriptor, Platform } from './oci.js';
 import { printable } from '../printable.js';
 import { validateDigest } from './reference.js';
 import { normalizePlatform } from './platforms.js';

@@ -3,7 +3,7 @@
  * by tag or digest, hashed and checked against the digest asked for or the one the registry claims.
  */
 import { DigestMismatchError, ProtocolError } from '../errors.js';
-import type { Descriptor } from '../types.js';
+import type { Descriptor } from './oci.js';
 import { fail, refName, type RegistryApi } from './api.js';
 import type { RunContent } from './content.js';
 import { checkNotModified, computeDigest, digestAlgorithm, verifyDigest } from './digest.js';

@@ -42,7 +42,7 @@
  * arm, ignores `os.features`, and tries an empty variant last for an arm host with a variant.
  * test/registry/platform-choice.test.ts runs both on the same indexes and shows each difference.
  */
-import type { Descriptor, Platform } from '../types.js';
+import type { Descriptor, Platform } from './oci.js';
 
 /** An entry's platform as an index writes it. */
 export type EntryPlatform = NonNullable<Descriptor['platform']>;

@@ -5,7 +5,7 @@
  */
 import { NotFoundError, PlatformMissingError, ProtocolError, TagNotFoundError } from '../errors.js';
 import { printable } from '../printable.js';
-import type { Descriptor, Platform } from '../types.js';
+import type { Descriptor, Platform } from './oci.js';
 import { fetchImageConfig, type BlobSource } from './image-config.js';
 import { IMAGE_CONFIG_TYPES, configPlatform, formatPlatform, hostRuns, indexPlatforms, samePlatform, selectPlatform, type ImageManifest } from './manifest.js';
 import { formatReference, type ImageReference } from './reference.js';

@@ -2,7 +2,7 @@
  * The plain data the registry client hands out: a repository, a manifest as fetched, an image
  * config's facts, and a reference's resolution (tag → digest → platform manifest → config).
  */
-import type { Platform } from '../types.js';
+import type { Platform } from './oci.js';
 import type { ImageIndex, ImageManifest, Manifest } from './manifest.js';
 import type { ImageReference } from './reference.js';
 

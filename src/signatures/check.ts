@@ -2,11 +2,11 @@
  * The signature and attestation checks of one resolved image: discovery, verification against the
  * requirement's signers, findings. The only network use is the registry; the trusted root is local.
  *
- *   const findings = await signatureChecks(client, r.target, r.subject, r.resolution, req, { trustedRoot });
+ *   const { findings } = await signatureChecks(client, image, req, { trustedRoot });
  */
 import type { AttestationRequirement, AttestationsRequirement, EffectiveRequirements, Origin, SignaturesRequirement } from '../policy/types.js';
-import type { RegistryClient, Resolution } from '../registry/client.js';
-import type { Finding, Subject, Target } from '../types.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { Finding, ResolvedImage, Subject } from '../types.js';
 import { readStatement, matchDigest } from './binding.js';
 import { coveredDigests } from './coverage.js';
 import { discover } from './discover.js';
@@ -99,12 +99,11 @@ function referenceSettings(r: SignaturesRequirement): Pick<VerifyContext, 'refer
 
 export async function signatureChecks(
   client: RegistryClient,
-  target: Target,
-  subject: Subject,
-  resolution: Resolution,
+  image: ResolvedImage,
   req: EffectiveRequirements,
   opts: SignatureCheckOptions = {},
 ): Promise<SignatureCheckResult> {
+  const { target, resolution } = image;
   const sig = req.groups.signatures?.value;
   const att = req.groups.attestations?.value;
   const sigReqs: Array<{ value: SignaturesRequirement; own?: NonNullable<Finding['requirement']> }> = [];
@@ -117,10 +116,10 @@ export async function signatureChecks(
   const wantAtt = attReqs.length > 0;
   if (!wantSig && !wantAtt) return { findings: [] };
   const { root } = await loadTrustedRoot(opts);
-  const digests = deployedDigests(subject);
+  const digests = deployedDigests(image);
   const discovery = await discover(client, {
-    registry: subject.registry,
-    repository: subject.repository,
+    registry: image.registry,
+    repository: image.repository,
     digests,
     ...(resolution.index ? { index: resolution.index } : {}),
     ...(sig?.repository ? { signatureRepository: sig.repository } : {}),
@@ -128,13 +127,13 @@ export async function signatureChecks(
   });
   // What a docker-reference may name under signatures.reference: match: the image's own repository (signatures kept in
   // signatures.repository still name the image, as cosign writes them), or one of the requirement's allowedReferences.
-  const repositories = [`${subject.registry}/${subject.repository}`];
+  const repositories = [`${image.registry}/${image.repository}`];
   const findings: Finding[] = [];
   for (const { value, own } of sigReqs) {
     const specs = await signerSpecs(value.keys, value.keyless);
     const ctx: VerifyContext = { root, tlog: value.tlog, digests, repositories, ...referenceSettings(value) };
     const ev = evaluate(discovery.candidates.filter((c) => c.kind === 'signature'), specs, ctx);
-    const found = signatureFindings(target, subject, value, specs, ev, discovery);
+    const found = signatureFindings(target, image, value, specs, ev, discovery);
     findings.push(...(own ? found.map((f) => ({ ...f, message: `${f.message} (required by the ${own.origin.rule})`, requirement: own })) : found));
   }
   if (wantAtt) {
@@ -143,7 +142,7 @@ export async function signatureChecks(
     for (const { value, own } of attReqs) {
       const results: AttestationResult[] = [];
       for (const a of value.require) results.push(await attestationResult(a, discovery.candidates, ctx));
-      const found = attestationFindings(target, subject, results, discovery);
+      const found = attestationFindings(target, image, results, discovery);
       findings.push(...(own ? found.map((f) => ({ ...f, message: `${f.message} (required by the ${own.origin.rule})`, requirement: own })) : found));
     }
   }

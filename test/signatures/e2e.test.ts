@@ -12,7 +12,7 @@ import type { EffectiveRequirements, KeylessIdentity, SignaturesRequirement } fr
 import { RegistryClient } from '../../src/registry/client.js';
 import { parseReference } from '../../src/registry/reference.js';
 import { signatureChecks } from '../../src/signatures/index.js';
-import { toSubject } from '../../src/verify.js';
+import { resolvedImage } from '../../src/verify.js';
 import type { Finding, Target } from '../../src/types.js';
 import { ImageBuilder, type PushedImage } from '../helpers/image-builder.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -51,7 +51,7 @@ async function check(img: PushedImage, req: EffectiveRequirements, label?: strin
   try {
     const target: Target = { ref: img.ref, role: 'app', name: 'web', platforms: [AMD64] };
     const r = await client.resolve(parseReference(img.ref), [AMD64]);
-    const res = await signatureChecks(client, target, toSubject(target, r), r, req, { trustedRoot: rootPath, cacheDir: dir });
+    const res = await signatureChecks(client, resolvedImage(target, r), req, { trustedRoot: rootPath, cacheDir: dir });
     if (label) requests[label] = res.discovery!.requests;
     return res.findings;
   } finally {

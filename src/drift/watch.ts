@@ -1,38 +1,13 @@
 /**
- * What `kamal-gate drift --watch` adds to a drift round: a shard of the ledger per runner, a
- * Prometheus endpoint, a Slack-compatible webhook on drift, and rounds on an interval until stopped.
+ * `kamal-gate drift --watch`: rounds on an interval until stopped, a Prometheus endpoint
+ * (`--metrics`), and a Slack-compatible webhook when a round finds drift (`--webhook`, also without
+ * --watch). One round itself is run.ts; this file only repeats it and reports on it.
  */
-import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { request } from 'undici';
-import { UsageError } from './errors.js';
-import type { TagRef } from './ledger/types.js';
-import { redact, registerSecret } from './redact.js';
-import type { DriftItem } from './drift.js';
-
-export interface Shard {
-  /** 1-based. */
-  index: number;
-  count: number;
-}
-
-/** `I/N`, 1 ≤ I ≤ N. */
-export function parseShard(text: string): Shard {
-  const m = /^([0-9]+)\/([0-9]+)$/.exec(text.trim());
-  const index = m ? Number(m[1]) : NaN;
-  const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || count > 10_000 || index < 1 || index > count) {
-    throw new UsageError(`--shard: "${text}" is not I/N with 1 ≤ I ≤ N (e.g. --shard 2/4 for the second of four runners)`);
-  }
-  return { index, count };
-}
-
-/** Whether a tag belongs to a shard: by a hash of its name, so every runner splits the ledger alike. */
-export function inShard(tag: TagRef, shard: Shard): boolean {
-  if (shard.count === 1) return true;
-  const h = createHash('sha256').update(`${tag.registry}/${tag.repository}:${tag.tag}`).digest();
-  return (h.readUInt32BE(0) % shard.count) + 1 === shard.index;
-}
+import { UsageError } from '../errors.js';
+import { redact, registerSecret } from '../redact.js';
+import type { DriftItem } from './run.js';
 
 /** `15m`, `1h`, `30s`, `2d`: at least one second. */
 export function parseInterval(text: string): number {
@@ -148,4 +123,66 @@ export async function postWebhook(url: string, payload: { text: string }): Promi
   });
   await res.body.dump();
   if (res.statusCode >= 300) throw new Error(`the webhook answered ${res.statusCode}`);
+}
+
+/** What the loop needs to know of a round the caller ran (and printed). */
+export interface RoundOutcome {
+  exitCode: number;
+  /** Tags found overwritten, rolled back or deleted. */
+  drifted: DriftItem[];
+  /** Tags that could not be checked. */
+  errors: number;
+  tags: number;
+  ms: number;
+}
+
+export interface RoundsOptions {
+  /** Repeat every `intervalMs` until `signal` aborts; without it, one round and its exit code. */
+  watch: boolean;
+  intervalMs: number;
+  metrics: DriftMetrics;
+  /** `--webhook`: POSTed to when a round finds drift other than the round before reported. */
+  webhook?: { url: string; ledger: string };
+  /** For a webhook that failed (the rounds go on). */
+  warn: (message: string) => void;
+  /**
+   * Stops the rounds (SIGTERM or SIGINT, wired by the caller): the round in flight finishes, a wait
+   * for the next one ends at once, and the loop returns 0.
+   */
+  signal?: AbortSignal;
+}
+
+/** Runs `round` once, or with `watch` until stopped; returns the exit code. */
+export async function driftRounds(round: () => Promise<RoundOutcome>, opts: RoundsOptions): Promise<number> {
+  let lastDrift = '';
+  for (;;) {
+    const r = await round();
+    opts.metrics.round({ tags: r.tags, drift: r.drifted.length, errors: r.errors, ms: r.ms });
+    const key = r.drifted.map((d) => `${d.ref}|${d.observed}`).sort().join('\n');
+    if (opts.webhook && r.drifted.length && key !== lastDrift) {
+      try {
+        await postWebhook(opts.webhook.url, webhookPayload(r.drifted, opts.webhook.ledger));
+      } catch (e) {
+        opts.warn(`the drift webhook failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    lastDrift = key;
+    if (!opts.watch) return r.exitCode;
+    if (opts.signal?.aborted) return 0;
+    await sleep(opts.intervalMs, opts.signal);
+    if (opts.signal?.aborted) return 0;
+  }
+}
+
+/** Waits `ms`, or until `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

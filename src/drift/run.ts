@@ -1,0 +1,90 @@
+/**
+ * One drift round: every tag in the ledger (or in this runner's shard) re-resolved at its registry
+ * (one request per tag) and compared with the digest the ledger approved for it. Built for cron:
+ * bounded concurrency, one batch of ledger entries for what changed, nothing appended when nothing did.
+ */
+import { isKamalGateError, NotFoundError } from '../errors.js';
+import { expectedDigest, observe, observeBase, readTag, type ObserveOptions } from '../ledger/observe.js';
+import type { ClassificationKind } from '../ledger/state.js';
+import { formatTagRef } from '../ledger/tag-ref.js';
+import type { Ledger, LedgerSource, NewEntry, TagRef } from '../ledger/types.js';
+import { mapConcurrent } from '../map-concurrent.js';
+import type { RegistryClient } from '../registry/client.js';
+import { inShard, type Shard } from './shard.js';
+
+export interface DriftItem {
+  tag: TagRef;
+  ref: string;
+  /** What the tag points to now; null when it is gone; undefined when the registry could not say. */
+  observed?: string | null;
+  /**
+   * For a deploy tag, how it compares with its approval; for a base tag (only ever observed as some
+   * image's base), `base_moved` when upstream moved it since it was last observed (information for
+   * staleness, never drift) or `base_same`.
+   */
+  kind?: ClassificationKind | 'base_moved' | 'base_same';
+  approved?: string;
+  approvedFirstSeen?: string;
+  observedFirstSeen?: string;
+  error?: { kind: string; message: string; exitCode: number };
+  /** The tag was dropped with `kamal-gate ledger forget`: not checked. */
+  forgotten?: boolean;
+}
+
+export interface DriftResult {
+  items: DriftItem[];
+  entries: NewEntry[];
+}
+
+export const DRIFT_KINDS = new Set<ClassificationKind>(['overwritten', 'rolled_back', 'deleted']);
+
+export interface RunDriftOptions {
+  concurrency?: number;
+  source?: LedgerSource;
+  actor?: string;
+  shard?: Shard;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One tag: what it points to now, against the ledger, and the entry that records it. */
+async function checkTag(ledger: Ledger, client: RegistryClient, tag: TagRef, opts: ObserveOptions): Promise<{ item: DriftItem; entry: NewEntry | null }> {
+  const item: DriftItem = { tag, ref: formatTagRef(tag) };
+  const t = await readTag(ledger, tag);
+  const base = t.kind === 'base';
+  // `ledger forget`: no longer tracked.
+  if (t.state.forgotten && !base) return { item: { ...item, kind: undefined, forgotten: true }, entry: null };
+  let observed: string | null | undefined;
+  try {
+    observed = await client.tagDigest({ registry: tag.registry, repository: tag.repository }, tag.tag, expectedDigest(t));
+  } catch (e) {
+    if (e instanceof NotFoundError) observed = null;
+    else {
+      const err = isKamalGateError(e) ? e : undefined;
+      item.error = { kind: err?.kind ?? 'internal', message: err?.message ?? String(e), exitCode: err?.exitCode ?? 3 };
+    }
+  }
+  if (observed === undefined) return { item, entry: null };
+  item.observed = observed;
+  if (base) {
+    const o = observeBase(t, observed, opts);
+    item.kind = o.moved ? 'base_moved' : 'base_same';
+    if (o.last) item.approved = o.last;
+    return { item, entry: o.entry };
+  }
+  const { classification: c, entry } = observe(t, { digest: observed }, opts);
+  item.kind = c.kind;
+  if (c.previous) item.approved = c.previous;
+  if (c.firstSeenPrevious) item.approvedFirstSeen = c.firstSeenPrevious;
+  if (c.firstSeenObserved) item.observedFirstSeen = c.firstSeenObserved;
+  return { item, entry };
+}
+
+export async function runDrift(ledger: Ledger, client: RegistryClient, opts: RunDriftOptions = {}): Promise<DriftResult> {
+  const all = await ledger.tags();
+  const tags = opts.shard ? all.filter((t) => inShard(t, opts.shard!)) : all;
+  // One token for many repositories of a registry, where its token service allows it.
+  client.expectRepositories(tags.map((t) => ({ registry: t.registry, repository: t.repository })));
+  const observeOpts: ObserveOptions = { source: opts.source ?? 'drift', ...(opts.actor ? { actor: opts.actor } : {}) };
+  const checked = await mapConcurrent(tags, opts.concurrency ?? 32, (tag) => checkTag(ledger, client, tag, observeOpts), opts.onProgress);
+  return { items: checked.map((c) => c.item), entries: checked.map((c) => c.entry).filter((e): e is NewEntry => e !== null) };
+}
