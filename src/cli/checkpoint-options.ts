@@ -1,22 +1,16 @@
 /** Signing the ledger's head: the options every writing command shares, and `kamal-gate ledger checkpoint`. */
-import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { CheckpointSigner } from '../ledger/checkpoint-format.js';
 import type { Ledger } from '../ledger/types.js';
+import { ledgerCheckpointReport } from '../report/ledger-models.js';
 import { openLedgerFor, type LedgerFlags } from './ledger-options.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export interface CheckpointFlags {
   /** `--checkpoint-key FILE`: PKCS#8 PEM, or cosign's encrypted format with COSIGN_PASSWORD. */
   checkpointKey?: string;
   /** `--checkpoint-keyless`: Sigstore keyless signing (GitHub Actions OIDC or SIGSTORE_ID_TOKEN). */
   checkpointKeyless?: boolean;
-}
-
-export function addCheckpointOptions(cmd: Command): Command {
-  return cmd
-    .option('--checkpoint-key <file>', 'sign the ledger head with this private key (PKCS#8 PEM, or cosign\'s encrypted key with COSIGN_PASSWORD); default $KAMAL_GATE_CHECKPOINT_KEY')
-    .option('--checkpoint-keyless', 'sign the ledger head keyless through Sigstore (GitHub Actions OIDC, or SIGSTORE_ID_TOKEN)');
 }
 
 /**
@@ -49,7 +43,7 @@ export async function ledgerCheckpointCommand(opts: LedgerFlags & CheckpointFlag
     const { signHead } = await import('../ledger/head.js');
     const cp = await signHead(ledger, signer);
     if (!cp) throw new UsageError(`${ledger.location} has no entries: nothing to sign`);
-    if (opts.format === 'json') io.out(JSON.stringify({ schema: 'kamal-gate/ledger-checkpoint/v1', ledger: ledger.location, seq: cp.seq, hash: cp.hash, time: cp.time, signer: signer.describe }, null, 2) + '\n');
+    if (opts.format === 'json') io.out(JSON.stringify(ledgerCheckpointReport(ledger.location, cp, signer.describe), null, 2) + '\n');
     else io.out(`${ledger.location}: head seq ${cp.seq} (${cp.hash}) signed by ${signer.describe} at ${cp.time}\n`);
     return 0;
   } finally {

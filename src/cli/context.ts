@@ -17,6 +17,7 @@ import {
 import { parsePlatform } from '../registry/manifest.js';
 import { parseReference } from '../registry/reference.js';
 import type { DeployPlan, Platform, Target } from '../types.js';
+import type { Io } from './io.js';
 
 export interface TargetOptions {
   configFile?: string;
@@ -48,7 +49,7 @@ export interface Plan {
 }
 
 /** Explicit refs, or the Kamal config in the current folder (or -c). */
-export async function loadTargets(refs: string[], opts: TargetOptions, env: NodeJS.ProcessEnv): Promise<Plan> {
+export async function loadTargets(refs: string[], opts: TargetOptions, io: Pick<Io, 'env' | 'cwd'>): Promise<Plan> {
   if (refs.length > 0) {
     if (opts.configFile || opts.destination) {
       throw new UsageError('give either image references or a Kamal config (-c/-d), not both');
@@ -63,7 +64,8 @@ export async function loadTargets(refs: string[], opts: TargetOptions, env: Node
     configFile: opts.configFile,
     destination: opts.destination,
     version: opts.version,
-    env,
+    env: io.env,
+    cwd: io.cwd,
   });
   return { plan, config, targets: plan.targets, notes: plan.notes };
 }
@@ -79,10 +81,10 @@ export function parsePlatforms(values: string[] | undefined): Platform[] | undef
   });
 }
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw new UsageError('--registry-password-stdin reads the password from standard input; pipe it in (e.g. echo "$PASSWORD" | kamal-gate …)');
+async function readStdin(io: Io): Promise<string> {
+  if (io.stdin.isTTY) throw new UsageError('--registry-password-stdin reads the password from standard input; pipe it in (e.g. echo "$PASSWORD" | kamal-gate …)');
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
+  for await (const c of io.stdin.chunks()) chunks.push(c);
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
@@ -106,15 +108,16 @@ export function openContentCache(opts: RegistryOptions, env: NodeJS.ProcessEnv, 
 export async function makeClient(
   opts: RegistryOptions,
   targets: Target[],
-  env: NodeJS.ProcessEnv,
-  warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+  io: Io,
 ): Promise<RegistryClient> {
+  const env = io.env;
+  const warn = (m: string): void => io.err(`warning: ${m}\n`);
   const sources = [];
   if (opts.registryUsername !== undefined || opts.registryPasswordStdin) {
     if (!opts.registryUsername || !opts.registryPasswordStdin) {
       throw new UsageError('--registry-username and --registry-password-stdin go together');
     }
-    const password = await readStdin();
+    const password = await readStdin(io);
     if (!password) throw new UsageError('--registry-password-stdin: standard input was empty');
     registerBasicAuth(opts.registryUsername, password);
     const server = opts.registryServer ?? (targets[0] ? parseReference(targets[0].ref).registry : undefined);

@@ -1,17 +1,19 @@
 import { existsSync } from 'node:fs';
-import { DriftMetrics, parseInterval, parseShard, postWebhook, serveMetrics, webhookPayload, webhookUrl, type Shard } from '../drift-service.js';
-import { DRIFT_KINDS, runDrift, type DriftItem } from '../drift.js';
+import { resolve } from 'node:path';
+import { DRIFT_KINDS, runDrift, type DriftItem } from '../drift/run.js';
+import { parseShard, type Shard } from '../drift/shard.js';
+import { DriftMetrics, driftRounds, parseInterval, serveMetrics, webhookUrl, type RoundOutcome } from '../drift/watch.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_CONFIG_FILE } from '../kamal/index.js';
 import type { ClassificationKind } from '../ledger/state.js';
 import type { Ledger } from '../ledger/types.js';
 import type { RegistryClient } from '../registry/client.js';
+import { driftReport, type DriftSummary } from '../report/drift-model.js';
 import { table } from '../report/table.js';
-import { VERSION } from '../version.js';
 import { combineExitCodes } from '../verify.js';
 import { loadTargets, makeClient, type RegistryOptions, type TargetOptions } from './context.js';
 import { actorFrom, openLedgerFor, type LedgerFlags } from './ledger-options.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export interface DriftOptions extends RegistryOptions, LedgerFlags, TargetOptions {
   format: 'text' | 'json';
@@ -33,16 +35,8 @@ function describe(i: DriftItem): string {
   return `now ${i.observed}${seen}; the ledger approved ${i.approved}${i.approvedFirstSeen ? ` (first seen ${i.approvedFirstSeen})` : ''}`;
 }
 
-interface Round {
-  exitCode: number;
-  drifted: DriftItem[];
-  errors: number;
-  tags: number;
-  ms: number;
-}
-
 /** One drift round: check every tag (of this shard), append what changed, print the result. */
-async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions, io: Io, ctx: { concurrency: number; shard?: Shard; progress: boolean }): Promise<Round> {
+async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions, io: Io, ctx: { concurrency: number; shard?: Shard; progress: boolean }): Promise<RoundOutcome> {
   const started = performance.now();
   const requestsBefore = client.stats.total().requests;
   const result = await runDrift(ledger, client, {
@@ -60,7 +54,7 @@ async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions,
   const exitCode = combineExitCodes([drifted.length ? 1 : 0, ...errors.map((e) => e.error!.exitCode)]);
   const ms = performance.now() - started;
   const requests = client.stats.total().requests - requestsBefore;
-  const summary = {
+  const summary: DriftSummary = {
     tags: result.items.length,
     unchanged: result.items.filter((i) => i.kind === 'same' || i.kind === 'restored').length,
     overwritten: drifted.filter((i) => i.kind === 'overwritten').length,
@@ -72,19 +66,17 @@ async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions,
     errors: errors.length,
   };
   if (opts.format === 'json') {
-    const doc = {
-      schema: 'kamal-gate/drift/v1',
-      tool: { name: 'kamal-gate', version: VERSION },
+    const doc = driftReport({
       ledger: ledger.location,
-      ...(ctx.shard ? { shard: `${ctx.shard.index}/${ctx.shard.count}` } : {}),
+      ...(ctx.shard ? { shard: ctx.shard } : {}),
       summary,
-      drift: drifted.map((i) => ({ ref: i.ref, kind: i.kind, observed: i.observed, approved: i.approved, approvedFirstSeen: i.approvedFirstSeen, observedFirstSeen: i.observedFirstSeen })),
-      baseMoved: baseMoved.map((i) => ({ ref: i.ref, observed: i.observed, previous: i.approved })),
-      errors: errors.map((i) => ({ ref: i.ref, kind: i.error!.kind, message: i.error!.message })),
+      drifted,
+      baseMoved,
+      errors,
       entriesWritten: result.entries.length,
-      stats: opts.stats ? { requests, wallMs: Math.round(ms) } : undefined,
+      ...(opts.stats ? { stats: { requests, wallMs: Math.round(ms) } } : {}),
       exitCode,
-    };
+    });
     io.out(JSON.stringify(doc, opts.watch ? undefined : null, opts.watch ? undefined : 2) + '\n');
   } else {
     const lines: string[] = [];
@@ -121,58 +113,33 @@ export async function driftCommand(opts: DriftOptions, io: Io, isTty: boolean): 
   if (opts.webhook !== undefined) webhookUrl(opts.webhook);
   // A Kamal config beside the ledger supplies registry credentials (and the default ledger
   // location); drift checks every tag in the ledger, so the version does not matter.
-  const config = opts.configFile ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
-  const { plan, targets } = config ? await loadTargets([], { ...opts, configFile: config, version: opts.version ?? 'drift' }, io.env) : { plan: undefined, targets: [] };
+  const config = opts.configFile ?? (existsSync(resolve(io.cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
+  const { plan, targets } = config ? await loadTargets([], { ...opts, configFile: config, version: opts.version ?? 'drift' }, io) : { plan: undefined, targets: [] };
   // drift only checks what the ledger holds: a missing ledger is a mistake, not zero tags that pass.
   const ledger = (await openLedgerFor(opts, io, plan, { mustExist: true }))!;
   const metrics = new DriftMetrics();
   const served = opts.metrics ? await serveMetrics(opts.metrics, metrics) : undefined;
   if (served) io.err(`metrics on ${served.url}\n`);
   const ctx = { concurrency, ...(shard ? { shard } : {}), progress: isTty && !opts.quiet && !opts.watch };
-  let stopping = false;
-  let wake: (() => void) | undefined;
-  const stop = () => {
-    stopping = true;
-    wake?.();
-  };
-  if (opts.watch) {
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  }
+  // SIGTERM or SIGINT stops the rounds (the one in flight finishes): the loop only sees the AbortSignal.
+  const stopper = new AbortController();
+  const unsubscribe = opts.watch ? io.onSignal(['SIGTERM', 'SIGINT'], () => stopper.abort()) : undefined;
   try {
-    const client = await makeClient(opts, targets, io.env, (m) => io.err(`warning: ${m}\n`));
+    const client = await makeClient(opts, targets, io);
     try {
-      let lastDrift = '';
-      for (;;) {
-        const r = await round(ledger, client, opts, io, ctx);
-        metrics.round({ tags: r.tags, drift: r.drifted.length, errors: r.errors, ms: r.ms });
-        const key = r.drifted.map((d) => `${d.ref}|${d.observed}`).sort().join('\n');
-        if (opts.webhook && r.drifted.length && key !== lastDrift) {
-          try {
-            await postWebhook(opts.webhook, webhookPayload(r.drifted, ledger.location));
-          } catch (e) {
-            io.err(`warning: the drift webhook failed: ${e instanceof Error ? e.message : String(e)}\n`);
-          }
-        }
-        lastDrift = key;
-        if (!opts.watch) return r.exitCode;
-        if (stopping) return 0;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, interval);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = undefined;
-        if (stopping) return 0;
-      }
+      return await driftRounds(() => round(ledger, client, opts, io, ctx), {
+        watch: opts.watch ?? false,
+        intervalMs: interval,
+        metrics,
+        ...(opts.webhook ? { webhook: { url: opts.webhook, ledger: ledger.location } } : {}),
+        warn: (m) => io.err(`warning: ${m}\n`),
+        signal: stopper.signal,
+      });
     } finally {
       await client.close();
     }
   } finally {
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
+    unsubscribe?.();
     served?.server.close();
     await ledger.close();
   }

@@ -26,7 +26,7 @@ import { mkdirSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { checkHookFile, commitTemp, DEFAULT_HOOKS_DIR, hooksFolder, readHookFile, writeHookFile, writeTemp } from './hook-files.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export const HOOK_NAME = 'pre-deploy';
 export const BEGIN = '# >>> kamal-gate pre-deploy gate >>>';
@@ -127,7 +127,7 @@ function checkExtra(extra: string | undefined): string {
   return s;
 }
 
-export async function hookInstallCommand(opts: HookInstallOptions, io: Io, cwd = process.cwd()): Promise<number> {
+export async function hookInstallCommand(opts: HookInstallOptions, io: Io, cwd = io.cwd): Promise<number> {
   const extra = checkExtra(opts.command);
   const { dir, file, original, shown, shownOriginal } = hookPaths(opts, cwd);
   mkdirSync(dir, { recursive: true });
@@ -168,7 +168,7 @@ export async function hookInstallCommand(opts: HookInstallOptions, io: Io, cwd =
   return 0;
 }
 
-export async function hookUninstallCommand(opts: { dir?: string }, io: Io, cwd = process.cwd()): Promise<number> {
+export async function hookUninstallCommand(opts: { dir?: string }, io: Io, cwd = io.cwd): Promise<number> {
   const { file, original, shown, shownOriginal } = hookPaths(opts, cwd);
   const existing = readHookFile(file, shown);
   if (!existing) {

@@ -1,30 +1,16 @@
-import { formatPlatform } from '../registry/manifest.js';
-import { formatReference, parseReference } from '../registry/reference.js';
+import { parseReference } from '../registry/reference.js';
+import { inspectReport } from '../report/inspect-model.js';
 import { renderStats } from '../report/text.js';
 import { makeClient, parsePlatforms, type RegistryOptions } from './context.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export async function inspectCommand(ref: string, opts: RegistryOptions & { format: 'text' | 'json'; stats?: boolean }, io: Io): Promise<number> {
   const started = performance.now();
   const parsed = parseReference(ref);
-  const client = await makeClient(opts, [{ ref, role: 'app', name: ref }], io.env, (m) => io.err(`warning: ${m}\n`));
+  const client = await makeClient(opts, [{ ref, role: 'app', name: ref }], io);
   try {
     const r = await client.resolve(parsed, parsePlatforms(opts.platform));
-    const doc = {
-      schema: 'kamal-gate/inspect/v1',
-      ref: formatReference({ ...parsed, digest: undefined }),
-      digest: r.digest,
-      mediaType: r.mediaType,
-      size: r.size,
-      platforms: r.platforms.map(formatPlatform),
-      platform: r.platform ? formatPlatform(r.platform) : undefined,
-      platformDigest: r.index ? r.manifestDigest : undefined,
-      platformMediaType: r.index ? r.manifest.mediaType : undefined,
-      annotations: { ...(r.index?.annotations ?? {}), ...r.manifest.annotations },
-      config: r.config
-        ? { digest: r.config.digest, mediaType: r.config.mediaType, created: r.config.created, labels: r.config.labels, layers: r.config.diffIds.length }
-        : undefined,
-    };
+    const doc = inspectReport(parsed, r);
     if (opts.format === 'json') io.out(JSON.stringify(doc, null, 2) + '\n');
     else {
       const lines = [

@@ -14,10 +14,11 @@ import { open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises
 import { basename, dirname, join } from 'node:path';
 import { LedgerError, LedgerUnavailableError, UsageError } from '../errors.js';
 import { fsRemedy } from '../ledger/fs-errors.js';
+import { formatTagRef } from '../ledger/tag-ref.js';
 import { parseLedger } from '../ledger/file.js';
 import { mergeLedgers, type Decision, type LedgerMergeResult, type MergeSide, type TagConflict } from '../ledger/merge.js';
 import { FILE_LIMITS, readUserFile } from '../user-file.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export interface MergeFileArgs {
   base: string;
@@ -78,7 +79,7 @@ function summary(path: string, r: LedgerMergeResult): string {
 }
 
 function ref(c: TagConflict): string {
-  return `${c.registry}/${c.repository}:${c.tag}`;
+  return formatTagRef(c);
 }
 
 function decision(d: Decision): string {

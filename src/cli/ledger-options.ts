@@ -1,21 +1,14 @@
 /** Where the digest ledger lives, who is writing to it, and how each command opens it. */
 import { dirname, join, resolve } from 'node:path';
-import type { Command } from 'commander';
 import { parseLedgerLocation } from '../ledger/location.js';
 import type { Ledger, LedgerSource } from '../ledger/types.js';
 import type { DeployPlan } from '../types.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export const DEFAULT_LEDGER = join('.kamal', 'image-ledger.jsonl');
 
 export interface LedgerFlags {
   ledger?: string | false;
-}
-
-export function addLedgerOption(cmd: Command, withNo = false): Command {
-  cmd.option('--ledger <path|url>', `digest ledger: a file path (default ${DEFAULT_LEDGER} beside the Kamal config; not a symbolic link) or postgres://… ($KAMAL_GATE_LEDGER_URL)`);
-  if (withNo) cmd.option('--no-ledger', 'do not read or write the digest ledger');
-  return cmd;
 }
 
 /**
@@ -38,10 +31,10 @@ function checked(location: string, origin: string): string {
  * The ledger location: --ledger, then $KAMAL_GATE_LEDGER_URL, then `.kamal/image-ledger.jsonl` in
  * the folder that holds the Kamal config's `config/` folder (the app root), else the current folder.
  */
-export function ledgerLocation(flags: LedgerFlags, env: NodeJS.ProcessEnv, plan?: DeployPlan): string {
-  const explicit = explicitLedgerLocation(flags, env);
+export function ledgerLocation(flags: LedgerFlags, io: Pick<Io, 'env' | 'cwd'>, plan?: DeployPlan): string {
+  const explicit = explicitLedgerLocation(flags, io.env);
   if (explicit !== undefined) return explicit;
-  const root = plan ? resolve(dirname(plan.configFile), '..') : process.cwd();
+  const root = plan ? resolve(dirname(plan.configFile), '..') : io.cwd;
   return join(root, DEFAULT_LEDGER);
 }
 
@@ -70,7 +63,7 @@ export interface OpenLedgerMode {
 export async function openLedgerFor(flags: LedgerFlags, io: Io, plan?: DeployPlan, mode: OpenLedgerMode = {}): Promise<Ledger | undefined> {
   if (flags.ledger === false) return undefined;
   if (!plan && mode.defaultWithoutPlan === false && explicitLedgerLocation(flags, io.env) === undefined) return undefined;
-  const location = ledgerLocation(flags, io.env, plan);
+  const location = ledgerLocation(flags, io, plan);
   // Loaded here, not at start-up: only commands that open the ledger pay for it (and pg only for postgres://).
   const { openLedger } = await import('../ledger/index.js');
   const ledger = await openLedger(location, {

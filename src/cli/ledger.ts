@@ -1,10 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { LedgerError } from '../errors.js';
 import { tagState } from '../ledger/state.js';
+import { formatTagRef } from '../ledger/tag-ref.js';
 import { parseReference } from '../registry/reference.js';
+import { ledgerExportReport, ledgerHistoryReport, ledgerTagRow, ledgerTagsReport, ledgerVerifyReport, type CheckpointStatus, type LedgerTagRow } from '../report/ledger-models.js';
 import { table } from '../report/table.js';
 import { checkpointRoot, openLedgerFor, type LedgerFlags } from './ledger-options.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 /**
  * `kamal-gate ledger verify`: checks the whole hash chain and names the first broken entry, then the
@@ -14,7 +16,7 @@ export async function ledgerVerifyCommand(opts: LedgerFlags & { format: 'text' |
   const ledger = (await openLedgerFor(opts, io, undefined, { mustExist: true, checkHead: false }))!;
   try {
     const report = await ledger.verify();
-    let checkpoint: { seq: number; time: string; signer: string; unsigned: number } | null = null;
+    let checkpoint: CheckpointStatus | null = null;
     let checkpointProblem: string | undefined;
     if (report.ok) {
       const { checkHead } = await import('../ledger/head.js');
@@ -28,7 +30,7 @@ export async function ledgerVerifyCommand(opts: LedgerFlags & { format: 'text' |
     }
     const code = report.ok && !checkpointProblem ? 0 : 2;
     if (opts.format === 'json') {
-      io.out(JSON.stringify({ schema: 'kamal-gate/ledger-verify/v2', ledger: ledger.location, ...report, ok: code === 0, checkpoint, ...(checkpointProblem ? { checkpointProblem } : {}), exitCode: code }, null, 2) + '\n');
+      io.out(JSON.stringify(ledgerVerifyReport(ledger.location, report, checkpoint, checkpointProblem, code), null, 2) + '\n');
     } else if (checkpointProblem) {
       io.out(`${checkpointProblem}\n`);
     } else if (report.ok) {
@@ -58,8 +60,10 @@ export async function ledgerShowCommand(ref: string | undefined, opts: LedgerFla
     if (ref) {
       const p = parseReference(ref);
       const history = await ledger.history(p.registry, p.repository, p.tag ?? 'latest');
-      if (opts.format === 'json') io.out(JSON.stringify({ schema: 'kamal-gate/ledger-history/v1', ref: `${p.registry}/${p.repository}:${p.tag}`, entries: history }, null, 2) + '\n');
-      else if (!history.length) io.out(`${p.registry}/${p.repository}:${p.tag} is not in ${ledger.location}\n`);
+      // A REF with a digest and no tag is looked up as `latest` but shown as given (`…:undefined`), as it always was.
+      const shown = formatTagRef({ registry: p.registry, repository: p.repository, tag: String(p.tag) });
+      if (opts.format === 'json') io.out(JSON.stringify(ledgerHistoryReport(shown, history), null, 2) + '\n');
+      else if (!history.length) io.out(`${shown} is not in ${ledger.location}\n`);
       else {
         const rows = history.map((e) => [String(e.seq), e.time, e.event, e.source, e.digest ?? '-', e.actor ?? '']);
         const state = tagState(history);
@@ -68,12 +72,12 @@ export async function ledgerShowCommand(ref: string | undefined, opts: LedgerFla
       return 0;
     }
     const tags = await ledger.tags();
-    const summary = [];
+    const summary: LedgerTagRow[] = [];
     for (const t of tags) {
       const state = tagState(await ledger.history(t.registry, t.repository, t.tag));
-      summary.push({ ref: `${t.registry}/${t.repository}:${t.tag}`, approved: state.approved ?? null, current: state.current ?? null, lastEvent: state.last?.event, lastTime: state.last?.time });
+      summary.push(ledgerTagRow(t, state));
     }
-    if (opts.format === 'json') io.out(JSON.stringify({ schema: 'kamal-gate/ledger-tags/v1', ledger: ledger.location, tags: summary }, null, 2) + '\n');
+    if (opts.format === 'json') io.out(JSON.stringify(ledgerTagsReport(ledger.location, summary), null, 2) + '\n');
     else {
       const rows = summary.map((s) => [s.ref, s.approved ?? '-', s.current === s.approved ? '' : s.current === null ? 'deleted' : `now ${s.current}`, `${s.lastEvent} ${s.lastTime}`]);
       io.out(`${table(['TAG', 'APPROVED', 'DRIFT', 'LAST'], rows)}\n${summary.length} tags in ${ledger.location}\n`);
@@ -89,7 +93,7 @@ export async function ledgerExportCommand(opts: LedgerFlags & { output?: string 
   const ledger = (await openLedgerFor(opts, io, undefined, { mustExist: true }))!;
   try {
     const entries = await ledger.all();
-    const text = JSON.stringify({ schema: 'kamal-gate/ledger-export/v1', ledger: ledger.location, entries }, null, 2) + '\n';
+    const text = JSON.stringify(ledgerExportReport(ledger.location, entries), null, 2) + '\n';
     if (opts.output) {
       await writeFile(opts.output, text);
       io.err(`${entries.length} entries written to ${opts.output}\n`);

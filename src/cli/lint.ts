@@ -6,49 +6,33 @@
 import { dirname, resolve } from 'node:path';
 import { configChecks } from '../checks/config.js';
 import { readDeployPlanAndConfig } from '../kamal/index.js';
-import { lintApp } from '../kamal/lint.js';
+import { lintApp } from '../kamal/lint/index.js';
 import { decide } from '../policy/decide.js';
 import { printable } from '../printable.js';
 import { loadPolicy } from '../policy/load.js';
 import type { DecidedFinding } from '../policy/types.js';
 import { verdictOf } from '../report/ci.js';
 import { renderVerifyGithub } from '../report/github.js';
-import { findingReport, toolInfo, VERIFY_SCHEMA, type FindingReport, type VerifyReport } from '../report/model.js';
+import { lintFindingReport, lintReport, type LintReport } from '../report/lint-model.js';
+import { VERIFY_SCHEMA, type VerifyReport } from '../report/model.js';
 import { renderVerifySarif } from '../report/sarif.js';
 import { SEVERITY_RANK } from '../types.js';
 import type { TargetOptions } from './context.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 import { LINT_FORMATS, type LintFormat } from './formats.js';
 export { LINT_FORMATS, type LintFormat };
-export const LINT_SCHEMA = 'kamal-gate/lint/v1';
 
 export interface LintOptions extends TargetOptions {
   format: LintFormat;
   policy?: string;
 }
 
-export interface LintFindingReport extends FindingReport {
-  image: { role: string; name: string; ref: string };
-}
-
-export interface LintReport {
-  schema: typeof LINT_SCHEMA;
-  tool: VerifyReport['tool'];
-  config: string;
-  files: string[];
-  destination?: string;
-  policy: { file: string; origin: string };
-  findings: LintFindingReport[];
-  notes: string[];
-  exitCode: number;
-}
-
 /** The version only names the app image here; lint needs none, so a stand-in keeps git out of it. */
 const NO_VERSION = 'unversioned';
 
 export async function runLint(opts: LintOptions, io: Io, now = new Date()): Promise<LintReport> {
-  const cwd = process.cwd();
+  const cwd = io.cwd;
   const env = io.env;
   const common = { configFile: opts.configFile, destination: opts.destination, env, cwd };
   const hasVersion = Boolean(opts.version || env['KAMAL_VERSION'] || env['VERSION']);
@@ -57,12 +41,8 @@ export async function runLint(opts: LintOptions, io: Io, now = new Date()): Prom
   const { policy, origin } = await loadPolicy({ path: opts.policy, cwd: appRoot });
   const lint = await lintApp({ root: config.root, targets: plan.targets, appRoot, cwd, env });
   const decision = decide(configChecks(lint.findings, policy), policy, now);
-  const findings = [...decision.findings].sort(worstFirst).map(
-    (f): LintFindingReport => ({ ...findingReport(f), image: { role: f.target.role, name: f.target.name, ref: f.target.ref } }),
-  );
-  return {
-    schema: LINT_SCHEMA,
-    tool: toolInfo(),
+  const findings = [...decision.findings].sort(worstFirst).map(lintFindingReport);
+  return lintReport({
     config: config.configFile,
     files: config.files,
     ...(config.destination !== undefined ? { destination: config.destination } : {}),
@@ -70,7 +50,7 @@ export async function runLint(opts: LintOptions, io: Io, now = new Date()): Prom
     findings,
     notes: [...config.notes, ...lint.notes],
     exitCode: decision.exitCode,
-  };
+  });
 }
 
 function worstFirst(a: DecidedFinding, b: DecidedFinding): number {

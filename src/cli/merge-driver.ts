@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import { parseLedgerLocation } from '../ledger/location.js';
 import { DEFAULT_LEDGER } from './ledger-options.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export const LEDGER_DRIVER = 'kamal-gate-ledger';
 export const CHECKPOINT_DRIVER = 'kamal-gate-checkpoint';
@@ -180,7 +180,7 @@ function removeLines(file: string, shown: string, lines: readonly string[], io: 
   }
 }
 
-export async function mergeDriverInstallCommand(opts: { ledger?: string }, io: Io, cwd = process.cwd()): Promise<number> {
+export async function mergeDriverInstallCommand(opts: { ledger?: string }, io: Io, cwd = io.cwd): Promise<number> {
   const { top, rel, lines } = locate(opts, cwd);
   addLines(join(top, ATTRIBUTES), ATTRIBUTES, lines, io);
   const info = infoAttributes(top);
@@ -209,7 +209,7 @@ export async function mergeDriverInstallCommand(opts: { ledger?: string }, io: I
   return 0;
 }
 
-export async function mergeDriverUninstallCommand(opts: { ledger?: string }, io: Io, cwd = process.cwd()): Promise<number> {
+export async function mergeDriverUninstallCommand(opts: { ledger?: string }, io: Io, cwd = io.cwd): Promise<number> {
   const { top, lines } = locate(opts, cwd);
   removeLines(join(top, ATTRIBUTES), ATTRIBUTES, lines, io);
   const info = infoAttributes(top);

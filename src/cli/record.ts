@@ -2,31 +2,22 @@ import { existsSync } from 'node:fs';
 import { ledgerFinding, ledgerTag, observation } from '../checks/ledger.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_CONFIG_FILE } from '../kamal/index.js';
-import { classify, observationEntry, tagState } from '../ledger/state.js';
+import { observe, readTag } from '../ledger/observe.js';
+import { formatTagRef, parseTagRef, sameTagRef, unpinnedTagRef } from '../ledger/tag-ref.js';
 import type { Ledger, NewEntry, TagRef } from '../ledger/types.js';
-import { parseReference } from '../registry/reference.js';
+import { recordReport, type RecordRow } from '../report/record-model.js';
 import { table } from '../report/table.js';
-import type { Target } from '../types.js';
-import { combineExitCodes, resolveTargets, type TargetResult } from '../verify.js';
+import type { Target, TargetResult } from '../types.js';
+import { combineExitCodes, resolveTargets } from '../verify.js';
 import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
 import { checkpointSigner, signAfterWrite, type CheckpointFlags } from './checkpoint-options.js';
 import { actorFrom, openLedgerFor, type LedgerFlags } from './ledger-options.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export interface RecordOptions extends TargetOptions, RegistryOptions, LedgerFlags, CheckpointFlags {
   format: 'text' | 'json';
   /** `--approve-move REF@DIGEST`, repeatable: approve a tag that moved, to exactly this digest. */
   approveMove?: string[];
-}
-
-interface Row {
-  ref: string;
-  role: string;
-  digest: string | null;
-  /** approved | unchanged | refused | approved-move | not-approved */
-  change: string;
-  approved?: string;
-  message?: string;
 }
 
 interface MoveRequest {
@@ -37,16 +28,12 @@ interface MoveRequest {
 
 function parseMoves(values: string[] | undefined): MoveRequest[] {
   return (values ?? []).map((arg) => {
-    const p = parseReference(arg);
-    if (!p.digest || !p.tag) {
+    const p = parseTagRef(arg);
+    if (!p?.digest) {
       throw new UsageError(`--approve-move ${arg}: name the tag and the digest it must point to (REGISTRY/REPOSITORY:TAG@sha256:…), as \`kamal-gate verify\` or \`ledger show\` prints them`);
     }
-    return { tag: { registry: p.registry, repository: p.repository, tag: p.tag }, digest: p.digest, arg };
+    return { tag: p.tag, digest: p.digest, arg };
   });
-}
-
-function refOf(t: TagRef): string {
-  return `${t.registry}/${t.repository}:${t.tag}`;
 }
 
 /**
@@ -65,16 +52,16 @@ export async function recordCommand(refs: string[], opts: RecordOptions, io: Io)
   const hasConfig = opts.configFile !== undefined || opts.destination !== undefined || existsSync(DEFAULT_CONFIG_FILE);
   // With moves only, the config names where the ledger is and the registry credentials; the app
   // version is not needed (its images are not approved here).
-  const loaded = !movesOnly ? await loadTargets(refs, opts, io.env) : hasConfig ? await loadTargets([], { ...opts, version: opts.version ?? 'approve-move' }, io.env) : { plan: undefined, targets: [] as Target[] };
-  const targets = movesOnly ? moves.map((m): Target => ({ ref: refOf(m.tag), role: 'app', name: refOf(m.tag) })) : loaded.targets;
+  const loaded = !movesOnly ? await loadTargets(refs, opts, io) : hasConfig ? await loadTargets([], { ...opts, version: opts.version ?? 'approve-move' }, io) : { plan: undefined, targets: [] as Target[] };
+  const targets = movesOnly ? moves.map((m): Target => ({ ref: formatTagRef(m.tag), role: 'app', name: formatTagRef(m.tag) })) : loaded.targets;
   if (!movesOnly) {
     for (const m of moves) {
-      if (!targets.some((t) => sameTag(t.ref, m.tag))) targets.push({ ref: refOf(m.tag), role: 'app', name: refOf(m.tag) });
+      if (!targets.some((t) => sameTag(t.ref, m.tag))) targets.push({ ref: formatTagRef(m.tag), role: 'app', name: formatTagRef(m.tag) });
     }
   }
   const ledger = (await openLedgerFor(opts, io, loaded.plan))!;
   try {
-    const client = await makeClient(opts, loaded.targets.length ? loaded.targets : targets, io.env, (m) => io.err(`warning: ${m}\n`));
+    const client = await makeClient(opts, loaded.targets.length ? loaded.targets : targets, io);
     try {
       const results = await resolveTargets(client, targets, { platforms: parsePlatforms(opts.platform) });
       const actor = actorFrom(io.env) ?? (io.env['USER'] ? `user:${io.env['USER']}` : undefined);
@@ -86,13 +73,7 @@ export async function recordCommand(refs: string[], opts: RecordOptions, io: Io)
       const errors = results.filter((r) => r.error && !r.absent);
       const exitCode = combineExitCodes([...errors.map((r) => r.error!.exitCode), violations ? 1 : 0]);
       if (opts.format === 'json') {
-        io.out(
-          JSON.stringify(
-            { schema: 'kamal-gate/record/v2', ledger: ledger.location, recorded: rows, entriesWritten: entries.length, errors: errors.map((r) => ({ ref: r.target.ref, kind: r.error!.kind, message: r.error!.message })), exitCode },
-            null,
-            2,
-          ) + '\n',
-        );
+        io.out(JSON.stringify(recordReport(ledger.location, rows, entries.length, errors, exitCode), null, 2) + '\n');
       } else io.out(renderText(rows, errors, entries.length, ledger.location));
       return exitCode;
     } finally {
@@ -104,31 +85,27 @@ export async function recordCommand(refs: string[], opts: RecordOptions, io: Io)
 }
 
 function sameTag(ref: string, tag: TagRef): boolean {
-  try {
-    const p = parseReference(ref);
-    return p.registry === tag.registry && p.repository === tag.repository && p.tag === tag.tag && !p.digest;
-  } catch {
-    return false;
-  }
+  const t = unpinnedTagRef(ref);
+  return t !== undefined && sameTagRef(t, tag);
 }
 
-async function decide(ledger: Ledger, results: TargetResult[], moves: MoveRequest[], actor: string | undefined): Promise<{ rows: Row[]; entries: NewEntry[]; violations: boolean }> {
-  const rows: Row[] = [];
+async function decide(ledger: Ledger, results: TargetResult[], moves: MoveRequest[], actor: string | undefined): Promise<{ rows: RecordRow[]; entries: NewEntry[]; violations: boolean }> {
+  const rows: RecordRow[] = [];
   const entries: NewEntry[] = [];
   let violations = false;
   const meta = { source: 'record' as const, ...(actor ? { actor } : {}) };
   const seen = new Set<string>();
   for (const r of results) {
     const tag = ledgerTag(r);
-    if (!tag || !r.subject) continue;
-    const ref = refOf(tag);
+    if (!tag || !r.image) continue;
+    const ref = formatTagRef(tag);
     if (seen.has(ref)) continue;
     seen.add(ref);
     const role = r.target.role;
-    const history = await ledger.history(tag.registry, tag.repository, tag.tag);
-    const observed = observation(r.subject);
-    const c = classify(history, observed);
-    const move = moves.find((m) => refOf(m.tag) === ref);
+    const observed = observation(r.image);
+    const t = await readTag(ledger, tag);
+    const { classification: c, entry: observedEntry } = observe(t, observed, meta);
+    const move = moves.find((m) => formatTagRef(m.tag) === ref);
     if (move) {
       if (observed.digest !== move.digest) {
         violations = true;
@@ -147,10 +124,9 @@ async function decide(ledger: Ledger, results: TargetResult[], moves: MoveReques
     }
     switch (c.kind) {
       case 'unrecorded': {
-        const entry = observationEntry(tag, observed, c, meta, history);
-        if (entry) entries.push(entry);
+        if (observedEntry) entries.push(observedEntry);
         // A forgotten tag recorded again starts afresh: say so.
-        rows.push({ ref, role, digest: observed.digest, change: 'approved', ...(tagState(history).forgotten ? { message: 'tracked again after `ledger forget`' } : {}) });
+        rows.push({ ref, role, digest: observed.digest, change: 'approved', ...(t.state.forgotten ? { message: 'tracked again after `ledger forget`' } : {}) });
         break;
       }
       case 'same':
@@ -165,15 +141,15 @@ async function decide(ledger: Ledger, results: TargetResult[], moves: MoveReques
     }
   }
   for (const m of moves) {
-    if (!seen.has(refOf(m.tag)) && !results.some((r) => r.error && sameTag(r.target.ref, m.tag))) {
+    if (!seen.has(formatTagRef(m.tag)) && !results.some((r) => r.error && sameTag(r.target.ref, m.tag))) {
       violations = true;
-      rows.push({ ref: refOf(m.tag), role: 'app', digest: null, change: 'not approved', message: `--approve-move ${m.arg}: the tag could not be resolved` });
+      rows.push({ ref: formatTagRef(m.tag), role: 'app', digest: null, change: 'not approved', message: `--approve-move ${m.arg}: the tag could not be resolved` });
     }
   }
   return { rows, entries, violations };
 }
 
-function renderText(rows: Row[], errors: TargetResult[], written: number, location: string): string {
+function renderText(rows: RecordRow[], errors: TargetResult[], written: number, location: string): string {
   let out = table(['IMAGE', 'ROLE', 'DIGEST', 'LEDGER'], rows.map((r) => [r.ref, r.role, r.digest ?? '-', r.change])) + '\n';
   for (const r of rows) {
     if (r.change === 'refused') {

@@ -1,28 +1,12 @@
 import { table } from '../report/table.js';
+import { targetsReport } from '../report/targets-model.js';
 import { loadTargets, type TargetOptions } from './context.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export async function targetsCommand(opts: TargetOptions & { format: 'text' | 'json' }, io: Io): Promise<number> {
-  const { plan, targets, notes } = await loadTargets([], opts, io.env);
+  const { plan, targets, notes } = await loadTargets([], opts, io);
   if (opts.format === 'json') {
-    const doc = {
-      schema: 'kamal-gate/targets/v1',
-      config: plan?.configFile,
-      destination: plan?.destination,
-      version: plan?.version,
-      versionSource: plan?.versionSource,
-      targets: targets.map((t) => ({
-        role: t.role,
-        name: t.name,
-        ref: t.ref,
-        source: t.source,
-        ...(t.aliasOf ? { aliasOf: t.aliasOf } : {}),
-        ...(t.optional ? { optional: true } : {}),
-        ...(t.platforms ? { platforms: t.platforms } : {}),
-      })),
-      notes,
-    };
-    io.out(JSON.stringify(doc, null, 2) + '\n');
+    io.out(JSON.stringify(targetsReport(plan, targets, notes), null, 2) + '\n');
     return 0;
   }
   const rows = targets.map((t) => [t.role, t.name, t.ref, t.source ? `${t.source.file}:${t.source.line}` : '-']);

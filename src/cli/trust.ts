@@ -1,7 +1,7 @@
 /** `kamal-gate trust refresh`: the one online step, fetching the current Sigstore trusted root through TUF. */
 import { EXIT } from '../errors.js';
 import { refreshTrustedRoot } from '../signatures/trust.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export async function trustRefreshCommand(opts: { cacheDir?: string; mirror?: string }, io: Io): Promise<number> {
   try {

@@ -10,12 +10,12 @@ import { findingReport, imageReport, toolInfo, VERIFY_SCHEMA, type VerifyReport 
 import { renderStats, renderVerifyText } from '../report/text.js';
 import { verifyTargets } from '../verify.js';
 import { DEFAULT_CONFIG_FILE, type LoadedConfig } from '../kamal/index.js';
-import { lintApp } from '../kamal/lint.js';
+import { lintApp } from '../kamal/lint/index.js';
 import type { DeployPlan, Finding } from '../types.js';
 import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
 import { actorFrom, checkpointRoot, openLedgerFor, sourceFrom, type LedgerFlags } from './ledger-options.js';
 import type { VerifyFormat } from './formats.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 import { commandLineSigners, type SignerFlags } from './signers.js';
 import { commandLineAttestations, type AttestationFlags } from './attestation-flags.js';
 
@@ -41,9 +41,9 @@ function emitReport(report: VerifyReport, format: VerifyFormat, io: Io): void {
   io.out(renderVerifyText(report));
 }
 
-async function lintPlan(plan: DeployPlan, config: LoadedConfig, env: NodeJS.ProcessEnv): Promise<Finding[]> {
+async function lintPlan(plan: DeployPlan, config: LoadedConfig, io: Io): Promise<Finding[]> {
   const appRoot = resolve(dirname(config.configPath), '..');
-  return (await lintApp({ root: config.root, targets: plan.targets, appRoot, cwd: process.cwd(), env })).findings;
+  return (await lintApp({ root: config.root, targets: plan.targets, appRoot, cwd: io.cwd, env: io.env })).findings;
 }
 
 /** Said when `verify REF…` runs with no ledger because none was named and no Kamal config is here. */
@@ -63,19 +63,19 @@ export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFla
 export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io): Promise<number> {
   const started = performance.now();
   // Signer flags and their key files are checked before anything else is read or asked.
-  const extraSignatures = await commandLineSigners(opts, process.cwd());
+  const extraSignatures = await commandLineSigners(opts, io.cwd);
   const extraAttestations = commandLineAttestations(opts);
-  const { plan, config, targets, notes: planNotes } = await loadTargets(refs, opts, io.env);
+  const { plan, config, targets, notes: planNotes } = await loadTargets(refs, opts, io);
   let notes = planNotes;
   // The app root (the folder holding config/) is where .kamal/ lives: policy and ledger both.
-  const root = plan ? resolve(dirname(plan.configFile), '..') : process.cwd();
+  const root = plan ? resolve(dirname(plan.configFile), '..') : io.cwd;
   const { policy, origin } = await loadPolicy({ path: opts.policy, cwd: root });
   const platforms = parsePlatforms(opts.platform);
   // The config's dangerous settings, as `kamal-gate lint` finds them; the policy's config group decides.
-  const configFindings = plan && config ? await lintPlan(plan, config, io.env) : [];
+  const configFindings = plan && config ? await lintPlan(plan, config, io) : [];
   // Explicit refs outside an app (no config/deploy.yml here) and no --ledger or $KAMAL_GATE_LEDGER_URL:
   // no ledger, rather than a .kamal/ folder created wherever the command happens to run.
-  const ledger = await openLedgerFor(opts, io, plan, { defaultWithoutPlan: existsSync(DEFAULT_CONFIG_FILE) });
+  const ledger = await openLedgerFor(opts, io, plan, { defaultWithoutPlan: existsSync(resolve(io.cwd, DEFAULT_CONFIG_FILE)) });
   if (!ledger && opts.ledger !== false) {
     if (opts.requireRecorded) {
       throw new UsageError(
@@ -85,7 +85,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
     notes = [...notes, NO_LEDGER_NOTE];
   }
   try {
-    const client = await makeClient(opts, targets, io.env, (m) => io.err(`warning: ${m}\n`));
+    const client = await makeClient(opts, targets, io);
     try {
       const run = await verifyTargets(client, targets, {
         platforms,
@@ -106,7 +106,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
       const report: VerifyReport = {
         schema: VERIFY_SCHEMA,
         tool: toolInfo(),
-        images: run.results.map((r, i) => imageReport(r, run.findings.get(i), run.bases.get(i))),
+        images: run.results.map((r) => imageReport(r, r.findings, r.base)),
         notes,
         policy: { file: policy.file, origin },
         exitCode: run.exitCode,

@@ -4,11 +4,9 @@
  */
 import { formatPlatform } from '../registry/manifest.js';
 import type { RegistryStats } from '../registry/stats.js';
-import type { BaseSummary } from '../checks/base.js';
 import type { DecidedFinding } from '../policy/types.js';
-import type { Finding, Role, Severity, SourceLocation } from '../types.js';
+import type { BaseSummary, Finding, Role, Severity, SourceLocation, TargetResult } from '../types.js';
 import { VERSION } from '../version.js';
-import type { TargetResult } from '../verify.js';
 
 export const VERIFY_SCHEMA = 'kamal-gate/verify/v1';
 
@@ -100,12 +98,12 @@ export function findingReport(f: Finding | DecidedFinding): FindingReport {
 export function imageReport(r: TargetResult, findings: Array<Finding | DecidedFinding> = [], base?: BaseSummary): ImageReport {
   const t = r.target;
   // An error after resolution (a check that could not run) makes the image an error, not pinned.
-  const status: ImageReport['status'] = r.absent ? 'absent' : r.error ? 'error' : r.subject ? 'pinned' : 'missing';
+  const status: ImageReport['status'] = r.absent ? 'absent' : r.error ? 'error' : r.image ? 'pinned' : 'missing';
   const out: ImageReport = { role: t.role, name: t.name, ref: t.ref, status };
   if (t.source) out.source = t.source;
   if (t.aliasOf) out.aliasOf = t.aliasOf;
   if (t.optional) out.optional = true;
-  const s = r.subject;
+  const s = r.image;
   if (s) {
     out.normalized = s.ref;
     out.digest = s.digest;

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LINT_RULE_DESCRIPTIONS } from '../kamal/lint.js';
+import { LINT_RULE_DESCRIPTIONS } from '../kamal/lint/index.js';
 import type { SourceLocation } from '../types.js';
 import { problems, type Problem } from './ci.js';
 import type { VerifyReport } from './model.js';

@@ -121,7 +121,7 @@ describe('registry failures exit 3 and name the ref', () => {
   });
 
   it('a 403', async () => {
-    const s = await startFakeServer((req, res) => void res.writeHead(403).end());
+    const s = await startFakeServer((_req, res) => void res.writeHead(403).end());
     servers.push(s);
     const r = await runCli(['verify', `${s.host}/app:v1`], { env: noDocker() });
     expect(r.code).toBe(3);
@@ -130,7 +130,7 @@ describe('registry failures exit 3 and name the ref', () => {
 
   it('a tag served with bytes that do not match its Docker-Content-Digest', async () => {
     const img = fakeImage();
-    const s = await startFakeServer((req, res) => {
+    const s = await startFakeServer((_req, res) => {
       res.writeHead(200, { 'content-type': img.mediaType, 'docker-content-digest': 'sha256:' + 'b'.repeat(64) });
       res.end(img.manifest);
     });
@@ -143,7 +143,7 @@ describe('registry failures exit 3 and name the ref', () => {
   });
 
   it('an oversized manifest', async () => {
-    const s = await startFakeServer((req, res) => {
+    const s = await startFakeServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': 4 * 1024 * 1024 + 1 });
       res.end(Buffer.alloc(4 * 1024 * 1024 + 1, ' '));
     });

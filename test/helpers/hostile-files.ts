@@ -1,6 +1,6 @@
 /** What the hostile local-file tests share: a Kamal config, a CLI run that cannot hang, the refusal oracle. */
 import { expect } from 'vitest';
-import { runCli, type CliResult } from './cli.js';
+import { runCliProcess, type CliResult } from './cli.js';
 
 /** A run still going after this long is killed: its result has code -1 and the test fails. */
 export const RUN_TIMEOUT_MS = 20_000;
@@ -21,7 +21,8 @@ builder:
 `;
 
 export function run(args: string[], cwd: string, input?: string): Promise<CliResult> {
-  return runCli(args, { cwd, timeoutMs: RUN_TIMEOUT_MS, ...(input !== undefined ? { input } : {}) });
+  // A real process: hostile input is about what the process does (its stack, memory, a hang killed).
+  return runCliProcess(args, { cwd, timeoutMs: RUN_TIMEOUT_MS, ...(input !== undefined ? { input } : {}) });
 }
 
 /** Exit 2, the file named, what is wrong said, no stack trace (errors go to stderr; `ledger verify` reports on stdout). */

@@ -19,7 +19,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerUnavailableError } from '../../src/errors.js';
 import { openLedger, type Ledger, type NewEntry } from '../../src/ledger/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCliProcess as runCli } from '../helpers/cli.js';
 import { ImageBuilder } from '../helpers/image-builder.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';

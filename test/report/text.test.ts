@@ -35,7 +35,8 @@ describe('text report with hostile strings', () => {
 
 describe('lint text report with hostile strings', () => {
   it('escapes control characters in messages, remedies and notes, as the verify report does', async () => {
-    const { LINT_SCHEMA, renderLintText } = await import('../../src/cli/lint.js');
+    const { renderLintText } = await import('../../src/cli/lint.js');
+    const { LINT_SCHEMA } = await import('../../src/report/lint-model.js');
     const base = sampleReport();
     const finding = { ...base.images[0]!.findings![0]!, message: HOSTILE, remedy: HOSTILE, image: { role: 'app', name: 'web', ref: 'r' } };
     const text = renderLintText({

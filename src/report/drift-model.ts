@@ -1,0 +1,68 @@
+/**
+ * `kamal-gate drift --format json`: one drift round over the ledger (one document per round; with
+ * --watch one line per round). Versioned by `schema`, bumped on any incompatible change.
+ */
+import type { DriftItem } from '../drift/run.js';
+import { toolInfo, type VerifyReport } from './model.js';
+
+export const DRIFT_SCHEMA = 'kamal-gate/drift/v1';
+
+export interface DriftSummary {
+  tags: number;
+  unchanged: number;
+  overwritten: number;
+  rolledBack: number;
+  deleted: number;
+  /** Base image tags observed (never drift). */
+  baseTags: number;
+  baseMoved: number;
+  forgotten: number;
+  errors: number;
+}
+
+export interface DriftReport {
+  schema: typeof DRIFT_SCHEMA;
+  tool: VerifyReport['tool'];
+  ledger: string;
+  /** `INDEX/COUNT`, with --shard. */
+  shard?: string;
+  summary: DriftSummary;
+  drift: Array<{ ref: string; kind: DriftItem['kind']; observed?: string | null; approved?: string; approvedFirstSeen?: string; observedFirstSeen?: string }>;
+  baseMoved: Array<{ ref: string; observed?: string | null; previous?: string }>;
+  errors: Array<{ ref: string; kind: string; message: string }>;
+  entriesWritten: number;
+  /** With --stats. */
+  stats?: { requests: number; wallMs: number };
+  exitCode: number;
+}
+
+export interface DriftRound {
+  ledger: string;
+  shard?: { index: number; count: number };
+  summary: DriftSummary;
+  /** Tags that drifted (overwritten, rolled back, deleted). */
+  drifted: readonly DriftItem[];
+  /** Base tags upstream moved. */
+  baseMoved: readonly DriftItem[];
+  /** Tags that could not be checked (each with its `error`). */
+  errors: readonly DriftItem[];
+  entriesWritten: number;
+  stats?: { requests: number; wallMs: number };
+  exitCode: number;
+}
+
+export function driftReport(r: DriftRound): DriftReport {
+  return {
+    schema: DRIFT_SCHEMA,
+    tool: toolInfo(),
+    ledger: r.ledger,
+    ...(r.shard ? { shard: `${r.shard.index}/${r.shard.count}` } : {}),
+    summary: r.summary,
+    drift: r.drifted.map((i) => ({ ref: i.ref, kind: i.kind, observed: i.observed, approved: i.approved, approvedFirstSeen: i.approvedFirstSeen, observedFirstSeen: i.observedFirstSeen })),
+    baseMoved: r.baseMoved.map((i) => ({ ref: i.ref, observed: i.observed, previous: i.approved })),
+    errors: r.errors.map((i) => ({ ref: i.ref, kind: i.error!.kind, message: i.error!.message })),
+    entriesWritten: r.entriesWritten,
+    stats: r.stats,
+    exitCode: r.exitCode,
+  };
+}

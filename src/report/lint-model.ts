@@ -1,0 +1,45 @@
+/**
+ * `kamal-gate lint --format json`: the Kamal config's dangerous settings as the policy decides them.
+ * Versioned by `schema`, bumped on any incompatible change. The SARIF and GitHub forms render it
+ * through the verify report (see cli/lint.ts).
+ */
+import type { DecidedFinding } from '../policy/types.js';
+import { findingReport, toolInfo, type FindingReport, type VerifyReport } from './model.js';
+
+export const LINT_SCHEMA = 'kamal-gate/lint/v1';
+
+export interface LintFindingReport extends FindingReport {
+  /** The image the finding is attached to. */
+  image: { role: string; name: string; ref: string };
+}
+
+export interface LintReport {
+  schema: typeof LINT_SCHEMA;
+  tool: VerifyReport['tool'];
+  config: string;
+  files: string[];
+  destination?: string;
+  policy: { file: string; origin: string };
+  findings: LintFindingReport[];
+  notes: string[];
+  exitCode: number;
+}
+
+export function lintFindingReport(f: DecidedFinding): LintFindingReport {
+  return { ...findingReport(f), image: { role: f.target.role, name: f.target.name, ref: f.target.ref } };
+}
+
+/** The report from its parts; `schema` and `tool` are added here. */
+export function lintReport(r: Omit<LintReport, 'schema' | 'tool'>): LintReport {
+  return {
+    schema: LINT_SCHEMA,
+    tool: toolInfo(),
+    config: r.config,
+    files: r.files,
+    ...(r.destination !== undefined ? { destination: r.destination } : {}),
+    policy: r.policy,
+    findings: r.findings,
+    notes: r.notes,
+    exitCode: r.exitCode,
+  };
+}

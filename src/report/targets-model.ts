@@ -1,0 +1,49 @@
+/**
+ * `kamal-gate targets --format json`: the images a deploy pulls, as read from the Kamal config.
+ * Versioned by `schema`, bumped on any incompatible change.
+ */
+import type { DeployPlan, Platform, Role, SourceLocation, Target } from '../types.js';
+
+export const TARGETS_SCHEMA = 'kamal-gate/targets/v1';
+
+export interface TargetReport {
+  role: Role;
+  name: string;
+  /** The reference exactly as Kamal forms it. */
+  ref: string;
+  source?: SourceLocation;
+  aliasOf?: string;
+  optional?: true;
+  platforms?: Platform[];
+}
+
+export interface TargetsReport {
+  schema: typeof TARGETS_SCHEMA;
+  /** Absent when the targets were named on the command line. */
+  config?: string;
+  destination?: string;
+  version?: string;
+  versionSource?: string;
+  targets: TargetReport[];
+  notes: string[];
+}
+
+export function targetsReport(plan: DeployPlan | undefined, targets: readonly Target[], notes: string[]): TargetsReport {
+  return {
+    schema: TARGETS_SCHEMA,
+    config: plan?.configFile,
+    destination: plan?.destination,
+    version: plan?.version,
+    versionSource: plan?.versionSource,
+    targets: targets.map((t) => ({
+      role: t.role,
+      name: t.name,
+      ref: t.ref,
+      source: t.source,
+      ...(t.aliasOf ? { aliasOf: t.aliasOf } : {}),
+      ...(t.optional ? { optional: true as const } : {}),
+      ...(t.platforms ? { platforms: t.platforms } : {}),
+    })),
+    notes,
+  };
+}
