@@ -139,7 +139,7 @@ function snapshot(): Map<string, Entry> {
   add(scan(root, { skip: allowed }));
   // The repository's top level (less what .gitignore says other tests make there meanwhile: .tmp/,
   // coverage/, *.log) and the folders a tool might drop a file in.
-  add(scan(REPO, { depth: 0, dirMtimes: false }), (e, p) => !/^(\.tmp|coverage|.*\.log)$/.test(p.slice(REPO.length + 1)));
+  add(scan(REPO, { depth: 0, dirMtimes: false }), (_e, p) => !/^(\.tmp|coverage|.*\.log)$/.test(p.slice(REPO.length + 1)));
   for (const sub of ['.kamal', join('node_modules', '.cache'), 'fixtures', join('fixtures', 'demo-app'), join('fixtures', 'demo-app', '.kamal')]) {
     if (existsSync(join(REPO, sub))) add(scan(join(REPO, sub), { depth: 0, dirMtimes: false }));
   }

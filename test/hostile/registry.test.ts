@@ -472,7 +472,7 @@ describe('redirects and authentication', () => {
 
   it('a redirect to another host that serves wrong bytes: refused, and that host never sees the token', async () => {
     const reg = await registry({ bearer: { token: 'registry-token-sekrit' } });
-    const evil = await plainServer((req, res) => {
+    const evil = await plainServer((_req, res) => {
       res.writeHead(200, { 'content-type': MediaType.ociManifest });
       res.end(reg.image.manifests[1]!.bytes); // the arm64 manifest where amd64 was asked for
     });
@@ -488,7 +488,7 @@ describe('redirects and authentication', () => {
 
   it('a token endpoint that redirects to another host never hands it the password', async () => {
     const reg = await registry({ bearer: { token: 'tok' } });
-    const thief = await plainServer((req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'stolen' })));
+    const thief = await plainServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'stolen' })));
     reg.fault = (req, res) => {
       if (new URL(req.url!, reg.url).pathname !== '/token') return false;
       res.writeHead(307, { location: `${thief.url}/token` }).end();
@@ -503,9 +503,9 @@ describe('redirects and authentication', () => {
 
   it('a token endpoint that redirects a refresh-token POST to another host: refused, the token never sent there', async () => {
     const reg = await registry({ bearer: { token: 'tok' } });
-    const thief = await plainServer((req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'stolen' })));
+    const thief = await plainServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'stolen' })));
     const bodies: string[] = [];
-    thief.handler = (req, res, body) => {
+    thief.handler = (_req, res, body) => {
       bodies.push(body.toString());
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: 'stolen' }));
     };

@@ -14,7 +14,6 @@ import {
   type Classification,
   type NewEntry,
   type LedgerEntry,
-  type LedgerEvent,
 } from '../../src/ledger/index.js';
 
 const A = `sha256:${'a'.repeat(64)}`;

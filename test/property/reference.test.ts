@@ -28,7 +28,7 @@ const validRef = fc
   .map(({ registry: r, path, tag: t, digest: d }) => `${r ? `${r}/` : ''}${path.join('/')}${t ? `:${t}` : ''}${d ? `@${d}` : ''}`)
   .filter((s) => s.length < 200);
 
-const same = (a: ImageReference, b: ImageReference) => ({ registry: a.registry, repository: a.repository, tag: a.tag, digest: a.digest }) as const;
+const same = (a: ImageReference, _b: ImageReference) => ({ registry: a.registry, repository: a.repository, tag: a.tag, digest: a.digest }) as const;
 
 describe('reference parsing properties', () => {
   it('any string parses or is refused with a ReferenceFormatError quoting it', () => {

@@ -33,7 +33,7 @@ describe('the client refuses what does not match its digest', () => {
   it('refuses a tag whose Docker-Content-Digest disagrees with the body', async () => {
     const img = fakeImage();
     const other = fakeImage({ created: '2020-01-01T00:00:00Z' });
-    const { client, ref } = await setup((req, res) => {
+    const { client, ref } = await setup((_req, res) => {
       res.writeHead(200, { 'content-type': img.mediaType, 'docker-content-digest': other.manifestDigest });
       res.end(img.manifest);
     });
@@ -46,7 +46,7 @@ describe('the client refuses what does not match its digest', () => {
   it('refuses a manifest fetched by digest whose bytes hash differently', async () => {
     const img = fakeImage();
     const evil = fakeImage({ labels: { backdoor: 'yes' } });
-    const { client, ref } = await setup((req, res) => {
+    const { client, ref } = await setup((_req, res) => {
       res.writeHead(200, { 'content-type': img.mediaType });
       res.end(evil.manifest);
     });
@@ -69,7 +69,7 @@ describe('the client refuses what does not match its digest', () => {
   });
 
   it('refuses a manifest over 4 MiB without reading it all', async () => {
-    const { client, ref } = await setup((req, res) => {
+    const { client, ref } = await setup((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': 5 * 1024 * 1024 });
       res.end(Buffer.alloc(5 * 1024 * 1024, ' '));
     });
@@ -78,7 +78,7 @@ describe('the client refuses what does not match its digest', () => {
 
   it('refuses a body that ends early (truncated)', async () => {
     const img = fakeImage();
-    const { client, ref } = await setup((req, res) => {
+    const { client, ref } = await setup((_req, res) => {
       res.writeHead(200, { 'content-type': img.mediaType, 'content-length': img.manifest.length });
       res.write(img.manifest.subarray(0, 20));
       res.destroy();
@@ -127,7 +127,7 @@ describe('network behaviour', () => {
   });
 
   it('gives up after bounded retries on a 429 storm', async () => {
-    const { client, ref, server } = await setup((req, res) => void res.writeHead(429, { 'retry-after': '0' }).end());
+    const { client, ref, server } = await setup((_req, res) => void res.writeHead(429, { 'retry-after': '0' }).end());
     const err = await client.resolve(ref('app:v1')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RegistryError);
     expect((err as Error).message).toMatch(/rate limiting/);
@@ -135,14 +135,14 @@ describe('network behaviour', () => {
   });
 
   it('does not wait for a Retry-After beyond the limit', async () => {
-    const { client, ref, server } = await setup((req, res) => void res.writeHead(429, { 'retry-after': '3600' }).end());
+    const { client, ref, server } = await setup((_req, res) => void res.writeHead(429, { 'retry-after': '3600' }).end());
     await expect(client.resolve(ref('app:v1'))).rejects.toThrow(/Retry-After 3600/);
     expect(server.requests.length).toBe(1);
   });
 
   it('never sends Authorization to another host on a redirect, and still verifies the blob', async () => {
     const img = fakeImage();
-    const cdn = await startFakeServer((req, res) => {
+    const cdn = await startFakeServer((_req, res) => {
       res.writeHead(200, { 'content-length': img.config.length });
       res.end(img.config);
     });
@@ -173,13 +173,13 @@ describe('network behaviour', () => {
   });
 
   it('refuses a redirect to a non-http scheme', async () => {
-    const { client, ref } = await setup((req, res) => void res.writeHead(302, { location: 'file:///etc/passwd' }).end());
+    const { client, ref } = await setup((_req, res) => void res.writeHead(302, { location: 'file:///etc/passwd' }).end());
     await expect(client.resolve(ref('app:v1'))).rejects.toBeInstanceOf(ProtocolError);
   });
 
   it('times out a body that drips', async () => {
     const img = fakeImage();
-    const { ref } = await setup((req, res) => {
+    const { ref } = await setup((_req, res) => {
       res.writeHead(200, { 'content-type': img.mediaType, 'content-length': img.manifest.length });
       res.write(img.manifest.subarray(0, 1));
       // never finishes
@@ -218,7 +218,7 @@ describe('authentication', () => {
   });
 
   it('fails clearly when a Basic registry gets no credentials', async () => {
-    const { client, ref, server } = await setup((req, res) => void res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end());
+    const { client, ref, server } = await setup((_req, res) => void res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end());
     const err = await client.resolve(ref('app:v1')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthError);
     expect((err as Error).message).toContain(`docker login ${server.host}`);
@@ -278,7 +278,7 @@ describe('tagDigest (drift)', () => {
   it('hashes the body when the tag moved, or when the registry ignores If-None-Match', async () => {
     const old = fakeImage({ created: '2020-01-01T00:00:00Z' });
     const now = fakeImage();
-    const { client, server } = await setup((req, res) => {
+    const { client, server } = await setup((_req, res) => {
       res.writeHead(200, { 'content-type': now.mediaType });
       res.end(now.manifest);
     });
@@ -288,7 +288,7 @@ describe('tagDigest (drift)', () => {
   it('refuses a moved tag whose body does not match its Docker-Content-Digest', async () => {
     const old = fakeImage({ created: '2020-01-01T00:00:00Z' });
     const now = fakeImage();
-    const { client, server } = await setup((req, res) => {
+    const { client, server } = await setup((_req, res) => {
       res.writeHead(200, { 'content-type': now.mediaType, 'docker-content-digest': old.manifestDigest });
       res.end(now.manifest);
     });
@@ -314,7 +314,7 @@ describe('listTags', () => {
     expect(await client.listTags({ registry: server.host, repository: 'app' })).toEqual(['a', 'b', 'c']);
   });
   it('handles a null tag list', async () => {
-    const { client, server } = await setup((req, res) => void res.writeHead(200).end(JSON.stringify({ name: 'app', tags: null })));
+    const { client, server } = await setup((_req, res) => void res.writeHead(200).end(JSON.stringify({ name: 'app', tags: null })));
     expect(await client.listTags({ registry: server.host, repository: 'app' })).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signatureRules, verifyReport, type ReportFinding, type VerifyReport } from '../helpers/verify-report.js';
+import { signatureRules, verifyReport } from '../helpers/verify-report.js';
 import { cosignSignStatement, pushBundleReferrer, pushLegacy, signPayload, simpleSigning } from '../helpers/cosign-format.js';
 import { COSIGN_LABEL, decryptCosignKey, encryptCosignKey } from '../helpers/cosign-keys.js';
 import { ImageBuilder, slsaProvenance, type PushedImage } from '../helpers/image-builder.js';
@@ -32,9 +32,6 @@ let sigstore: MockSigstore;
 let b: ImageBuilder;
 let work: string;
 let root: string;
-
-type Finding = ReportFinding;
-type Report = VerifyReport;
 
 /** A signing key that went through cosign's encrypted key file (as `cosign generate-key-pair` writes it) and back. */
 interface Signer {
