@@ -36,6 +36,7 @@ describe('loadConfig: files and destinations', () => {
 
   it('deep-merges mappings; lists and scalars in the overlay replace', async () => {
     const c = await loadConfig({ cwd: fixture('destinations'), destination: 'staging', env: {} });
+    // biome-ignore lint/suspicious/noExplicitAny: a plain config tree, walked freely by the assertions
     const plain = toPlain(c.root) as Record<string, any>;
     expect(plain.servers).toEqual({ web: ['10.1.0.10'], jobs: { hosts: ['10.1.0.11'], cmd: 'bin/jobs' } });
     expect(plain.builder).toEqual({ arch: 'arm64' });
@@ -78,6 +79,7 @@ describe('loadConfig: files and destinations', () => {
 describe('loadConfig: YAML as Psych loads it', () => {
   it('resolves anchors, aliases and << merge keys, and drops top-level x- keys', async () => {
     const c = await loadConfig({ cwd: fixture('anchors'), env: {} });
+    // biome-ignore lint/suspicious/noExplicitAny: a plain config tree, walked freely by the assertions
     const plain = toPlain(c.root) as Record<string, any>;
     expect(Object.keys(plain).filter((k) => k.startsWith('x-'))).toEqual([]);
     expect(plain.image).toBe('tools/anchored');
@@ -92,6 +94,7 @@ describe('loadConfig: YAML as Psych loads it', () => {
     const dir = project({
       'config/deploy.yml': 'a: &a {k: a, only_a: 1}\nb: &b {k: b}\nm1: {k: own, <<: *a}\nm2: {<<: *a, k: own}\nm3: {<<: [*a, *b]}\n',
     });
+    // biome-ignore lint/suspicious/noExplicitAny: a plain config tree, walked freely by the assertions
     const plain = toPlain((await loadConfig({ cwd: dir, env: {} })).root) as Record<string, any>;
     expect(plain.m1).toEqual({ k: 'a', only_a: 1 });
     expect(plain.m2).toEqual({ k: 'own', only_a: 1 });
