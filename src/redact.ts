@@ -33,8 +33,3 @@ export function redact(text: string): string {
   }
   return out;
 }
-
-/** For tests only. */
-export function clearSecrets(): void {
-  secrets.clear();
-}

@@ -94,14 +94,14 @@ export function combineExitCodes(codes: number[]): number {
 }
 
 /** The exit code of a resolution run, from the errors of targets that are not optional. */
-export function resolutionExitCode(results: TargetResult[]): number {
+function resolutionExitCode(results: TargetResult[]): number {
   return combineExitCodes(results.filter((r) => r.error && !r.absent).map((r) => r.error!.exitCode));
 }
 
 export type VerifyOptions = ResolveOptions & CheckOptions;
 
 /** A target after the checks and the policy's decision: what the report shows of it. */
-export interface VerifiedTarget extends TargetResult {
+interface VerifiedTarget extends TargetResult {
   /** Its decided findings, worst first. */
   findings: DecidedFinding[];
   base?: BaseSummary;
@@ -193,7 +193,7 @@ async function verifyRun(client: RegistryClient, targets: Target[], opts: Verify
 }
 
 /** Failing findings first, then by severity. */
-export function worstFirst(a: DecidedFinding, b: DecidedFinding): number {
+function worstFirst(a: DecidedFinding, b: DecidedFinding): number {
   return Number(b.fails) - Number(a.fails) || (SEVERITY_RANK[a.severity] ?? 5) - (SEVERITY_RANK[b.severity] ?? 5);
 }
 

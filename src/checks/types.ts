@@ -23,7 +23,7 @@ export interface CheckOptions {
   trustedRoot?: string;
   /** The trusted root keyless ledger checkpoints are verified against (`--trusted-root`, else $KAMAL_GATE_TRUSTED_ROOT). */
   checkpointRoot?: string;
-  /** Config lint findings (kamal/lint.ts), each on one of the run's targets; the policy's config group governs them. */
+  /** Config lint findings (kamal/lint/index.ts), each on one of the run's targets; the policy's config group governs them. */
   configFindings?: Finding[];
   /** Signers every image must also have, from `verify --key` / `--certificate-identity` (enforced, on top of the policy). */
   extraSignatures?: SignatureCheckOptions['extraSignatures'];
@@ -42,7 +42,7 @@ export interface CheckContext extends CheckOptions {
   checkpoints: Map<string, Promise<CheckpointVerdict>>;
 }
 
-export interface ImageCheckContext extends CheckContext {
+interface ImageCheckContext extends CheckContext {
   requirements: EffectiveRequirements;
 }
 

@@ -92,7 +92,7 @@ async function readStdin(io: Io): Promise<string> {
  * The on-disk content cache the options ask for, or undefined with `--no-cache`. A directory that
  * cannot be written turns the cache off with one warning (ContentCache), never fails the run.
  */
-export function openContentCache(opts: RegistryOptions, env: NodeJS.ProcessEnv, warn: (message: string) => void): ContentCache | undefined {
+function openContentCache(opts: RegistryOptions, env: NodeJS.ProcessEnv, warn: (message: string) => void): ContentCache | undefined {
   if (opts.cache === false) return undefined;
   const size = opts.cacheMaxSize ?? env['KAMAL_GATE_CACHE_MAX_MB'];
   let maxBytes = DEFAULT_CACHE_MAX_BYTES;

@@ -12,7 +12,7 @@ export interface Stdin {
   chunks(): AsyncIterable<Buffer>;
 }
 
-export type Signal = 'SIGTERM' | 'SIGINT';
+type Signal = 'SIGTERM' | 'SIGINT';
 
 export interface Io {
   out: (s: string) => void;

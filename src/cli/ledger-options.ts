@@ -13,10 +13,10 @@ export interface LedgerFlags {
 
 /**
  * The ledger the user named: --ledger, then $KAMAL_GATE_LEDGER_URL (an empty variable counts as
- * unset), checked (location.ts: a path or a postgres:// URL; anything else is a UsageError with the
+ * unset), checked (ledger/location.ts: a path or a postgres:// URL; anything else is a UsageError with the
  * password masked, and the password is a secret from here on). Undefined when neither is given.
  */
-export function explicitLedgerLocation(flags: LedgerFlags, env: NodeJS.ProcessEnv): string | undefined {
+function explicitLedgerLocation(flags: LedgerFlags, env: NodeJS.ProcessEnv): string | undefined {
   if (typeof flags.ledger === 'string') return checked(flags.ledger, '--ledger');
   const url = env['KAMAL_GATE_LEDGER_URL'];
   return url ? checked(url, '$KAMAL_GATE_LEDGER_URL') : undefined;
@@ -31,7 +31,7 @@ function checked(location: string, origin: string): string {
  * The ledger location: --ledger, then $KAMAL_GATE_LEDGER_URL, then `.kamal/image-ledger.jsonl` in
  * the folder that holds the Kamal config's `config/` folder (the app root), else the current folder.
  */
-export function ledgerLocation(flags: LedgerFlags, io: Pick<Io, 'env' | 'cwd'>, plan?: DeployPlan): string {
+function ledgerLocation(flags: LedgerFlags, io: Pick<Io, 'env' | 'cwd'>, plan?: DeployPlan): string {
   const explicit = explicitLedgerLocation(flags, io.env);
   if (explicit !== undefined) return explicit;
   const root = plan ? resolve(dirname(plan.configFile), '..') : io.cwd;

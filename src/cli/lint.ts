@@ -1,5 +1,5 @@
 /**
- * `kamal-gate lint`: the Kamal config's dangerous settings (kamal/lint.ts), governed by the policy's
+ * `kamal-gate lint`: the Kamal config's dangerous settings (kamal/lint/index.ts), governed by the policy's
  * `config` group, in text, json, sarif or github format. No network. Exit 1 when an enforced
  * finding fails, 0 otherwise, 2 for a config or policy error.
  */

@@ -2,7 +2,7 @@
  * Every command-line option, once: its flags, help and kind, and from that the type of the value
  * commander hands a command. A command adds options by name (`addOptions`) and reads them typed
  * (`optionsOf`): an option a command's own options type does not declare, or declares with another
- * type, is a compile error. Light on purpose (commander only): main.ts loads it at start-up.
+ * type, is a compile error. Light on purpose (commander only): commands.ts loads it at start-up.
  */
 import { Option, type Command } from 'commander';
 
@@ -42,7 +42,7 @@ type Spec = StringSpec | ListSpec | FlagSpec | NoSpec | StringOrNoSpec | ChoiceS
 
 const LEDGER_DEFAULT = '.kamal/image-ledger.jsonl';
 
-export const OPTIONS = {
+const OPTIONS = {
   // The deploy: which Kamal config, destination and version.
   configFile: { flags: '-c, --config-file <path>', help: 'Kamal config file', kind: 'string' },
   destination: { flags: '-d, --destination <name>', help: 'Kamal destination (reads config/deploy.<name>.yml over deploy.yml)', kind: 'string' },

@@ -81,7 +81,7 @@ export async function serveMetrics(address: string, metrics: DriftMetrics): Prom
 }
 
 /** The Slack-compatible message for a round that found drift. */
-export function webhookPayload(drifted: DriftItem[], ledger: string): { text: string } {
+function webhookPayload(drifted: DriftItem[], ledger: string): { text: string } {
   const lines = drifted.slice(0, 20).map((d) => `• ${d.kind?.replace('_', ' ')}: ${d.ref}${d.observed ? ` now ${d.observed}` : ' is gone'} (approved ${d.approved ?? '?'})`);
   if (drifted.length > 20) lines.push(`… and ${drifted.length - 20} more`);
   return { text: redact(`kamal-gate drift: ${drifted.length} tag${drifted.length === 1 ? '' : 's'} drifted in ${ledger}\n${lines.join('\n')}`) };
@@ -112,7 +112,7 @@ export function webhookUrl(url: string): URL {
 }
 
 /** POSTs the payload; the URL is a secret (Slack's carries a token): it never appears in output. */
-export async function postWebhook(url: string, payload: { text: string }): Promise<void> {
+async function postWebhook(url: string, payload: { text: string }): Promise<void> {
   const u = webhookUrl(url);
   const res = await request(u, {
     method: 'POST',

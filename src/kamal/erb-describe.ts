@@ -72,7 +72,7 @@ export function describeRuby(code: string): string {
 }
 
 /** The constructs found in `code`. Exported for tests. */
-export function scanRuby(code: string): Set<Construct> {
+function scanRuby(code: string): Set<Construct> {
   const found = new Set<Construct>();
   const s = code;
   let i = 0;

@@ -58,5 +58,3 @@ async function readOptional(abs: string, file: string): Promise<string | undefin
     throw new ConfigError(`cannot read the secrets file (${code ?? 'unknown error'})`, file);
   }
 }
-
-export type { SecretEntry };

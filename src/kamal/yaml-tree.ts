@@ -20,7 +20,7 @@ export interface ConfigSeq {
   items: ConfigNode[];
   loc: Loc;
 }
-export interface ConfigEntry {
+interface ConfigEntry {
   /** Where the key was written. */
   keyLoc: Loc;
   value: ConfigNode;

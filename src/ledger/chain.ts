@@ -37,7 +37,7 @@ export function tagKey(registry: string, repository: string, tag: string): strin
 }
 
 /** `time` as stored: `toISOString()` form. Anything else would not survive a PostgreSQL round trip. */
-export function normalizeTime(time: string | Date | undefined, now: Date): string {
+function normalizeTime(time: string | Date | undefined, now: Date): string {
   const d = time === undefined ? now : new Date(time);
   if (Number.isNaN(d.getTime())) throw new TypeError(`ledger entry time "${String(time)}" is not a date`);
   return d.toISOString();
@@ -149,7 +149,7 @@ export function checkStored(raw: unknown): Checked {
 }
 
 /** Why `entry` cannot follow `tip` in the chain, if it cannot. */
-export function linkProblem(entry: LedgerEntry, tip: ChainTip | null): string | undefined {
+function linkProblem(entry: LedgerEntry, tip: ChainTip | null): string | undefined {
   const expectedSeq = (tip?.seq ?? 0) + 1;
   if (entry.seq !== expectedSeq) {
     return entry.seq <= expectedSeq - 1

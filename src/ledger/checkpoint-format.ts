@@ -30,7 +30,7 @@ export interface CheckpointBody {
   time: string;
 }
 
-export type CheckpointSignature =
+type CheckpointSignature =
   | { kind: 'key'; algorithm: SigningAlgorithm; keyId: string; publicKey: string; value: string }
   | { kind: 'sigstore'; bundle: Record<string, unknown> };
 
@@ -71,7 +71,7 @@ export type CheckpointVerification =
   | { ok: false; reason: string };
 
 /** Checkpoint files and rows larger than this are refused unread. */
-export const CHECKPOINT_MAX_BYTES = 256 * 1024;
+const CHECKPOINT_MAX_BYTES = 256 * 1024;
 
 const BODY_FIELDS = ['schema', 'ledger', 'seq', 'hash', 'time'] as const;
 const HASH = /^sha256:[0-9a-f]{64}$/;

@@ -35,21 +35,14 @@ import { keylessSigner, verifySigstoreCheckpoint } from './checkpoint-sigstore.j
 import { algorithmFor, KEY_TEXT_MAX_BYTES, keyIdOf, publicHalf, publicKeyPem, readPrivateKey, signWith, verifyWith, type LoadedPrivateKey } from './cosign-key.js';
 
 export {
-  CHECKPOINT_MAX_BYTES,
   CHECKPOINT_SCHEMA,
   checkpointPayload,
   formatSignedCheckpoint,
   parseSignedCheckpoint,
   type CheckpointBody,
   type CheckpointIdentity,
-  type CheckpointSignature,
-  type CheckpointSigner,
-  type CheckpointTrust,
-  type CheckpointVerification,
   type SignedCheckpoint,
 } from './checkpoint-format.js';
-export { DEFAULT_FULCIO_URL, DEFAULT_REKOR_URL } from './checkpoint-sigstore.js';
-export { SIGNING_ALGORITHMS, keyIdOf, type SigningAlgorithm } from './cosign-key.js';
 
 export const CHECKPOINT_KEY_ENV = 'KAMAL_GATE_CHECKPOINT_KEY';
 

@@ -21,8 +21,8 @@ import { tlogSignerMismatch } from '../signatures/tlog-signer.js';
 import { loadTrustedRoot } from '../signatures/trust.js';
 import { checkpointPayload, type CheckpointBody, type CheckpointIdentity, type CheckpointSigner, type CheckpointTrust, type CheckpointVerification } from './checkpoint-format.js';
 
-export const DEFAULT_FULCIO_URL = 'https://fulcio.sigstore.dev';
-export const DEFAULT_REKOR_URL = 'https://rekor.sigstore.dev';
+const DEFAULT_FULCIO_URL = 'https://fulcio.sigstore.dev';
+const DEFAULT_REKOR_URL = 'https://rekor.sigstore.dev';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const TIMEOUT_MS = 30_000;

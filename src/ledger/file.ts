@@ -41,7 +41,7 @@ async function parseLedgerFile(path: string): Promise<ParsedLedger> {
   }
 }
 
-export function untrustedError(path: string, broken: { seq: number; line: number; reason: string }): LedgerError {
+function untrustedError(path: string, broken: { seq: number; line: number; reason: string }): LedgerError {
   return new LedgerError(
     `${path}:${broken.line}: ${broken.reason} (entry seq ${broken.seq}). The ledger cannot be trusted: ` +
       `run \`kamal-gate ledger verify\` and restore ${path} from version control (\`git log -p -- ${path}\`).`,

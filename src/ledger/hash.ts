@@ -30,7 +30,7 @@ function canonical(value: unknown): string | undefined {
   return `{${parts.join(',')}}`;
 }
 
-export function sha256Hex(text: string): string {
+function sha256Hex(text: string): string {
   return oneShotHash('sha256', text, 'hex');
 }
 

@@ -1,5 +1,6 @@
 /**
  * The digest ledger (DESIGN.md, issue 3): which digest every tag pointed to, and when.
+ * Reading and recording a tag (readTag, observe) live in observe.ts, tag references in tag-ref.ts.
  *
  *   const ledger = await openLedger('.kamal/image-ledger.jsonl');   // or a postgres:// URL
  *   const t = await readTag(ledger, { registry, repository, tag });
@@ -7,7 +8,7 @@
  *   if (entry) await ledger.append([entry]);
  *   await ledger.close();
  *
- * Errors: LedgerError (exit 2, kind 'ledger') when the ledger does not verify — readers refuse to
+ * Errors (errors.ts): LedgerError (exit 2, kind 'ledger') when the ledger does not verify — readers refuse to
  * answer from it; LedgerUnavailableError (exit 3) when it cannot be read, written, locked or reached.
  */
 import { LedgerError } from '../errors.js';
@@ -41,21 +42,7 @@ export async function openLedger(location: string, options: LedgerOptions = {}):
 }
 
 export { FileLedger } from './file.js';
-export { PostgresLedger, SCHEMA_VERSION, describePostgresUrl, isPostgresUrl, openPostgresLedger } from './postgres.js';
+export { PostgresLedger, SCHEMA_VERSION } from './postgres.js';
 export { GENESIS_HASH, canonicalJson, entryHash } from './hash.js';
-export { tagKey } from './chain.js';
-export {
-  EVENT_FOR_KIND,
-  classify,
-  observationEntry,
-  tagState,
-  type Classification,
-  type ClassificationKind,
-  type Observation,
-  type TagState,
-} from './state.js';
-export { expectedDigest, observe, observeBase, readTag, type BaseObserved, type ObserveOptions, type Observed, type TagRecord } from './observe.js';
-export { formatTagRef, parseTagRef, sameTagRef, tagRefOf, unpinnedTagRef } from './tag-ref.js';
+export { EVENT_FOR_KIND, classify, observationEntry, tagState, type Classification } from './state.js';
 export * from './types.js';
-export { parseLedgerLocation, maskLedgerLocation, type LedgerLocation } from './location.js';
-export { LedgerError, LedgerUnavailableError } from '../errors.js';

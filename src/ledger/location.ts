@@ -31,7 +31,7 @@ function registerPassword(value: string): void {
  * and any `password=` / `sslpassword=` query parameter replaced by `***` (each also registered as a
  * secret). The user info runs to the last `@`, so a password holding a raw `@` or `/` is masked whole.
  */
-export function maskLedgerLocation(raw: string): string {
+function maskLedgerLocation(raw: string): string {
   const lead = raw.length - raw.trimStart().length;
   const text = raw.slice(lead);
   const scheme = SCHEME.exec(text);

@@ -35,7 +35,7 @@ import { canonicalJson } from './hash.js';
 import { approves, tagState } from './state.js';
 import type { LedgerEntry, NewEntry, TagRef } from './types.js';
 
-export type MergeSideName = 'base' | 'ours' | 'theirs';
+type MergeSideName = 'base' | 'ours' | 'theirs';
 
 /** One version of the ledger: its bytes and what to call it in messages (a file name). */
 export interface MergeSide {

@@ -26,7 +26,7 @@ const FLAGS = {
   'a+': constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | O_NONBLOCK,
 } as const;
 
-export function symlinkError(path: string, what = 'the ledger'): LedgerError {
+function symlinkError(path: string, what = 'the ledger'): LedgerError {
   return new LedgerError(
     `${path} is a symbolic link: kamal-gate does not read or write ${what} through a link, which could point anywhere. ` +
       `Replace the link with the file itself, or point --ledger at the real file.`,
@@ -34,7 +34,7 @@ export function symlinkError(path: string, what = 'the ledger'): LedgerError {
   );
 }
 
-export function specialFileError(path: string, kind: string, what = 'the ledger'): LedgerError {
+function specialFileError(path: string, kind: string, what = 'the ledger'): LedgerError {
   return new LedgerError(`${path} is ${kind}, not a regular file: kamal-gate reads and writes ${what} only as a regular file: point --ledger at a regular file.`, path);
 }
 

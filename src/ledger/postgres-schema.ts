@@ -36,7 +36,7 @@ export const MIGRATIONS: string[][] = [
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export const COLUMNS = 'seq, time, registry, repository, tag, digest, platform_digests, event, source, actor, prev, hash, role';
+const COLUMNS = 'seq, time, registry, repository, tag, digest, platform_digests, event, source, actor, prev, hash, role';
 /**
  * The same columns as read back: the time as the server formats it, in the form the entry was hashed
  * with (an ISO 8601 UTC string with milliseconds), instead of a Date parsed and formatted again per row.

@@ -32,12 +32,8 @@ const INSERT_CHUNK = 1_000;
 /** Rows read per query while loading: bounds the memory a load needs beside the entries themselves. */
 const PAGE_ROWS = 10_000;
 
-export function isPostgresUrl(location: string): boolean {
-  return /^postgres(?:ql)?:\/\//i.test(location);
-}
-
 /** The URL as shown in messages: no password, no query string (which may hold one). */
-export function describePostgresUrl(url: string): { location: string; host: string } {
+function describePostgresUrl(url: string): { location: string; host: string } {
   let u: URL;
   try {
     u = new URL(url);

@@ -114,7 +114,7 @@ export interface Ledger {
   /** Recomputes every hash and prev link; reports the first broken entry instead of throwing. */
   verify(): Promise<ChainReport>;
   /**
-   * The newest signed checkpoint of the ledger's head (checkpoint.ts), as stored: the file
+   * The newest signed checkpoint of the ledger's head (checkpoint-format.ts), as stored: the file
    * `<ledger>.checkpoint` beside a file ledger, the newest row of `kamal_gate_checkpoints` in
    * PostgreSQL. Undefined when there is none.
    */

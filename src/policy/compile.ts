@@ -63,7 +63,7 @@ export function compilePolicy(doc: PolicyDocument, tree: PolicyTree, dir: string
  * gets GitHub's, as with `gh attestation verify`; a signer workflow written after github.com/ loses that prefix.
  * Its identity, when not given, is checked against those claims (signatures/identity.ts).
  */
-export function withGithubDefaults(id: KeylessIdentity): KeylessIdentity {
+function withGithubDefaults(id: KeylessIdentity): KeylessIdentity {
   const gh = id.github;
   if (!gh) return id;
   const github = gh.signerWorkflow?.startsWith('github.com/') ? { ...gh, signerWorkflow: gh.signerWorkflow.slice('github.com/'.length) } : gh;

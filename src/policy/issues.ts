@@ -105,7 +105,7 @@ function unwrap(s: z.ZodType): z.ZodType {
 }
 
 /** The known key nearest to `key` (case-insensitive edit distance at most a third of its length, at least 1). */
-export function closest(key: string, known: readonly string[]): string | undefined {
+function closest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const k of known) {

@@ -7,8 +7,8 @@ import { parseReference, validateDigest, type ImageReference } from '../registry
 import { baseName, confirmBase, type DiscoveryContext } from './context.js';
 import type { BaseDiscovery } from './types.js';
 
-export const BASE_NAME = 'org.opencontainers.image.base.name';
-export const BASE_DIGEST = 'org.opencontainers.image.base.digest';
+const BASE_NAME = 'org.opencontainers.image.base.name';
+const BASE_DIGEST = 'org.opencontainers.image.base.digest';
 
 interface Found {
   value: string;

@@ -8,7 +8,7 @@ import { parseReference, validateDigest, type ImageReference } from '../registry
 import { baseName, confirmBase, type DiscoveryContext } from './context.js';
 import type { BaseDiscovery } from './types.js';
 
-export const LIFECYCLE_METADATA = 'io.buildpacks.lifecycle.metadata';
+const LIFECYCLE_METADATA = 'io.buildpacks.lifecycle.metadata';
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' && v.length <= 1024 ? v : undefined;

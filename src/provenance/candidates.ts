@@ -9,7 +9,7 @@ import { baseName, confirmBase, type Confirmation, type DiscoveryContext } from 
 import type { BaseDiscovery } from './types.js';
 
 /** Candidates looked at; a policy naming more is cut here, with a note. */
-export const MAX_POLICY_CANDIDATES = 32;
+const MAX_POLICY_CANDIDATES = 32;
 
 export async function fromCandidates(ctx: DiscoveryContext, candidates: readonly string[]): Promise<BaseDiscovery | undefined> {
   if (candidates.length === 0) return undefined;

@@ -9,13 +9,13 @@ import type { DatedFact, TimeSource } from './types.js';
  * Anything earlier is a fixed or clamped date: no container image was built before 2000 (Docker
  * appeared in 2013). 1970 (SOURCE_DATE_EPOCH=0, ko, Jib) and 1980 (buildpacks) fall under it.
  */
-export const EARLIEST_REAL_TIME = Date.UTC(2000, 0, 1);
+const EARLIEST_REAL_TIME = Date.UTC(2000, 0, 1);
 /**
  * How far ahead of this machine's clock a time may be and still count (as age 0): one day, which
  * covers clock skew between builder and CI and a builder that writes local time marked as UTC
  * (offsets reach +14:00). Anything later is refused: it tells nothing about the image's age.
  */
-export const FUTURE_SLACK_MS = 24 * 60 * 60 * 1000;
+const FUTURE_SLACK_MS = 24 * 60 * 60 * 1000;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 const BUILDPACKS_TIME = Date.UTC(1980, 0, 1, 0, 0, 1);
 

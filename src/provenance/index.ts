@@ -9,14 +9,12 @@
  * Sources, in order: OCI base annotations/labels, BuildKit SLSA provenance (confirmed by layer
  * prefix), buildpacks lifecycle metadata, policy candidates matched by layer prefix.
  */
-export { findBase, type FindBaseOptions } from './discover.js';
-export { baseAge, type BaseAgeOptions } from './age.js';
+export { findBase } from './discover.js';
+export { baseAge } from './age.js';
 export { imageAge, CREATED } from './created.js';
-export { checkTime, EARLIEST_REAL_TIME, type TimeCheck } from './dates.js';
-export { newerReleases, parseDockerTag, MAX_TAGS, type DockerVersion } from './releases.js';
-export { parseDockerPurl, type DockerPurl } from './purl.js';
-export { readProvenanceStatement, SLSA_V02, SLSA_V1, type ImageMaterial } from './slsa.js';
+export { checkTime } from './dates.js';
+export { newerReleases, parseDockerTag, MAX_TAGS } from './releases.js';
+export { parseDockerPurl } from './purl.js';
+export { readProvenanceStatement } from './slsa.js';
 export { isPrefix } from './layers.js';
-export { BASE_NAME, BASE_DIGEST } from './annotations.js';
-export { LIFECYCLE_METADATA } from './buildpacks.js';
 export type * from './types.js';

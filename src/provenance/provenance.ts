@@ -15,7 +15,7 @@ import { PROVENANCE_TYPES, readProvenanceStatement, type ImageMaterial } from '.
 import type { BaseDiscovery } from './types.js';
 
 /** A provenance statement larger than this is skipped (BuildKit's max mode stays well below). */
-export const ATTESTATION_MAX_BYTES = 4 * 1024 * 1024;
+const ATTESTATION_MAX_BYTES = 4 * 1024 * 1024;
 const MAX_ATTESTATION_MANIFESTS = 4;
 const MAX_STATEMENTS = 8;
 /** Images fetched to confirm by layer prefix; a real build uses a few. */
@@ -32,7 +32,7 @@ async function attempt<T>(ctx: DiscoveryContext, what: string, f: () => Promise<
   }
 }
 
-export function attestationEntries(ctx: DiscoveryContext): Descriptor[] {
+function attestationEntries(ctx: DiscoveryContext): Descriptor[] {
   return (ctx.r.index?.manifests ?? []).filter(
     (d) => d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' && d.annotations['vnd.docker.reference.digest'] === ctx.r.manifestDigest,
   );

@@ -5,8 +5,8 @@
  */
 import { parseDockerPurl, type DockerPurl } from './purl.js';
 
-export const SLSA_V02 = 'https://slsa.dev/provenance/v0.2';
-export const SLSA_V1 = 'https://slsa.dev/provenance/v1';
+const SLSA_V02 = 'https://slsa.dev/provenance/v0.2';
+const SLSA_V1 = 'https://slsa.dev/provenance/v1';
 export const PROVENANCE_TYPES: ReadonlySet<string> = new Set([SLSA_V02, SLSA_V1]);
 
 /** Entries of a materials list looked at; BuildKit lists a handful, so more is noise or an attack. */

@@ -79,7 +79,7 @@ function dockerConfigKey(registry: string): string {
 export type HelperRunner = (helper: string, serverUrl: string) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 /** Runs `docker-credential-<name> get` with the server URL on stdin: no shell, a timeout and an output cap. */
-export const runCredentialHelper: HelperRunner = (helper, serverUrl) =>
+const runCredentialHelper: HelperRunner = (helper, serverUrl) =>
   new Promise((resolve, reject) => {
     const child = execFile(
       `docker-credential-${helper}`,

@@ -25,7 +25,7 @@ export interface HttpOptions {
   maxRedirects: number;
 }
 
-export const DEFAULT_HTTP_OPTIONS: HttpOptions = {
+const DEFAULT_HTTP_OPTIONS: HttpOptions = {
   timeoutMs: 30_000,
   connectionsPerOrigin: 6,
   maxRetries: 3,
@@ -63,7 +63,7 @@ function headerValue(v: string | string[] | undefined): string | undefined {
 }
 
 /** Seconds or an HTTP-date (RFC 9110); undefined when absent or unparseable. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
   const v = value.trim();
   if (/^[0-9]+$/.test(v)) return Number(v) * 1000;

@@ -18,7 +18,7 @@ export async function fetchImageConfig(src: BlobSource, repo: Repo, manifest: Im
   return parseImageConfig(blob, manifest.config, where);
 }
 
-export function parseImageConfig(blob: Buffer, desc: Descriptor, where: string): ImageConfigFacts {
+function parseImageConfig(blob: Buffer, desc: Descriptor, where: string): ImageConfigFacts {
   let doc: Record<string, unknown>;
   try {
     const parsed = JSON.parse(blob.toString('utf8')) as unknown;

@@ -55,10 +55,6 @@ export interface ImageManifest {
 
 export type Manifest = ImageIndex | ImageManifest;
 
-export function isIndexType(mediaType: string): boolean {
-  return INDEX_TYPES.has(mediaType);
-}
-
 function stripParams(contentType: string | undefined): string | undefined {
   if (!contentType) return undefined;
   return contentType.split(';')[0]!.trim().toLowerCase();
@@ -79,7 +75,7 @@ function stringMap(v: unknown, what: string, where: string): Record<string, stri
   return out;
 }
 
-export function parseDescriptor(v: unknown, where: string, what: string): Descriptor {
+function parseDescriptor(v: unknown, where: string, what: string): Descriptor {
   if (!isObject(v)) throw new ProtocolError(`${where}: ${what} is not a descriptor object`);
   const { mediaType, digest, size } = v;
   if (typeof mediaType !== 'string' || mediaType === '') throw new ProtocolError(`${where}: ${what} has no mediaType`);
@@ -188,7 +184,7 @@ export function parsePlatform(s: string): Platform {
 }
 
 // Platform choice in an index (containerd's matcher) lives in platforms.ts; re-exported for existing importers.
-export { hostRuns, indexPlatforms, isRunnableEntry, normalizePlatform, samePlatform, selectPlatform } from './platforms.js';
+export { hostRuns, indexPlatforms, normalizePlatform, samePlatform, selectPlatform } from './platforms.js';
 
 /**
  * The platform an image config says it is. Every image config names its os and architecture (OCI

@@ -173,7 +173,7 @@ export function selectPlatform(manifests: Descriptor[], host: Platform): Descrip
 }
 
 /** Entries a host could run: any with a platform other than `unknown/unknown` (BuildKit attestations). */
-export function isRunnableEntry(d: Descriptor): boolean {
+function isRunnableEntry(d: Descriptor): boolean {
   if (!d.platform) return false;
   return !(d.platform.os === 'unknown' && d.platform.architecture === 'unknown');
 }

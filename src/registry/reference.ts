@@ -7,7 +7,7 @@ import { ReferenceFormatError } from '../errors.js';
 
 export const DOCKER_HUB = 'docker.io';
 /** Where Docker Hub's registry API actually lives. */
-export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
+const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
 const LEGACY_HUB = 'index.docker.io';
 
 const NAME_MAX = 255;

@@ -42,7 +42,7 @@ function isLocation(v: unknown): v is SourceLocation {
 }
 
 /** Where a policy-level finding belongs: its evidence's source (an expired exception), else the policy line that set it. */
-export function policyLocation(f: FindingReport): SourceLocation | undefined {
+function policyLocation(f: FindingReport): SourceLocation | undefined {
   if (f.source) return f.source;
   const ev = f.evidence?.['source'];
   if (isLocation(ev)) return ev;

@@ -5,7 +5,7 @@
 import type { DriftItem } from '../drift/run.js';
 import { toolInfo, type VerifyReport } from './model.js';
 
-export const DRIFT_SCHEMA = 'kamal-gate/drift/v1';
+const DRIFT_SCHEMA = 'kamal-gate/drift/v1';
 
 export interface DriftSummary {
   tags: number;

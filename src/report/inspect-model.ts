@@ -6,7 +6,7 @@ import type { Resolution } from '../registry/client.js';
 import { formatPlatform } from '../registry/manifest.js';
 import { formatReference, type ImageReference } from '../registry/reference.js';
 
-export const INSPECT_SCHEMA = 'kamal-gate/inspect/v1';
+const INSPECT_SCHEMA = 'kamal-gate/inspect/v1';
 
 export interface InspectReport {
   schema: typeof INSPECT_SCHEMA;

@@ -7,12 +7,12 @@ import type { TagKind, TagState } from '../ledger/state.js';
 import { formatTagRef } from '../ledger/tag-ref.js';
 import type { ChainReport, LedgerEntry, LedgerEvent, TagRef } from '../ledger/types.js';
 
-export const LEDGER_VERIFY_SCHEMA = 'kamal-gate/ledger-verify/v2';
-export const LEDGER_HISTORY_SCHEMA = 'kamal-gate/ledger-history/v1';
-export const LEDGER_TAGS_SCHEMA = 'kamal-gate/ledger-tags/v1';
-export const LEDGER_EXPORT_SCHEMA = 'kamal-gate/ledger-export/v1';
-export const LEDGER_CHECKPOINT_SCHEMA = 'kamal-gate/ledger-checkpoint/v1';
-export const LEDGER_FORGET_SCHEMA = 'kamal-gate/ledger-forget/v1';
+const LEDGER_VERIFY_SCHEMA = 'kamal-gate/ledger-verify/v2';
+const LEDGER_HISTORY_SCHEMA = 'kamal-gate/ledger-history/v1';
+const LEDGER_TAGS_SCHEMA = 'kamal-gate/ledger-tags/v1';
+const LEDGER_EXPORT_SCHEMA = 'kamal-gate/ledger-export/v1';
+const LEDGER_CHECKPOINT_SCHEMA = 'kamal-gate/ledger-checkpoint/v1';
+const LEDGER_FORGET_SCHEMA = 'kamal-gate/ledger-forget/v1';
 
 /** The newest signed checkpoint, as `ledger verify` found it. */
 export interface CheckpointStatus {

@@ -4,8 +4,8 @@
  */
 import type { EffectiveRequirements, ExceptionStatus, LoadedPolicy, Policy } from '../policy/types.js';
 
-export const POLICY_CHECK_SCHEMA = 'kamal-gate/policy-check/v1';
-export const POLICY_EXPLAIN_SCHEMA = 'kamal-gate/policy-explain/v1';
+const POLICY_CHECK_SCHEMA = 'kamal-gate/policy-check/v1';
+const POLICY_EXPLAIN_SCHEMA = 'kamal-gate/policy-explain/v1';
 
 /** `policy check`: the policy as loaded (a policy that does not load is an error, exit 2). */
 export interface PolicyCheckReport {

@@ -4,7 +4,7 @@
  */
 import type { TargetResult } from '../types.js';
 
-export const RECORD_SCHEMA = 'kamal-gate/record/v2';
+const RECORD_SCHEMA = 'kamal-gate/record/v2';
 
 /** One image record looked at. */
 export interface RecordRow {

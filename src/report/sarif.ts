@@ -12,7 +12,7 @@ import type { SourceLocation } from '../types.js';
 import { problems, type Problem } from './ci.js';
 import type { VerifyReport } from './model.js';
 
-export const SARIF_SCHEMA_URI = 'https://json.schemastore.org/sarif-2.1.0.json';
+const SARIF_SCHEMA_URI = 'https://json.schemastore.org/sarif-2.1.0.json';
 
 type Level = 'error' | 'warning' | 'note';
 

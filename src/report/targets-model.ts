@@ -4,9 +4,9 @@
  */
 import type { DeployPlan, Platform, Role, SourceLocation, Target } from '../types.js';
 
-export const TARGETS_SCHEMA = 'kamal-gate/targets/v1';
+const TARGETS_SCHEMA = 'kamal-gate/targets/v1';
 
-export interface TargetReport {
+interface TargetReport {
   role: Role;
   name: string;
   /** The reference exactly as Kamal forms it. */

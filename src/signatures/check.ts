@@ -38,7 +38,7 @@ export interface SignatureCheckResult {
 }
 
 /** The digests that are this image: the one the tag points to and every platform manifest hosts pull. */
-export function deployedDigests(subject: Subject): string[] {
+function deployedDigests(subject: Subject): string[] {
   return [...new Set([subject.digest, ...(subject.platformDigest ? [subject.platformDigest] : []), ...Object.values(subject.platformDigests)])];
 }
 

@@ -18,10 +18,10 @@ import type { TrustMaterial } from '@sigstore/verify';
 import { printable } from '../printable.js';
 import { pemBlocks } from './pem.js';
 
-export const INTOTO_V001 = { kind: 'intoto', version: '0.0.1' } as const;
+const INTOTO_V001 = { kind: 'intoto', version: '0.0.1' } as const;
 
 /** The signer the entry must name: the leaf certificate when the signature came with one, else the key. */
-export type IntotoV001Signer = { certificate: Buffer } | { key: KeyObject };
+type IntotoV001Signer = { certificate: Buffer } | { key: KeyObject };
 
 /** What the entry is checked against. */
 export interface IntotoV001Subject {
@@ -107,7 +107,7 @@ export function intotoV001BodyProblem(body: Buffer, subject: IntotoV001Subject):
  * The signed entry timestamp, as for any Rekor v1 entry: a trusted log picked by the entry's log id,
  * valid at its integrated time, signed the canonical JSON of {body, integratedTime, logIndex, logID}.
  */
-export function setProblem(entry: TransparencyLogEntry, tlogs: TrustMaterial['tlogs']): string | undefined {
+function setProblem(entry: TransparencyLogEntry, tlogs: TrustMaterial['tlogs']): string | undefined {
   const set = entry.inclusionPromise?.signedEntryTimestamp;
   if (!set?.length) return 'it has no signed entry timestamp (an inclusion proof alone is not checked for this kind)';
   const at = new Date(Number(entry.integratedTime) * 1000);
@@ -132,7 +132,7 @@ export function intotoV001Count(entries: TransparencyLogEntry[]): number {
 }
 
 /** Undefined when every intoto 0.0.1 entry of `entries` passes; otherwise a sentence saying why not. */
-export function intotoV001Problem(entries: TransparencyLogEntry[], subject: IntotoV001Subject, tlogs: TrustMaterial['tlogs']): string | undefined {
+function intotoV001Problem(entries: TransparencyLogEntry[], subject: IntotoV001Subject, tlogs: TrustMaterial['tlogs']): string | undefined {
   for (const e of entries.filter(isIntotoV001)) {
     const problem = setProblem(e, tlogs) ?? intotoV001BodyProblem(Buffer.from(e.canonicalizedBody), subject);
     if (problem) return `the transparency log entry (intoto 0.0.1, log index ${printable(String(e.logIndex), 20)}) is refused: ${problem}`;

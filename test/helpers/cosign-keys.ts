@@ -12,7 +12,7 @@
 import { createPrivateKey, randomBytes, scryptSync, type KeyObject } from 'node:crypto';
 import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
 
-export const SIGSTORE_LABEL = 'ENCRYPTED SIGSTORE PRIVATE KEY';
+const SIGSTORE_LABEL = 'ENCRYPTED SIGSTORE PRIVATE KEY';
 export const COSIGN_LABEL = 'ENCRYPTED COSIGN PRIVATE KEY';
 
 /** cosign's scrypt parameters (go-securesystemslib's defaults). */

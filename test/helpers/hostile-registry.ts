@@ -12,7 +12,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { simpleSigning, signPayload } from './cosign-format.js';
 import { startFakeServer, type FakeServer, type SeenRequest } from './fake-registry.js';
-import { buildImage, MediaType, sha256, type ImageContent, type ImageSpec } from './image-content.js';
+import { buildImage, MediaType, sha256, type ImageContent, type ImageSpec, type PlatformImage } from './image-content.js';
 
 export { sha256 };
 
@@ -108,7 +108,7 @@ export class HostileRegistry {
     return `${this.host}/${this.repo}:${this.tag}`;
   }
   /** The manifest a linux/amd64 host pulls. */
-  get amd64() {
+  get amd64(): PlatformImage {
     return this.image.manifests[0]!;
   }
 
@@ -225,7 +225,7 @@ export class HostileRegistry {
   }
 }
 
-export function notFound(res: ServerResponse, code: string): void {
+function notFound(res: ServerResponse, code: string): void {
   res.writeHead(404, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ errors: [{ code, message: code.toLowerCase().replace(/_/g, ' ') }] }));
 }

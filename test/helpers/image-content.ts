@@ -23,7 +23,7 @@ export const MediaType = {
 /** The full manifest Accept list (distribution 2.8 needs it: see shared/notes/oci.md section 3). */
 export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerList, MediaType.dockerManifest].join(', ');
 
-export type ImageFormat = 'oci' | 'docker';
+type ImageFormat = 'oci' | 'docker';
 
 export interface Platform {
   os: string;
@@ -41,13 +41,13 @@ export interface Descriptor {
 }
 
 /** A layer: its compressed blob (what the registry stores) and the diff_id (sha256 of the uncompressed bytes). */
-export interface Layer {
+interface Layer {
   descriptor: Descriptor;
   diffId: string;
   bytes: Buffer;
 }
 
-export interface HistoryEntry {
+interface HistoryEntry {
   created?: string;
   created_by?: string;
   comment?: string;
@@ -104,7 +104,7 @@ export interface PlatformImage {
   layers: Layer[];
 }
 
-export interface ImageConfig {
+interface ImageConfig {
   created?: string;
   architecture: string;
   os: string;
@@ -114,7 +114,7 @@ export interface ImageConfig {
   history: HistoryEntry[];
 }
 
-export interface StoredManifest {
+interface StoredManifest {
   digest: string;
   mediaType: string;
   bytes: Buffer;
@@ -140,12 +140,12 @@ export interface ImageContent {
 
 export const sha256 = (b: Buffer | string): string => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
-export const platformKey = (p: Platform): string => [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+const platformKey = (p: Platform): string => [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 
-export const LINUX_AMD64: Platform = { os: 'linux', architecture: 'amd64' };
+const LINUX_AMD64: Platform = { os: 'linux', architecture: 'amd64' };
 
 /** Deterministic pseudo-random bytes from a seed. */
-export function seededBytes(seed: string, length: number): Buffer {
+function seededBytes(seed: string, length: number): Buffer {
   const out: Buffer[] = [];
   for (let i = 0, n = 0; n < length; i++) {
     const block = createHash('sha256').update(`${seed}:${i}`).digest();
@@ -156,7 +156,7 @@ export function seededBytes(seed: string, length: number): Buffer {
 }
 
 /** A layer from its uncompressed contents (gzipped; diff_id = sha256 of the uncompressed bytes). */
-export function makeLayer(uncompressed: Buffer, format: ImageFormat = 'oci'): Layer {
+function makeLayer(uncompressed: Buffer, format: ImageFormat = 'oci'): Layer {
   const bytes = gzipSync(uncompressed);
   return { descriptor: layerDescriptor(bytes, format), diffId: sha256(uncompressed), bytes };
 }

@@ -42,7 +42,7 @@ function unescapeMountinfo(s: string): string {
 }
 
 /** Mount points that are writable now and are not /proc or /sys (or under them). */
-export function writableMounts(): string[] {
+function writableMounts(): string[] {
   const out: string[] = [];
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const f = line.split(' ');

@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
-export type Action = 'pull' | 'push' | 'delete' | '*';
+type Action = 'pull' | 'push' | 'delete' | '*';
 
 /** One access entry: the JWT `access` claim and the parsed form of a requested scope. */
 export interface Access {
@@ -45,7 +45,7 @@ export interface TokenServerOptions {
   dir: string;
 }
 
-export interface TokenRequest {
+interface TokenRequest {
   /** the authenticated user, or '' for anonymous */
   account: string;
   service: string;

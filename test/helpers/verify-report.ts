@@ -1,7 +1,7 @@
 /** `kamal-gate verify --format json` through the real CLI, and the shape of its report the tests read. */
 import { runCli } from './cli.js';
 
-export interface ReportFinding {
+interface ReportFinding {
   rule: string;
   severity: string;
   fails: boolean;

@@ -2,7 +2,7 @@
 import type { VerifyReport } from '../../src/report/model.js';
 
 export const D1 = 'sha256:' + 'a'.repeat(64);
-export const D2 = 'sha256:' + 'b'.repeat(64);
+const D2 = 'sha256:' + 'b'.repeat(64);
 
 export function sampleReport(): VerifyReport {
   return {

@@ -9,9 +9,9 @@ import { deepMerge, sameValue, type ConfigMap } from '../yaml-tree.js';
 import type { Accessory } from './accessory.js';
 import type { Servers } from './servers.js';
 
-export const PROXY_REPOSITORY = 'basecamp/kamal-proxy';
+const PROXY_REPOSITORY = 'basecamp/kamal-proxy';
 /** `Kamal::Configuration::Proxy::Run::MINIMUM_VERSION` in Kamal 2.12. */
-export const PROXY_MINIMUM_VERSION = 'v0.9.2';
+const PROXY_MINIMUM_VERSION = 'v0.9.2';
 export const PROXY_DEFAULT_IMAGE = `${PROXY_REPOSITORY}:${PROXY_MINIMUM_VERSION}`;
 
 /** The image a `proxy.run` names: `[registry/]repository:version`. */

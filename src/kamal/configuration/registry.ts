@@ -1,7 +1,7 @@
 /**
  * A `registry:` block, at the root or in an accessory (Kamal's `Configuration::Registry`): the
  * server, and username/password each written as a literal or as a one-item list naming a secret.
- * Resolving secrets is credentials.ts's work; this only says what is written, and where.
+ * Resolving secrets is kamal/credentials.ts's work; this only says what is written, and where.
  */
 import { entry, isAbsent, optionalMap, optionalString, lazy, wrongType } from '../fields.js';
 import type { Loc } from '../source-map.js';
@@ -15,7 +15,7 @@ export type SecretRef = ({ kind: 'literal'; value: string | undefined } | { kind
 };
 
 /** Kamal's `Registry#local?`: a `localhost:PORT` registry that Kamal runs itself. */
-export function isLocalRegistry(server: string | undefined): boolean {
+function isLocalRegistry(server: string | undefined): boolean {
   return server?.startsWith('localhost:') ?? false;
 }
 

@@ -20,7 +20,7 @@ import { secretsTracked } from './tracked-secrets.js';
  * Every lint rule. At one place in the config the rules' checks run in this order (so key_data
  * findings come before the proxy_command one, and the SSH config file is read before git is asked).
  */
-export const LINT_RULES: readonly LintRule[] = [
+const LINT_RULES: readonly LintRule[] = [
   { id: 'config.docker_socket', family: 'container', checks: runtimeSocket, description: 'A container mounts the Docker (or containerd/podman) socket, which gives it root on the host' },
   { id: 'config.privileged', family: 'container', checks: privileged, description: 'A container runs privileged, with added capabilities, host namespaces, devices or security profiles turned off' },
   { id: 'config.secret_in_clear_env', family: 'secrets-in-config', checks: secretInClearEnv, description: 'A secret is written in env.clear, so it is in the repository and in docker inspect' },

@@ -12,7 +12,7 @@ import type { Ssh } from '../configuration/ssh.js';
 import type { Loc } from '../source-map.js';
 
 /** A finding before the walker puts the rule's id on it; without a target it concerns the app image. */
-export type FindingDraft = Omit<Finding, 'rule' | 'target'> & { target?: Target; source: SourceLocation };
+type FindingDraft = Omit<Finding, 'rule' | 'target'> & { target?: Target; source: SourceLocation };
 
 export type Report = (finding: FindingDraft) => void;
 
@@ -43,7 +43,7 @@ export interface RuleChecks {
   files?(report: Report, app: AppFiles): Promise<string[]>;
 }
 
-export type LintFamily = 'container' | 'secrets-in-config' | 'tracked-secrets' | 'ssh' | 'images';
+type LintFamily = 'container' | 'secrets-in-config' | 'tracked-secrets' | 'ssh' | 'images';
 
 export interface LintRule {
   id: string;

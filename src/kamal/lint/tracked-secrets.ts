@@ -12,7 +12,7 @@ import { DEFAULT_SECRETS_PATH } from '../secrets.js';
 import type { AppFiles, Report, RuleChecks } from './rule.js';
 import { isPlaceholder, isSecretName, secretValueKind } from './secret-values.js';
 
-export interface GitFiles {
+interface GitFiles {
   /** Tracked paths relative to the app root, or undefined with the reason they could not be listed. */
   files?: string[];
   skipped?: string;
@@ -22,7 +22,7 @@ export interface GitFiles {
  * `git ls-files` in the app root, which git prints relative to that folder (also when the
  * repository's top is above it); never throws.
  */
-export function gitTrackedFiles(appRoot: string, env: NodeJS.ProcessEnv = process.env): Promise<GitFiles> {
+function gitTrackedFiles(appRoot: string, env: NodeJS.ProcessEnv = process.env): Promise<GitFiles> {
   return new Promise((resolve) => {
     execFile(
       'git',
