@@ -2,7 +2,8 @@
  * The one rule for how much YAML kamal-gate loads, used by the Kamal config reader
  * (src/kamal/yaml-tree.ts) and the policy loader (src/policy/yaml.ts) alike:
  *
- * - Depth: at most YAML_MAX_DEPTH nested collections, counting those an alias brings in. Psych
+ * - Depth: a collection may sit inside at most YAML_MAX_DEPTH others (the document's own mapping or
+ *   list is level 0, so `x: [[1]]` nests 2 levels), counting those an alias brings in. Psych
  *   loads deeper documents (libyaml 0.2.5 has no limit; its development branch refuses more than
  *   1,000 levels since 2024), but the `yaml` package parses recursively and exhausts Node's default
  *   stack somewhere past 700 levels of flow collections, so the bound sits well below that. A
@@ -40,8 +41,9 @@ export const YAML_MAX_NODES = 100_000;
 
 /**
  * The parser's stack holds about one entry per open collection plus the document and the node being
- * read (measured: depth + 2 for every shape), so a stack this high means a document nested deeper
- * than the limit.
+ * read (measured: open collections + 2 for every shape, so YAML_MAX_DEPTH + 3 at the limit, where the
+ * document's own collection is open too), so a stack this high means a document nested deeper than
+ * the limit.
  */
 const PARSER_STACK_LIMIT = YAML_MAX_DEPTH + 16;
 
@@ -57,10 +59,7 @@ const DEPTH_MESSAGE = `nested more than ${YAML_MAX_DEPTH} levels deep: kamal-gat
  * `parseAllDocuments` with the parser's depth bounded: a document nested far deeper than the limit
  * stops the parse (no documents, a problem at the offset reached).
  */
-export function parseYamlDocuments(
-  text: string,
-  options: ParseOptions & DocumentOptions & SchemaOptions,
-): { docs: Document.Parsed[]; problem?: YamlLimitProblem } {
+export function parseYamlDocuments(text: string, options: ParseOptions & DocumentOptions & SchemaOptions): { docs: Document.Parsed[]; problem?: YamlLimitProblem } {
   const lines = options.lineCounter;
   lines?.addNewLine(0); // what Parser.parse does first
   const parser = new Parser(lines?.addNewLine);
@@ -132,14 +131,14 @@ class Walker {
   private readonly open = new Set<YamlNode>();
   private total = 0;
 
-  /** `depth`: collections around the node. */
+  /** `depth`: collections around the node, its nesting level if it is one. */
   walk(node: unknown, depth: number): Measure {
     if (isAlias(node)) return this.alias(node, depth);
     if (!isScalar(node) && !isCollection(node)) return SCALAR;
     if (node.anchor) this.anchors.set(node.anchor, node);
     this.count(1, node);
     if (isScalar(node)) return SCALAR;
-    if (depth + 1 > YAML_MAX_DEPTH) throw this.hit(node, DEPTH_MESSAGE);
+    if (depth > YAML_MAX_DEPTH) throw this.hit(node, DEPTH_MESSAGE);
     this.open.add(node);
     let size = 1;
     let height = 0;
@@ -163,8 +162,12 @@ class Walker {
     this.aliases.set(node, target);
     if (this.open.has(target)) throw this.hit(node, `recursive YAML alias: *${node.source} is inside the node &${node.source} it names`);
     const m = this.measured.get(target) ?? SCALAR;
-    if (depth + m.height > YAML_MAX_DEPTH) {
-      throw this.hit(node, `the alias *${node.source} nests its value more than ${YAML_MAX_DEPTH} levels deep: kamal-gate reads YAML up to ${YAML_MAX_DEPTH} levels, counting those an alias brings in`);
+    // The innermost collection the alias brings in sits inside `depth + m.height - 1` others.
+    if (depth + m.height - 1 > YAML_MAX_DEPTH) {
+      throw this.hit(
+        node,
+        `the alias *${node.source} nests its value more than ${YAML_MAX_DEPTH} levels deep: kamal-gate reads YAML up to ${YAML_MAX_DEPTH} levels, counting those an alias brings in`,
+      );
     }
     this.count(m.size, node, node.source);
     return m;

@@ -6,6 +6,7 @@
  * "recursive alias"), and an alias that is really recursive is called that. The one rule is
  * src/yaml-limits.ts; file kinds and sizes are in local-files.test.ts.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Loc } from '../../src/kamal/source-map.js';
 import { sameValue, type ConfigNode } from '../../src/kamal/yaml-tree.js';
 import { YAML_MAX_DEPTH, YAML_MAX_NODES } from '../../src/yaml-limits.js';
+import { CLI } from '../helpers/cli.js';
 import { CONFIG, expectRefused, run, RUN_TIMEOUT_MS } from '../helpers/hostile-files.js';
 
 const POLICY = readFileSync(join(import.meta.dirname, '..', '..', 'policies', 'baseline.yml'), 'utf8');
@@ -95,7 +97,11 @@ const PLACES = {
     files: { 'config/deploy.yml': a.lines + role(`    proxy:\n      run: ${a.use}\n  job:\n    hosts: [1.1.1.1]\n    proxy:\n      run: ${a.use}\n`) },
   }),
   'config env.clear': (a: Anchors) => ({ file: 'config/deploy.yml', args: [], files: { 'config/deploy.yml': `${a.lines}${CONFIG}env:\n  clear:\n    BOMB: ${a.use}\n` } }),
-  accessory: (a: Anchors) => ({ file: 'config/deploy.yml', args: [], files: { 'config/deploy.yml': `${a.lines}${CONFIG}accessories:\n  db:\n    image: mysql:8.0\n    host: 1.1.1.1\n    options: ${a.use}\n` } }),
+  accessory: (a: Anchors) => ({
+    file: 'config/deploy.yml',
+    args: [],
+    files: { 'config/deploy.yml': `${a.lines}${CONFIG}accessories:\n  db:\n    image: mysql:8.0\n    host: 1.1.1.1\n    options: ${a.use}\n` },
+  }),
   'destination overlay': (a: Anchors) => ({ file: 'config/deploy.staging.yml', args: ['-d', 'staging'], files: { 'config/deploy.staging.yml': `${a.lines}servers:\n  web:\n    hosts: ${a.use}\n` } }),
   'policy x- key': (a: Anchors) => ({ file: 'policy.yml', args: ['policy'], files: { 'policy.yml': `${a.lines}x-use: ${a.use}\n${POLICY}` } }),
   'policy rules': (a: Anchors) => ({ file: 'policy.yml', args: ['policy'], files: { 'policy.yml': `${a.lines}version: 1\nrules: ${a.use}\n` } }),
@@ -106,18 +112,22 @@ function command(args: readonly string[]): string[] {
 }
 
 describe('alias bombs are counted, never expanded', () => {
-  it('at every place in the config, the overlay and the policy: exit 2 within seconds, naming the file and line', async () => {
-    await fc.assert(
-      fc.asyncProperty(bombArb, fc.constantFrom(...(Object.keys(PLACES) as Array<keyof typeof PLACES>)), async (bomb, where) => {
-        const p = PLACES[where](anchors(bomb));
-        const started = Date.now();
-        const r = await run(command(p.args), app(p.files));
-        expectRefused(r, `${p.file}:`, /alias bomb/, `more than ${YAML_MAX_NODES.toLocaleString('en-US')} values`);
-        expect(Date.now() - started).toBeLessThan(10_000);
-      }),
-      { numRuns: RUNS * 2 },
-    );
-  }, RUNS * 2 * RUN_TIMEOUT_MS);
+  it(
+    'at every place in the config, the overlay and the policy: exit 2 within seconds, naming the file and line',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(bombArb, fc.constantFrom(...(Object.keys(PLACES) as Array<keyof typeof PLACES>)), async (bomb, where) => {
+          const p = PLACES[where](anchors(bomb));
+          const started = Date.now();
+          const r = await run(command(p.args), app(p.files));
+          expectRefused(r, `${p.file}:`, /alias bomb/, `more than ${YAML_MAX_NODES.toLocaleString('en-US')} values`);
+          expect(Date.now() - started).toBeLessThan(10_000);
+        }),
+        { numRuns: RUNS * 2 },
+      );
+    },
+    RUNS * 2 * RUN_TIMEOUT_MS,
+  );
 
   it('the same anchors used a little (a shared map merged into roles) load', async () => {
     const text = `x-env: &env\n  clear:\n    A: '1'\n${role('    env:\n      <<: *env\n  job:\n    hosts: [1.1.1.2]\n    env: *env\n')}`;
@@ -166,37 +176,72 @@ describe(`nesting: up to ${YAML_MAX_DEPTH} levels loads (Psych loads it too), de
     }
   });
 
-  it(`any shape up to ${YAML_MAX_DEPTH} levels: the config loads; the policy is never said to be too deep or recursive`, async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...SHAPES), fc.integer({ min: 1, max: YAML_MAX_DEPTH }), async (shape, depth) => {
-        const config = await run(command([]), app({ 'config/deploy.yml': `${CONFIG}${nested(shape, depth, 'x-deep')}` }));
-        expect(config.code, config.stderr).toBe(0);
-        const policy = await run(command(['policy']), app({ 'policy.yml': `${POLICY}${nested(shape, depth, 'x-deep')}` }));
-        expect(policy.code).toBe(2); // x-deep is not a policy key
+  it(
+    `any shape up to ${YAML_MAX_DEPTH} levels: the config loads; the policy is never said to be too deep or recursive`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...SHAPES), fc.integer({ min: 1, max: YAML_MAX_DEPTH }), async (shape, depth) => {
+          const config = await run(command([]), app({ 'config/deploy.yml': `${CONFIG}${nested(shape, depth, 'x-deep')}` }));
+          expect(config.code, config.stderr).toBe(0);
+          const policy = await run(command(['policy']), app({ 'policy.yml': `${POLICY}${nested(shape, depth, 'x-deep')}` }));
+          expect(policy.code).toBe(2); // x-deep is not a policy key
+          expect(policy.stderr).toContain('x-deep: unknown key');
+          expect(policy.stderr).not.toMatch(/nested more than|recursive/);
+        }),
+        { numRuns: RUNS },
+      );
+    },
+    RUNS * 2 * RUN_TIMEOUT_MS,
+  );
+
+  // The property above draws the boundary only now and then; this runs it for every shape, in a
+  // process whose stack is a quarter short of Node's default (984 KB): level 500 takes at most
+  // 648 KB there (Node 20, cold, the flow shapes), so the limit sits well inside the stack.
+  it(
+    `exactly ${YAML_MAX_DEPTH} levels of every shape load in the CLI, with a quarter of the stack taken away`,
+    () => {
+      const cli = (args: string[], cwd: string) =>
+        spawnSync(process.execPath, ['--stack-size=738', CLI, ...args], {
+          cwd,
+          encoding: 'utf8',
+          timeout: RUN_TIMEOUT_MS,
+          env: { ...process.env, KAMAL_GATE_CACHE_DIR: mkdtempSync(join(root, 'cache-')) },
+        });
+      for (const shape of SHAPES) {
+        const config = cli(command([]), app({ 'config/deploy.yml': `${CONFIG}${nested(shape, YAML_MAX_DEPTH, 'x-deep')}` }));
+        expect(config.status, `${shape}: ${config.stderr}`).toBe(0);
+        expect(config.stdout).toContain('acme/app:v1');
+        const policy = cli(command(['policy']), app({ 'policy.yml': `${POLICY}${nested(shape, YAML_MAX_DEPTH, 'x-deep')}` }));
+        expect(policy.status, `${shape}: ${policy.stderr}`).toBe(2);
         expect(policy.stderr).toContain('x-deep: unknown key');
         expect(policy.stderr).not.toMatch(/nested more than|recursive/);
-      }),
-      { numRuns: RUNS },
-    );
-  }, RUNS * 2 * RUN_TIMEOUT_MS);
+      }
+    },
+    10 * RUN_TIMEOUT_MS,
+  );
 
-  it(`deeper than ${YAML_MAX_DEPTH} levels (up to 100,000): "nested more than ${YAML_MAX_DEPTH} levels" at the file and line, in the config, the overlay and the policy`, async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...SHAPES).chain((shape) => fc.tuple(fc.constant(shape), fc.integer({ min: YAML_MAX_DEPTH + 1, max: MAX_DEPTH_IN_LIMIT[shape] }))),
-        fc.constantFrom('config/deploy.yml', 'config/deploy.staging.yml', 'policy.yml'),
-        async ([shape, depth], file) => {
-          const deep = nested(shape, depth, 'x-deep');
-          const files: Record<string, string> = file === 'policy.yml' ? { 'policy.yml': POLICY + deep } : file === 'config/deploy.yml' ? { [file]: CONFIG + deep } : { [file]: `servers:\n  web:\n    hosts: [2.2.2.2]\n${deep}` };
-          const args = file === 'policy.yml' ? ['policy'] : file === 'config/deploy.yml' ? [] : ['-d', 'staging'];
-          const r = await run(command(args), app(files));
-          expectRefused(r, `${file}:`, `nested more than ${YAML_MAX_DEPTH} levels`);
-          expect(r.stderr).not.toContain('recursive');
-        },
-      ),
-      { numRuns: RUNS },
-    );
-  }, RUNS * RUN_TIMEOUT_MS);
+  it(
+    `deeper than ${YAML_MAX_DEPTH} levels (up to 100,000): "nested more than ${YAML_MAX_DEPTH} levels" at the file and line, in the config, the overlay and the policy`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...SHAPES).chain((shape) => fc.tuple(fc.constant(shape), fc.integer({ min: YAML_MAX_DEPTH + 1, max: MAX_DEPTH_IN_LIMIT[shape] }))),
+          fc.constantFrom('config/deploy.yml', 'config/deploy.staging.yml', 'policy.yml'),
+          async ([shape, depth], file) => {
+            const deep = nested(shape, depth, 'x-deep');
+            const files: Record<string, string> =
+              file === 'policy.yml' ? { 'policy.yml': POLICY + deep } : file === 'config/deploy.yml' ? { [file]: CONFIG + deep } : { [file]: `servers:\n  web:\n    hosts: [2.2.2.2]\n${deep}` };
+            const args = file === 'policy.yml' ? ['policy'] : file === 'config/deploy.yml' ? [] : ['-d', 'staging'];
+            const r = await run(command(args), app(files));
+            expectRefused(r, `${file}:`, `nested more than ${YAML_MAX_DEPTH} levels`);
+            expect(r.stderr).not.toContain('recursive');
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    },
+    RUNS * RUN_TIMEOUT_MS,
+  );
 
   it('an alias counts the levels it brings in; an alias inside the node it names is recursive', async () => {
     const half = Math.ceil(YAML_MAX_DEPTH / 2) + 10;
