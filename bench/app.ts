@@ -57,7 +57,12 @@ export async function benchApp(): Promise<BenchApp> {
       });
     const app = await fromBase('acme/shop', 'v1', 'shop');
     const accessories = await Promise.all(
-      [['library/postgres', '16.4'], ['library/valkey', '8.0'], ['library/memcached', '1.6'], ['acme/search', '2.1']].map(([repo, tag]) => fromBase(repo!, tag!, repo!)),
+      [
+        ['library/postgres', '16.4'],
+        ['library/valkey', '8.0'],
+        ['library/memcached', '1.6'],
+        ['acme/search', '2.1'],
+      ].map(([repo, tag]) => fromBase(repo!, tag!, repo!)),
     );
     const proxy = await fromBase('basecamp/kamal-proxy', 'v0.9.2', 'proxy');
 

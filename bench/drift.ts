@@ -20,7 +20,14 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kg-bench-drift-'));
   try {
     const builder = new ImageBuilder(reg);
-    const img = await builder.pushImage('bench/app', 'seed', { seed: 'bench', created: '2026-01-01T00:00:00Z', platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }] });
+    const img = await builder.pushImage('bench/app', 'seed', {
+      seed: 'bench',
+      created: '2026-01-01T00:00:00Z',
+      platforms: [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64' },
+      ],
+    });
     const tags = Array.from({ length: tagCount }, (_, i) => `t${i}`);
     // distribution 2.8 sometimes answers 500 to concurrent tag writes of one manifest: retry those
     await pool(tags, 4, async (t) => {

@@ -18,11 +18,13 @@ if (found !== tags.length) throw new Error(`only ${found} of ${tags.length} look
 const peakRssBytes = process.resourceUsage().maxRSS * 1024;
 const entries = (await ledger.all()).length;
 await ledger.close();
-process.stdout.write(JSON.stringify({
-  loadMs,
-  lookupUs: (lookupMs * 1000) / tags.length,
-  lookups: tags.length,
-  tags: all.length,
-  entries,
-  peakRssBytes,
-}) + '\n');
+process.stdout.write(
+  JSON.stringify({
+    loadMs,
+    lookupUs: (lookupMs * 1000) / tags.length,
+    lookups: tags.length,
+    tags: all.length,
+    entries,
+    peakRssBytes,
+  }) + '\n',
+);

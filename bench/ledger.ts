@@ -27,9 +27,10 @@ function entries(n: number): NewEntry[] {
     const tag = `v${Math.floor(i / 200) % tagsPerRepo}`;
     const digest = `sha256:${randomBytes(32).toString('hex')}`;
     const r = i % 50;
-    const e: NewEntry = r === 49
-      ? { registry: 'ghcr.io', repository, tag, digest: null, event: 'deleted', source: 'drift' }
-      : { registry: 'ghcr.io', repository, tag, digest, event: r === 7 ? 'moved' : r % 3 === 0 ? 'observed' : 'recorded', source: r % 3 === 0 ? 'verify' : 'record' };
+    const e: NewEntry =
+      r === 49
+        ? { registry: 'ghcr.io', repository, tag, digest: null, event: 'deleted', source: 'drift' }
+        : { registry: 'ghcr.io', repository, tag, digest, event: r === 7 ? 'moved' : r % 3 === 0 ? 'observed' : 'recorded', source: r % 3 === 0 ? 'verify' : 'record' };
     if (i % 4 === 0) e.platformDigests = { 'linux/amd64': `sha256:${randomBytes(32).toString('hex')}`, 'linux/arm64': `sha256:${randomBytes(32).toString('hex')}` };
     if (i % 5 === 0) e.actor = `github:acme/service-${i % 200}/actions/runs/${1000 + i}`;
     out.push(e);
@@ -86,7 +87,10 @@ async function main(): Promise<void> {
 
     const rows = [['backend', 'entries', 'tags', 'load', 'lookup', 'peak RSS', 'load < 1 s', 'RSS < 200 MB']];
     const checks: { what: string; value: string; target: string; ok: boolean }[] = [];
-    for (const [name, location] of [['file', file], ['PostgreSQL', url]] as const) {
+    for (const [name, location] of [
+      ['file', file],
+      ['PostgreSQL', url],
+    ] as const) {
       const p = await probe(location, tagsFile, runs, n);
       const loadOk = p.loadMs < LOAD_TARGET_MS;
       const rssOk = p.peakRssBytes < RSS_TARGET;

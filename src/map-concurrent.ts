@@ -3,12 +3,7 @@
  * `onDone(done, total)` is called as each item finishes (progress on a terminal). A call that throws
  * rejects the whole map, as `Promise.all` does; callers that want per-item failures catch inside `fn`.
  */
-export async function mapConcurrent<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-  onDone?: (done: number, total: number) => void,
-): Promise<R[]> {
+export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>, onDone?: (done: number, total: number) => void): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   let done = 0;

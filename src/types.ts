@@ -18,7 +18,6 @@ export interface SourceLocation {
   column?: number;
 }
 
-
 /** Credentials for one registry host, from whichever source supplied them. */
 export interface RegistryCredential {
   /** Registry host as written in the config (`ghcr.io`, `localhost:5555`); empty string means Docker Hub. */
@@ -62,7 +61,6 @@ export interface DeployPlan {
   /** Things the reader wants the user to know (e.g. the proxy image is decided on the hosts). */
   notes: string[];
 }
-
 
 /** A target resolved at the registry: the tag pinned to a digest, the platform manifest and its config. */
 export interface Subject {

@@ -99,9 +99,7 @@ function checkKind(st: Stats, opts: ReadUserFileOptions): void {
   }
   if (!st.isFile()) {
     const kind = kindOf(st);
-    throw opts.refuse(
-      `is ${kind}, not a regular file: kamal-gate reads ${opts.what} only from a regular file (reading ${kind} could block or never end); give the path of the file itself`,
-    );
+    throw opts.refuse(`is ${kind}, not a regular file: kamal-gate reads ${opts.what} only from a regular file (reading ${kind} could block or never end); give the path of the file itself`);
   }
   if (st.size > opts.limit) throw opts.refuse(tooLarge(st.size, opts));
 }

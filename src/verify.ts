@@ -143,7 +143,12 @@ async function verifyRun(client: RegistryClient, targets: Target[], opts: Verify
   const entries: NewEntry[] = [];
   // A config finding about no target of this run still counts (the config check sees each target's own).
   const known = new Set(checking.map((c) => c.result.target));
-  raw.push(...configChecks((opts.configFindings ?? []).filter((f) => !known.has(f.target)), opts.policy));
+  raw.push(
+    ...configChecks(
+      (opts.configFindings ?? []).filter((f) => !known.has(f.target)),
+      opts.policy,
+    ),
+  );
 
   // Target checks: each over every target in turn (the ledger's reads must not race), before any image check.
   for (const check of CHECKS.filter((c): c is TargetCheck => c.on === 'target')) {

@@ -9,14 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import setup, { onPath } from './global-setup.js';
-import {
-  buildImage,
-  ImageBuilder,
-  MANIFEST_ACCEPT,
-  MediaType,
-  sha256,
-  type PushedImage,
-} from './helpers/image-builder.js';
+import { buildImage, ImageBuilder, MANIFEST_ACCEPT, MediaType, sha256, type PushedImage } from './helpers/image-builder.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { skopeoCopy, skopeoInspectRaw, writeOciLayout } from './helpers/skopeo.js';
 import { parseScope } from './helpers/token-server.js';
@@ -293,7 +286,12 @@ describe("registry, auth 'token'", () => {
       acl: { limited: [{ repository: 'other/*', actions: ['pull'] }] },
     });
     b = new ImageBuilder(reg);
-    img = await b.pushImage('app/web', 'v1', { platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }] });
+    img = await b.pushImage('app/web', 'v1', {
+      platforms: [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      ],
+    });
   });
   afterAll(() => reg?.stop());
 
@@ -321,7 +319,10 @@ describe("registry, auth 'token'", () => {
     expect(t.json?.token).toBe(t.json?.access_token);
     expect(t.json?.expires_in).toBe(300);
     expect(typeof t.json?.issued_at).toBe('string');
-    const [header, claims] = String(t.json?.token).split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>);
+    const [header, claims] = String(t.json?.token)
+      .split('.')
+      .slice(0, 2)
+      .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>);
     expect(header).toMatchObject({ alg: 'ES256', typ: 'JWT' });
     expect(claims).toMatchObject({ iss: 'kamal-gate-test', sub: 'tester', aud: 'test-registry', access: [{ type: 'repository', name: 'app/web', actions: ['pull'] }] });
 
@@ -430,9 +431,7 @@ describe('skopeo and OCI layouts', () => {
         ],
       });
       await expect(skopeoCopy(layout.ref, `docker://${reg.host}/private/app:v1`, { all: true })).rejects.toThrow(/skopeo .*copy.*(unauthorized|authentication required)/is);
-      await expect(
-        skopeoCopy(layout.ref, `docker://${reg.host}/private/app:v1`, { all: true, destCreds: `${reg.username}:wrong` }),
-      ).rejects.toThrow(/--dest-creds tester:\*\*\*/);
+      await expect(skopeoCopy(layout.ref, `docker://${reg.host}/private/app:v1`, { all: true, destCreds: `${reg.username}:wrong` })).rejects.toThrow(/--dest-creds tester:\*\*\*/);
       await skopeoCopy(layout.ref, `docker://${reg.host}/private/app:v1`, { all: true, preserveDigests: true, destCreds: `${reg.username}:${reg.password}` });
       const b = new ImageBuilder(reg);
       const top = await b.getManifest('private/app', 'v1');

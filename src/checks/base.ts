@@ -84,8 +84,7 @@ export const baseCheck: ImageCheck = {
           rule: 'base.unknown',
           severity: 'medium',
           message: `the base image of ${target.ref} could not be identified`,
-          remedy:
-            'build with the org.opencontainers.image.base.name/.digest annotations (or labels) or with BuildKit provenance, or name candidate bases in the policy (base.candidates)',
+          remedy: 'build with the org.opencontainers.image.base.name/.digest annotations (or labels) or with BuildKit provenance, or name candidate bases in the policy (base.candidates)',
           evidence: { tried: discovery.evidence },
         });
       }
@@ -96,7 +95,11 @@ export const baseCheck: ImageCheck = {
     const shown = discovery.name ?? discovery.digest ?? 'the base';
     const evidence = { base: shown, baseDigest: discovery.digest ?? null, source: discovery.source, ...(summary.newerReleases ? { newerReleases: summary.newerReleases } : {}) };
     if (discovery.confirmedByLayers !== true && base.unknown !== 'ignore') {
-      findings.push({ ...common, ...unconfirmed(target, discovery, shown, !!ctx.ledger), evidence: { ...evidence, confirmedByLayers: discovery.confirmedByLayers ?? null, tried: discovery.evidence } });
+      findings.push({
+        ...common,
+        ...unconfirmed(target, discovery, shown, !!ctx.ledger),
+        evidence: { ...evidence, confirmedByLayers: discovery.confirmedByLayers ?? null, tried: discovery.evidence },
+      });
     }
     if (base.allowed && discovery.name) {
       let repository: string | undefined;

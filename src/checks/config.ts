@@ -28,6 +28,11 @@ export const configCheck: TargetCheck = {
   name: 'config',
   on: 'target',
   run(r, ctx) {
-    return { findings: configChecks((ctx.configFindings ?? []).filter((f) => f.target === r.target), ctx.policy) };
+    return {
+      findings: configChecks(
+        (ctx.configFindings ?? []).filter((f) => f.target === r.target),
+        ctx.policy,
+      ),
+    };
   },
 };

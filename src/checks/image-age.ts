@@ -23,9 +23,7 @@ export const imageAgeCheck: ImageCheck = {
     const age = imageAge(r, { now: ctx.now });
     if (!age.created) {
       const refused = age.refused ?? [];
-      const found = refused.length
-        ? refused.map((x) => `its ${x.where} ${x.reason}`).join('; ')
-        : `it has no creation time at all (no config created, no ${CREATED} annotation or label)`;
+      const found = refused.length ? refused.map((x) => `its ${x.where} ${x.reason}`).join('; ') : `it has no creation time at all (no config created, no ${CREATED} annotation or label)`;
       return {
         findings: [
           {

@@ -30,13 +30,7 @@ function when(t: string | undefined): string {
 }
 
 /** The finding for a classification, or none when the tag is where the ledger says. */
-export function ledgerFinding(
-  target: Target,
-  ref: string,
-  observed: string | null,
-  c: Classification,
-  opts: { requireRecorded: boolean },
-): Finding | undefined {
+export function ledgerFinding(target: Target, ref: string, observed: string | null, c: Classification, opts: { requireRecorded: boolean }): Finding | undefined {
   const base = { target, ...(observed ? { digest: observed } : {}) };
   const evidence = { ref, observed, approved: c.previous ?? null, approvedFirstSeen: c.firstSeenPrevious ?? null, observedFirstSeen: c.firstSeenObserved ?? null };
   switch (c.kind) {
@@ -109,7 +103,12 @@ export const ledgerCheck: TargetCheck = {
     const t = await readTag(ledger, tag);
     const upTo = await approvalsUpTo(r, ctx);
     // A deploy target also observed as some image's base is pinned as a deploy tag (pinDeploy).
-    const { classification: c, entry } = observe(t, observed, { source: ctx.source, ...(ctx.actor ? { actor: ctx.actor } : {}), ...(upTo !== undefined ? { approvalsUpTo: upTo } : {}), pinDeploy: true });
+    const { classification: c, entry } = observe(t, observed, {
+      source: ctx.source,
+      ...(ctx.actor ? { actor: ctx.actor } : {}),
+      ...(upTo !== undefined ? { approvalsUpTo: upTo } : {}),
+      pinDeploy: true,
+    });
     if (observed.digest === null) {
       if (c.kind === 'unrecorded') return out; // never recorded: the resolution error speaks for itself
       out.explained = true;

@@ -56,7 +56,9 @@ function predicateType(value: string | undefined): { type: string; predicateType
   const known = PREDICATE_TYPES[value];
   if (known) return { type: value, predicateTypes: known };
   if (!/^[a-z][a-z0-9+.-]*:\S+$/.test(value)) {
-    throw new UsageError(`--predicate-type: expected a predicate type URI (https://slsa.dev/provenance/v1, https://spdx.dev/Document, …) or one of ${Object.keys(PREDICATE_TYPES).join(', ')}, got ${value}`);
+    throw new UsageError(
+      `--predicate-type: expected a predicate type URI (https://slsa.dev/provenance/v1, https://spdx.dev/Document, …) or one of ${Object.keys(PREDICATE_TYPES).join(', ')}, got ${value}`,
+    );
   }
   return { type: value, predicateTypes: [value] };
 }

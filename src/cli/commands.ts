@@ -76,7 +76,9 @@ export function registerCommands(program: Command, io: Io, set: (code: number) =
   });
 
   const record = withOptions(program.command('record').argument('[refs...]', 'image references (default: the images of the Kamal config)'), RECORD, TEXT_JSON)
-    .description('approve in the digest ledger what the pipeline pushed: tags never approved before, as they point now (run right after the push); a tag that moved is refused unless --approve-move names its new digest')
+    .description(
+      'approve in the digest ledger what the pipeline pushed: tags never approved before, as they point now (run right after the push); a tag that moved is refused unless --approve-move names its new digest',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  kamal-gate record --version "$GITHUB_SHA"      # after kamal build push\n  kamal-gate record ghcr.io/acme/app:1.4.2 --ledger postgres://ci@db/ledger\n  kamal-gate record --approve-move registry.example.com/library/postgres:16@sha256:…   # a reviewed upgrade',
@@ -108,8 +110,13 @@ export function registerCommands(program: Command, io: Io, set: (code: number) =
   });
 
   const lint = withOptions(program.command('lint'), LINT, LINT_FORMATS)
-    .description('find dangerous settings in the Kamal config: docker socket mounts, privileged containers, secrets in clear env or tracked by git, unchecked SSH host keys, latest and unpinned images (no network)')
-    .addHelpText('after', '\nExit codes: 0 no failing finding, 1 an enforced finding fails, 2 config or policy error.\n\nExamples:\n  kamal-gate lint\n  kamal-gate lint -d production --format sarif > lint.sarif   # also: json, github');
+    .description(
+      'find dangerous settings in the Kamal config: docker socket mounts, privileged containers, secrets in clear env or tracked by git, unchecked SSH host keys, latest and unpinned images (no network)',
+    )
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 no failing finding, 1 an enforced finding fails, 2 config or policy error.\n\nExamples:\n  kamal-gate lint\n  kamal-gate lint -d production --format sarif > lint.sarif   # also: json, github',
+    );
   lint.action(async () => {
     set(await (await import('./lint.js')).lintCommand(optionsOf<Names<typeof LINT>, { format: LintFormat }>(lint, LINT), io));
   });
@@ -167,9 +174,7 @@ function registerLedgerCommands(ledger: Command, io: Io, set: (code: number) => 
     set(await (await import('./ledger.js')).ledgerShowCommand(ref, optionsOf<Names<typeof LEDGER_REPORT>, { format: TextJson }>(show, LEDGER_REPORT), io));
   });
   const EXPORT = ['ledger', 'output'] as const;
-  const exported = withOptions(ledger.command('export'), EXPORT)
-    .description('write every ledger entry as JSON')
-    .addHelpText('after', '\nExample:\n  kamal-gate ledger export -o ledger-backup.json');
+  const exported = withOptions(ledger.command('export'), EXPORT).description('write every ledger entry as JSON').addHelpText('after', '\nExample:\n  kamal-gate ledger export -o ledger-backup.json');
   exported.action(async () => {
     set(await (await import('./ledger.js')).ledgerExportCommand(optionsOf(exported, EXPORT), io));
   });

@@ -7,13 +7,7 @@ import { readDeployPlanAndConfig, type LoadedConfig } from '../kamal/index.js';
 import { registerBasicAuth } from '../redact.js';
 import { ContentCache, DEFAULT_CACHE_MAX_BYTES, defaultContentCacheDir } from '../registry/cache.js';
 import { RegistryClient } from '../registry/client.js';
-import {
-  ChainedCredentials,
-  DockerConfigCredentials,
-  StaticCredentials,
-  basicCredential,
-  normalizeRegistryName,
-} from '../registry/credentials.js';
+import { ChainedCredentials, DockerConfigCredentials, StaticCredentials, basicCredential, normalizeRegistryName } from '../registry/credentials.js';
 import { parsePlatform } from '../registry/manifest.js';
 import { parseReference } from '../registry/reference.js';
 import type { DeployPlan, Platform, Target } from '../types.js';
@@ -72,20 +66,25 @@ export async function loadTargets(refs: string[], opts: TargetOptions, io: Pick<
 
 export function parsePlatforms(values: string[] | undefined): Platform[] | undefined {
   if (!values?.length) return undefined;
-  return values.flatMap((v) => v.split(',')).filter(Boolean).map((v) => {
-    try {
-      return parsePlatform(v);
-    } catch (e) {
-      throw new UsageError(`--platform: ${(e as Error).message}`);
-    }
-  });
+  return values
+    .flatMap((v) => v.split(','))
+    .filter(Boolean)
+    .map((v) => {
+      try {
+        return parsePlatform(v);
+      } catch (e) {
+        throw new UsageError(`--platform: ${(e as Error).message}`);
+      }
+    });
 }
 
 async function readStdin(io: Io): Promise<string> {
   if (io.stdin.isTTY) throw new UsageError('--registry-password-stdin reads the password from standard input; pipe it in (e.g. echo "$PASSWORD" | kamal-gate …)');
   const chunks: Buffer[] = [];
   for await (const c of io.stdin.chunks()) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /**
@@ -105,11 +104,7 @@ function openContentCache(opts: RegistryOptions, env: NodeJS.ProcessEnv, warn: (
   return new ContentCache(opts.cacheDir ?? defaultContentCacheDir(env), { maxBytes, onWarning: warn });
 }
 
-export async function makeClient(
-  opts: RegistryOptions,
-  targets: Target[],
-  io: Io,
-): Promise<RegistryClient> {
+export async function makeClient(opts: RegistryOptions, targets: Target[], io: Io): Promise<RegistryClient> {
   const env = io.env;
   const warn = (m: string): void => io.err(`warning: ${m}\n`);
   const sources = [];

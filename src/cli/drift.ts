@@ -80,7 +80,14 @@ async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions,
     io.out(JSON.stringify(doc, opts.watch ? undefined : null, opts.watch ? undefined : 2) + '\n');
   } else {
     const lines: string[] = [];
-    if (drifted.length) lines.push(table(['DRIFT', 'TAG', 'WHAT'], drifted.map((i) => [LABEL[i.kind!]!, i.ref, describe(i)])), '');
+    if (drifted.length)
+      lines.push(
+        table(
+          ['DRIFT', 'TAG', 'WHAT'],
+          drifted.map((i) => [LABEL[i.kind!]!, i.ref, describe(i)]),
+        ),
+        '',
+      );
     const byMessage = new Map<string, string[]>();
     for (const e of errors) byMessage.set(e.error!.message, [...(byMessage.get(e.error!.message) ?? []), e.ref]);
     for (const [message, refs] of byMessage) lines.push(`error: ${refs.length === 1 ? refs[0] : `${refs.length} tags (${refs[0]}, …)`}: ${message}`);

@@ -16,7 +16,23 @@
  *   replaced, never written through, and Kamal never runs a half-written hook.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -78,8 +94,7 @@ export function checkHookFile(path: string, shown: string): Stats | undefined {
   if (st.isSymbolicLink()) throw symlinkError(path, shown);
   if (!st.isFile()) {
     throw new UsageError(
-      `${shown} is ${kindOf(st)}, not a file: Kamal runs ${shown} as a program, and kamal-gate only edits a regular file there. ` +
-        `Move it away (mv ${shown} ${shown}.old) and run again.`,
+      `${shown} is ${kindOf(st)}, not a file: Kamal runs ${shown} as a program, and kamal-gate only edits a regular file there. ` + `Move it away (mv ${shown} ${shown}.old) and run again.`,
     );
   }
   return st;

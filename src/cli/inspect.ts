@@ -13,11 +13,7 @@ export async function inspectCommand(ref: string, opts: RegistryOptions & { form
     const doc = inspectReport(parsed, r);
     if (opts.format === 'json') io.out(JSON.stringify(doc, null, 2) + '\n');
     else {
-      const lines = [
-        `Reference:    ${doc.ref}`,
-        `Digest:       ${doc.digest}`,
-        `Media type:   ${doc.mediaType}`,
-      ];
+      const lines = [`Reference:    ${doc.ref}`, `Digest:       ${doc.digest}`, `Media type:   ${doc.mediaType}`];
       if (doc.platforms.length) lines.push(`Platforms:    ${doc.platforms.join(', ')}`);
       if (doc.platformDigest) lines.push(`Resolved:     ${doc.platform} → ${doc.platformDigest}`);
       if (doc.config) {

@@ -59,8 +59,10 @@ export async function ledgerMergeFileCommand(args: MergeFileArgs, io: Io): Promi
   if (result.changed) await writeAtomically(args.ours, result.text!, result.entries!.length);
   io.out(summary(path, result));
   if (result.conflicts.length) {
-    io.err(`warning: ${path}: merged with conflicts kept; the merged ledger approves what their side approved for:\n${result.conflicts.map((c) => `  ${describe(c)}\n`).join('')}` +
-      `approve the digest each tag must point to: kamal-gate record --approve-move REF@DIGEST\n`);
+    io.err(
+      `warning: ${path}: merged with conflicts kept; the merged ledger approves what their side approved for:\n${result.conflicts.map((c) => `  ${describe(c)}\n`).join('')}` +
+        `approve the digest each tag must point to: kamal-gate record --approve-move REF@DIGEST\n`,
+    );
   }
   if (result.appended && args.path && existsSync(`${args.path}.checkpoint`)) {
     io.err(

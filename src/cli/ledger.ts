@@ -34,7 +34,9 @@ export async function ledgerVerifyCommand(opts: LedgerFlags & { format: 'text' |
     } else if (checkpointProblem) {
       io.out(`${checkpointProblem}\n`);
     } else if (report.ok) {
-      io.out(`${ledger.location}: ${report.entries} entries, hash chain intact${report.repairedTornLine ? ' (a torn last line from an interrupted write is ignored; the next write removes it)' : ''}\n`);
+      io.out(
+        `${ledger.location}: ${report.entries} entries, hash chain intact${report.repairedTornLine ? ' (a torn last line from an interrupted write is ignored; the next write removes it)' : ''}\n`,
+      );
       io.out(
         checkpoint
           ? `checkpoint: seq ${checkpoint.seq} signed ${checkpoint.time} by ${checkpoint.signer}${checkpoint.unsigned ? `; ${checkpoint.unsigned} entries after it are not covered by a signature` : ''}\n`

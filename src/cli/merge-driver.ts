@@ -188,7 +188,7 @@ export async function mergeDriverInstallCommand(opts: { ledger?: string }, io: I
 
   const command = driverCommand();
   const settings: Array<[string, string]> = [
-    [`merge.${LEDGER_DRIVER}.name`, 'kamal-gate digest ledger: keep both branches\' entries in one hash chain'],
+    [`merge.${LEDGER_DRIVER}.name`, "kamal-gate digest ledger: keep both branches' entries in one hash chain"],
     [`merge.${LEDGER_DRIVER}.driver`, command],
     [`merge.${CHECKPOINT_DRIVER}.name`, 'kamal-gate ledger checkpoint: keep ours (our ledger entries keep their positions)'],
     [`merge.${CHECKPOINT_DRIVER}.driver`, 'true'],
@@ -201,7 +201,7 @@ export async function mergeDriverInstallCommand(opts: { ledger?: string }, io: I
     io.err(`warning: git reports "${attr}" for ${rel}: another .gitattributes line (later, or in a subfolder) overrides ours; the driver is not used until that is fixed\n`);
   }
   if (/[\\/]_npx[\\/]/.test(command)) {
-    io.err('warning: kamal-gate runs from npx\'s cache, which npm may clear: install it in the project (npm install --save-dev kamal-gate) and run `kamal-gate ledger merge-driver install` again\n');
+    io.err("warning: kamal-gate runs from npx's cache, which npm may clear: install it in the project (npm install --save-dev kamal-gate) and run `kamal-gate ledger merge-driver install` again\n");
   }
   io.out(
     `Commit ${ATTRIBUTES} (git add ${ATTRIBUTES}). The driver is this clone's git config: run \`kamal-gate ledger merge-driver install\` once in every clone that merges, and again if node or kamal-gate moves.\n`,

@@ -66,7 +66,11 @@ const OPTIONS = {
     no: '--no-ledger',
     noHelp: 'do not read or write the digest ledger',
   },
-  checkpointKey: { flags: '--checkpoint-key <file>', help: "sign the ledger head with this private key (PKCS#8 PEM, or cosign's encrypted key with COSIGN_PASSWORD); default $KAMAL_GATE_CHECKPOINT_KEY", kind: 'string' },
+  checkpointKey: {
+    flags: '--checkpoint-key <file>',
+    help: "sign the ledger head with this private key (PKCS#8 PEM, or cosign's encrypted key with COSIGN_PASSWORD); default $KAMAL_GATE_CHECKPOINT_KEY",
+    kind: 'string',
+  },
   checkpointKeyless: { flags: '--checkpoint-keyless', help: 'sign the ledger head keyless through Sigstore (GitHub Actions OIDC, or SIGSTORE_ID_TOKEN)', kind: 'flag' },
   requireRecorded: { flags: '--require-recorded', help: 'fail tags the ledger has never seen (tag.unrecorded) instead of recording them on first use', kind: 'flag' },
   approveMove: { flags: '--approve-move <ref@digest>', help: 'approve a tag that moved, to exactly this digest (repeatable)', kind: 'list' },
@@ -95,11 +99,23 @@ const OPTIONS = {
     help: 'with --key: a signature without a Rekor transparency-log entry counts (keyless signatures still need a Rekor entry or a signed timestamp)',
     kind: 'flag',
   },
-  attestationOwner: { flags: '--attestation-owner <org>', help: 'every image must carry an attestation signed by a GitHub Actions workflow of this organization or user (gh attestation verify --owner)', kind: 'string' },
+  attestationOwner: {
+    flags: '--attestation-owner <org>',
+    help: 'every image must carry an attestation signed by a GitHub Actions workflow of this organization or user (gh attestation verify --owner)',
+    kind: 'string',
+  },
   attestationRepo: { flags: '--attestation-repo <owner/name>', help: 'the same, by a workflow run in this repository (gh attestation verify --repo)', kind: 'string' },
   attestationSignerRepo: { flags: '--attestation-signer-repo <owner/name>', help: 'the signer must be a workflow of this repository, e.g. a reusable workflow (gh --signer-repo)', kind: 'string' },
-  attestationSignerWorkflow: { flags: '--attestation-signer-workflow <owner/name/.github/workflows/file.yml>', help: 'the signer must be this workflow file, at any ref (gh --signer-workflow)', kind: 'string' },
-  attestationOidcIssuer: { flags: '--attestation-oidc-issuer <url>', help: 'the OIDC issuer of the attestation certificate (gh --cert-oidc-issuer; default https://token.actions.githubusercontent.com)', kind: 'string' },
+  attestationSignerWorkflow: {
+    flags: '--attestation-signer-workflow <owner/name/.github/workflows/file.yml>',
+    help: 'the signer must be this workflow file, at any ref (gh --signer-workflow)',
+    kind: 'string',
+  },
+  attestationOidcIssuer: {
+    flags: '--attestation-oidc-issuer <url>',
+    help: 'the OIDC issuer of the attestation certificate (gh --cert-oidc-issuer; default https://token.actions.githubusercontent.com)',
+    kind: 'string',
+  },
   predicateType: { flags: '--predicate-type <uri>', help: 'the attestation predicate type (gh --predicate-type; default https://slsa.dev/provenance/v1)', kind: 'string' },
   denySelfHostedRunners: { flags: '--deny-self-hosted-runners', help: 'the attestation must come from a GitHub-hosted runner (gh --deny-self-hosted-runners)', kind: 'flag' },
   // drift.
@@ -121,13 +137,7 @@ const OPTIONS = {
 
 export type OptionName = keyof typeof OPTIONS;
 
-type ValueOf<S> = S extends { kind: 'list' }
-  ? string[]
-  : S extends { kind: 'flag' | 'no' }
-    ? boolean
-    : S extends { kind: 'string-or-no' }
-      ? string | false
-      : string;
+type ValueOf<S> = S extends { kind: 'list' } ? string[] : S extends { kind: 'flag' | 'no' } ? boolean : S extends { kind: 'string-or-no' } ? string | false : string;
 
 /** The values commander hands a command that added `K`: each optional (absent when not given). */
 export type Options<K extends OptionName> = { [P in K]?: ValueOf<(typeof OPTIONS)[P]> };

@@ -52,7 +52,11 @@ export async function recordCommand(refs: string[], opts: RecordOptions, io: Io)
   const hasConfig = opts.configFile !== undefined || opts.destination !== undefined || existsSync(DEFAULT_CONFIG_FILE);
   // With moves only, the config names where the ledger is and the registry credentials; the app
   // version is not needed (its images are not approved here).
-  const loaded = !movesOnly ? await loadTargets(refs, opts, io) : hasConfig ? await loadTargets([], { ...opts, version: opts.version ?? 'approve-move' }, io) : { plan: undefined, targets: [] as Target[] };
+  const loaded = !movesOnly
+    ? await loadTargets(refs, opts, io)
+    : hasConfig
+      ? await loadTargets([], { ...opts, version: opts.version ?? 'approve-move' }, io)
+      : { plan: undefined, targets: [] as Target[] };
   const targets = movesOnly ? moves.map((m): Target => ({ ref: formatTagRef(m.tag), role: 'app', name: formatTagRef(m.tag) })) : loaded.targets;
   if (!movesOnly) {
     for (const m of moves) {
@@ -109,7 +113,14 @@ async function decide(ledger: Ledger, results: TargetResult[], moves: MoveReques
     if (move) {
       if (observed.digest !== move.digest) {
         violations = true;
-        rows.push({ ref, role, digest: observed.digest, change: 'not approved', ...(c.previous ? { approved: c.previous } : {}), message: `--approve-move named ${move.digest}, but ${ref} now points to ${observed.digest}: the tag moved again, nothing approved` });
+        rows.push({
+          ref,
+          role,
+          digest: observed.digest,
+          change: 'not approved',
+          ...(c.previous ? { approved: c.previous } : {}),
+          message: `--approve-move named ${move.digest}, but ${ref} now points to ${observed.digest}: the tag moved again, nothing approved`,
+        });
         continue;
       }
       if (c.kind === 'same' || c.kind === 'restored') {
@@ -119,7 +130,13 @@ async function decide(ledger: Ledger, results: TargetResult[], moves: MoveReques
       const entry: NewEntry = { ...tag, digest: observed.digest, event: 'approved', ...meta };
       if (observed.platformDigests) entry.platformDigests = observed.platformDigests;
       entries.push(entry);
-      rows.push({ ref, role, digest: observed.digest, change: c.kind === 'unrecorded' ? 'approved' : 'approved move', ...(c.previous ? { message: `was ${c.previous}; approved by ${actor ?? 'an unnamed actor'}` } : {}) });
+      rows.push({
+        ref,
+        role,
+        digest: observed.digest,
+        change: c.kind === 'unrecorded' ? 'approved' : 'approved move',
+        ...(c.previous ? { message: `was ${c.previous}; approved by ${actor ?? 'an unnamed actor'}` } : {}),
+      });
       continue;
     }
     switch (c.kind) {
@@ -150,12 +167,14 @@ async function decide(ledger: Ledger, results: TargetResult[], moves: MoveReques
 }
 
 function renderText(rows: RecordRow[], errors: TargetResult[], written: number, location: string): string {
-  let out = table(['IMAGE', 'ROLE', 'DIGEST', 'LEDGER'], rows.map((r) => [r.ref, r.role, r.digest ?? '-', r.change])) + '\n';
+  let out =
+    table(
+      ['IMAGE', 'ROLE', 'DIGEST', 'LEDGER'],
+      rows.map((r) => [r.ref, r.role, r.digest ?? '-', r.change]),
+    ) + '\n';
   for (const r of rows) {
     if (r.change === 'refused') {
-      out +=
-        `error: ${r.message}\n` +
-        `  not approved. If this image is legitimate, approve it by name: kamal-gate record --approve-move ${r.ref}@${r.digest}\n`;
+      out += `error: ${r.message}\n` + `  not approved. If this image is legitimate, approve it by name: kamal-gate record --approve-move ${r.ref}@${r.digest}\n`;
     } else if (r.message) out += `${r.change === 'not approved' ? 'error' : 'note'}: ${r.ref}: ${r.message}\n`;
   }
   for (const r of errors) out += `error: ${r.target.ref}: ${r.error!.message}\n`;

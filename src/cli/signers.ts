@@ -62,7 +62,9 @@ export async function commandLineSigners(opts: SignerFlags, cwd: string): Promis
     return undefined;
   }
   if (keys.length && certificateFlags) {
-    throw new UsageError('give either --key or --certificate-identity/--certificate-oidc-issuer, not both (as cosign); to accept either signer, list both in the policy under signatures.keys and signatures.keyless');
+    throw new UsageError(
+      'give either --key or --certificate-identity/--certificate-oidc-issuer, not both (as cosign); to accept either signer, list both in the policy under signatures.keys and signatures.keyless',
+    );
   }
 
   let value: SignaturesRequirement;
@@ -81,7 +83,8 @@ export async function commandLineSigners(opts: SignerFlags, cwd: string): Promis
   } else {
     if (identity !== undefined && identityRegexp !== undefined) throw new UsageError('give --certificate-identity or --certificate-identity-regexp, not both');
     if (issuer !== undefined && issuerRegexp !== undefined) throw new UsageError('give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both');
-    if (!keyless) throw new UsageError('--certificate-oidc-issuer and the --certificate-github-workflow-* flags need the identity too: add --certificate-identity (exact) or --certificate-identity-regexp');
+    if (!keyless)
+      throw new UsageError('--certificate-oidc-issuer and the --certificate-github-workflow-* flags need the identity too: add --certificate-identity (exact) or --certificate-identity-regexp');
     if (issuer === undefined && issuerRegexp === undefined) {
       throw new UsageError(
         `${identity !== undefined ? '--certificate-identity' : '--certificate-identity-regexp'} needs the OIDC issuer too: add --certificate-oidc-issuer (e.g. https://token.actions.githubusercontent.com for GitHub Actions)`,

@@ -78,9 +78,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
   const ledger = await openLedgerFor(opts, io, plan, { defaultWithoutPlan: existsSync(resolve(io.cwd, DEFAULT_CONFIG_FILE)) });
   if (!ledger && opts.ledger !== false) {
     if (opts.requireRecorded) {
-      throw new UsageError(
-        `--require-recorded needs a digest ledger: there is no Kamal config (${DEFAULT_CONFIG_FILE}) here; pass --ledger PATH|URL or set KAMAL_GATE_LEDGER_URL`,
-      );
+      throw new UsageError(`--require-recorded needs a digest ledger: there is no Kamal config (${DEFAULT_CONFIG_FILE}) here; pass --ledger PATH|URL or set KAMAL_GATE_LEDGER_URL`);
     }
     notes = [...notes, NO_LEDGER_NOTE];
   }

@@ -158,7 +158,10 @@ export async function driftRounds(round: () => Promise<RoundOutcome>, opts: Roun
   for (;;) {
     const r = await round();
     opts.metrics.round({ tags: r.tags, drift: r.drifted.length, errors: r.errors, ms: r.ms });
-    const key = r.drifted.map((d) => `${d.ref}|${d.observed}`).sort().join('\n');
+    const key = r.drifted
+      .map((d) => `${d.ref}|${d.observed}`)
+      .sort()
+      .join('\n');
     if (opts.webhook && r.drifted.length && key !== lastDrift) {
       try {
         await postWebhook(opts.webhook.url, webhookPayload(r.drifted, opts.webhook.ledger));

@@ -105,9 +105,7 @@ async function readConfigFile(abs: string, file: string, destination: string | u
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EISDIR') {
       throw new ConfigError(
-        destination === undefined
-          ? 'Kamal config file not found; give its path with -c PATH'
-          : `destination "${destination}" needs the overlay file ${file}, which does not exist`,
+        destination === undefined ? 'Kamal config file not found; give its path with -c PATH' : `destination "${destination}" needs the overlay file ${file}, which does not exist`,
         file,
       );
     }

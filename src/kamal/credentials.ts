@@ -80,9 +80,7 @@ async function lookupSecret(name: string, what: string, ctx: CredentialContext):
     const unset = found.missing.length ? ` because ${found.missing.map((m) => `$${m}`).join(', ')} is not set in the environment` : '';
     return { origin, note: `${what} names the secret ${name}, which is empty in ${found.file}:${found.line}${unset}; ${provide}` };
   }
-  const where = secrets.found.length
-    ? `is not in ${secrets.found.join(', ')}`
-    : `is in no secrets file (none of ${secrets.searched.join(', ')} exists)`;
+  const where = secrets.found.length ? `is not in ${secrets.found.join(', ')}` : `is in no secrets file (none of ${secrets.searched.join(', ')} exists)`;
   const target = secrets.searched[secrets.searched.length - 1];
   return {
     origin,

@@ -18,8 +18,7 @@ export interface SecretEntry {
 }
 
 // dotenv's Parser::LINE, anchored at the start of a line (blank and comment lines are skipped first).
-const LINE =
-  /[^\S\n]*(export\s+)?([\w.]+)(?:(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|[^#\n]+)?)?\s*(?:#.*)?(?=\n|(?![\s\S]))/y;
+const LINE = /[^\S\n]*(export\s+)?([\w.]+)(?:(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|[^#\n]+)?)?\s*(?:#.*)?(?=\n|(?![\s\S]))/y;
 const BLANK_OR_COMMENT = /[^\S\n]*(?:#.*)?(?=\n|(?![\s\S]))/y;
 const QUOTED = /^(['"])([\s\S]*)\1$/;
 const VARIABLE = /(\\)?\$(?!\()\{?([A-Z0-9_]+)?\}?/gi;

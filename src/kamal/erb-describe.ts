@@ -41,14 +41,67 @@ type Construct = keyof typeof PHRASES;
 
 /** Most telling first: what the code would do before what it is written with. */
 const PRIORITY: Construct[] = [
-  'shell', 'program', 'load', 'interpolation', 'heredoc', 'q', 'Q', 'w', 'i', 's', 'symbol', 'regexp', 'char',
-  'escape', 'unterminated', 'call', 'control', 'number', 'collection', 'operator', 'constant', 'variable', 'env',
+  'shell',
+  'program',
+  'load',
+  'interpolation',
+  'heredoc',
+  'q',
+  'Q',
+  'w',
+  'i',
+  's',
+  'symbol',
+  'regexp',
+  'char',
+  'escape',
+  'unterminated',
+  'call',
+  'control',
+  'number',
+  'collection',
+  'operator',
+  'constant',
+  'variable',
+  'env',
 ];
 const MAX_NAMED = 3;
 
 const PROGRAM = new Set(['system', 'exec', 'spawn', 'popen', 'popen3', 'capture2', 'capture3', 'fork', 'Open3', 'IO', 'Process', 'Kernel', 'PTY']);
 const LOAD = new Set(['require', 'require_relative', 'load', 'eval', 'instance_eval', 'class_eval', 'module_eval', 'binding', 'send', 'public_send', '__send__']);
-const CONTROL = new Set(['if', 'unless', 'else', 'elsif', 'end', 'each', 'map', 'for', 'while', 'until', 'case', 'when', 'do', 'loop', 'times', 'begin', 'rescue', 'ensure', 'then', 'and', 'or', 'not', 'def', 'class', 'module', 'yield', 'return', 'break', 'next', 'lambda', 'proc']);
+const CONTROL = new Set([
+  'if',
+  'unless',
+  'else',
+  'elsif',
+  'end',
+  'each',
+  'map',
+  'for',
+  'while',
+  'until',
+  'case',
+  'when',
+  'do',
+  'loop',
+  'times',
+  'begin',
+  'rescue',
+  'ensure',
+  'then',
+  'and',
+  'or',
+  'not',
+  'def',
+  'class',
+  'module',
+  'yield',
+  'return',
+  'break',
+  'next',
+  'lambda',
+  'proc',
+]);
 const PAIRS: Record<string, string> = { '(': ')', '[': ']', '{': '}', '<': '>' };
 /** Escapes the safe subset decodes in a double-quoted string (erb-expr.ts). */
 const SIMPLE_ESCAPES = new Set('ntrs0eabfv\\"\'#'.split(''));
@@ -66,7 +119,9 @@ function stickyMatch(re: RegExp, s: string, at: number): RegExpExecArray | null 
 /** "contains a %q string literal and a method call", in general terms, never quoting the code. */
 export function describeRuby(code: string): string {
   const found = scanRuby(code);
-  const named = PRIORITY.filter((c) => found.has(c)).slice(0, MAX_NAMED).map((c) => PHRASES[c]);
+  const named = PRIORITY.filter((c) => found.has(c))
+    .slice(0, MAX_NAMED)
+    .map((c) => PHRASES[c]);
   if (named.length === 0) return 'Ruby code that kamal-gate does not evaluate';
   return named.length === 1 ? named[0]! : `${named.slice(0, -1).join(', ')} and ${named.at(-1)!}`;
 }

@@ -81,12 +81,7 @@ export function renderErb(template: string, opts: ErbOptions): ErbResult {
       const end = END_TAG.exec(template);
       if (!end) {
         const { line, column } = map.position(tagAt);
-        throw new ConfigError(
-          `this ERB tag (${kind === 'output' ? '<%=' : '<%'} …) is not closed with %>: close it, or write <%% for a literal <% ${NOT_SHOWN}`,
-          opts.file,
-          line,
-          { column },
-        );
+        throw new ConfigError(`this ERB tag (${kind === 'output' ? '<%=' : '<%'} …) is not closed with %>: close it, or write <%% for a literal <% ${NOT_SHOWN}`, opts.file, line, { column });
       }
       code += template.slice(pos, end.index);
       pos = end.index + end[0].length;

@@ -113,11 +113,7 @@ async function buildPlan(opts: ReadOptions): Promise<{ plan: DeployPlan; config:
   return { plan, config };
 }
 
-async function accessoryTargets(
-  kamal: Configuration,
-  registry: RegistryBlock,
-  ctx: CredentialContext,
-): Promise<{ targets: Target[]; notes: string[] }> {
+async function accessoryTargets(kamal: Configuration, registry: RegistryBlock, ctx: CredentialContext): Promise<{ targets: Target[]; notes: string[] }> {
   const targets: Target[] = [];
   const notes: string[] = [];
   for (const accessory of kamal.accessories) {
@@ -131,11 +127,7 @@ async function accessoryTargets(
       if (note) notes.push(note);
     }
     // Without its own block, Kamal logs in to the root registry on the accessory's hosts.
-    const credential = own
-      ? own.credential
-      : registry.server !== undefined && registryHostOf(image.value) === registry.server
-        ? registry.credential
-        : undefined;
+    const credential = own ? own.credential : registry.server !== undefined && registryHostOf(image.value) === registry.server ? registry.credential : undefined;
     targets.push({
       ref,
       role: 'accessory',

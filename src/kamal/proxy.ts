@@ -42,8 +42,7 @@ export function proxyTargets(config: Configuration, rootRegistry: { server?: str
     }
     const image = run.image;
     if (targets.has(image.ref)) continue;
-    const credential =
-      image.registry !== undefined && image.registry === rootRegistry.server ? rootRegistry.credential : undefined;
+    const credential = image.registry !== undefined && image.registry === rootRegistry.server ? rootRegistry.credential : undefined;
     targets.set(image.ref, {
       ref: image.ref,
       role: 'proxy',

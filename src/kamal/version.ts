@@ -30,10 +30,7 @@ export async function resolveVersion(opts: VersionOptions): Promise<ResolvedVers
   if (opts.env.VERSION) return { version: opts.env.VERSION, source: 'VERSION' };
   const head = await git(['rev-parse', 'HEAD'], opts.gitDir);
   if (head === undefined || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(head)) {
-    throw new ConfigError(
-      `no version for the app image: pass --version or set VERSION (${opts.gitDir} is not in a git repository with a commit, so git HEAD cannot be used)`,
-      opts.configFile,
-    );
+    throw new ConfigError(`no version for the app image: pass --version or set VERSION (${opts.gitDir} is not in a git repository with a commit, so git HEAD cannot be used)`, opts.configFile);
   }
   return { version: head, source: 'git HEAD' };
 }

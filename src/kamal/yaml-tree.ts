@@ -179,8 +179,7 @@ export function sameValue(a: ConfigNode, b: ConfigNode): boolean {
     return a.kind === 'scalar' && b.kind === 'scalar' && a.value === b.value;
   }
   if (a.kind === 'seq' || b.kind === 'seq') {
-    return a.kind === 'seq' && b.kind === 'seq' && a.items.length === b.items.length &&
-      a.items.every((x, i) => sameValue(x, b.items[i]!));
+    return a.kind === 'seq' && b.kind === 'seq' && a.items.length === b.items.length && a.items.every((x, i) => sameValue(x, b.items[i]!));
   }
   if (a.entries.size !== b.entries.size) return false;
   for (const [k, e] of a.entries) {

@@ -4,14 +4,7 @@
  * answer from.
  */
 import { GENESIS_HASH, validatedEntryHash } from './hash.js';
-import {
-  LEDGER_EVENTS,
-  LEDGER_ROLES,
-  LEDGER_SOURCES,
-  type LedgerEntry,
-  type NewEntry,
-  type TagRef,
-} from './types.js';
+import { LEDGER_EVENTS, LEDGER_ROLES, LEDGER_SOURCES, type LedgerEntry, type NewEntry, type TagRef } from './types.js';
 
 /** The last entry of a ledger, as far as a writer needs it. */
 export interface ChainTip {
@@ -22,9 +15,7 @@ export interface ChainTip {
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 // OCI digest grammar: algorithm ":" encoded.
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
-const FIELDS = new Set([
-  'seq', 'time', 'registry', 'repository', 'tag', 'digest', 'platformDigests', 'event', 'source', 'role', 'actor', 'prev', 'hash',
-]);
+const FIELDS = new Set(['seq', 'time', 'registry', 'repository', 'tag', 'digest', 'platformDigests', 'event', 'source', 'role', 'actor', 'prev', 'hash']);
 const EVENTS = new Set<string>(LEDGER_EVENTS);
 const SOURCES = new Set<string>(LEDGER_SOURCES);
 const ROLES = new Set<string>(LEDGER_ROLES);
@@ -152,14 +143,10 @@ export function checkStored(raw: unknown): Checked {
 function linkProblem(entry: LedgerEntry, tip: ChainTip | null): string | undefined {
   const expectedSeq = (tip?.seq ?? 0) + 1;
   if (entry.seq !== expectedSeq) {
-    return entry.seq <= expectedSeq - 1
-      ? `seq ${entry.seq} does not increase (the previous entry is seq ${tip?.seq ?? 0})`
-      : `seq ${entry.seq} follows seq ${tip?.seq ?? 0}: entries are missing`;
+    return entry.seq <= expectedSeq - 1 ? `seq ${entry.seq} does not increase (the previous entry is seq ${tip?.seq ?? 0})` : `seq ${entry.seq} follows seq ${tip?.seq ?? 0}: entries are missing`;
   }
   if (entry.prev !== (tip?.hash ?? GENESIS_HASH)) {
-    return tip
-      ? `prev does not match the hash of entry ${tip.seq}: an entry was removed, inserted or reordered`
-      : 'prev of the first entry is not the genesis hash: entries before it are missing';
+    return tip ? `prev does not match the hash of entry ${tip.seq}: an entry was removed, inserted or reordered` : 'prev of the first entry is not the genesis hash: entries before it are missing';
   }
   return undefined;
 }

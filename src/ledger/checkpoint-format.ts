@@ -30,9 +30,7 @@ export interface CheckpointBody {
   time: string;
 }
 
-type CheckpointSignature =
-  | { kind: 'key'; algorithm: SigningAlgorithm; keyId: string; publicKey: string; value: string }
-  | { kind: 'sigstore'; bundle: Record<string, unknown> };
+type CheckpointSignature = { kind: 'key'; algorithm: SigningAlgorithm; keyId: string; publicKey: string; value: string } | { kind: 'sigstore'; bundle: Record<string, unknown> };
 
 export interface SignedCheckpoint extends CheckpointBody {
   signature: CheckpointSignature;
@@ -66,9 +64,7 @@ export interface CheckpointTrust {
   trustedRoot?: string;
 }
 
-export type CheckpointVerification =
-  | { ok: true; signer: string; /** false when nothing configured says who may sign (see CheckpointTrust). */ anchored: boolean }
-  | { ok: false; reason: string };
+export type CheckpointVerification = { ok: true; signer: string /** false when nothing configured says who may sign (see CheckpointTrust). */; anchored: boolean } | { ok: false; reason: string };
 
 /** Checkpoint files and rows larger than this are refused unread. */
 const CHECKPOINT_MAX_BYTES = 256 * 1024;
@@ -142,8 +138,7 @@ export function checkpointProblem(v: unknown): string | undefined {
 
 /** Reads a stored checkpoint; LedgerError naming `where` (a file path, a table row) on anything malformed. */
 export function parseSignedCheckpoint(text: string, where: string): SignedCheckpoint {
-  const fail = (why: string) =>
-    new LedgerError(`${where}: not a valid signed ledger checkpoint: ${why}; run \`kamal-gate ledger verify\` and restore the checkpoint from a trusted copy`, where);
+  const fail = (why: string) => new LedgerError(`${where}: not a valid signed ledger checkpoint: ${why}; run \`kamal-gate ledger verify\` and restore the checkpoint from a trusted copy`, where);
   if (typeof text !== 'string') throw fail('no text');
   if (Buffer.byteLength(text, 'utf8') > CHECKPOINT_MAX_BYTES) throw fail(`larger than ${CHECKPOINT_MAX_BYTES / 1024} KiB`);
   let value: unknown;

@@ -112,8 +112,7 @@ export async function loadCheckpointSigner(opts: CheckpointSignerOptions): Promi
   }
   if (opts.keyless) return checked(keylessSigner({ env: opts.env, fulcioUrl: opts.fulcioUrl, rekorUrl: opts.rekorUrl }));
   throw new UsageError(
-    `no checkpoint signing key: give --checkpoint-key FILE, set ${CHECKPOINT_KEY_ENV} (the PEM private key itself, e.g. from a CI secret, or its path), ` +
-      'or sign keyless with Sigstore',
+    `no checkpoint signing key: give --checkpoint-key FILE, set ${CHECKPOINT_KEY_ENV} (the PEM private key itself, e.g. from a CI secret, or its path), ` + 'or sign keyless with Sigstore',
   );
 }
 
@@ -133,7 +132,7 @@ function verifyKeySignature(cp: SignedCheckpoint, trust: CheckpointTrust | undef
   try {
     embedded = createPublicKey(sig.publicKey);
   } catch {
-    return fail('the signature\'s publicKey is not a readable PEM public key');
+    return fail("the signature's publicKey is not a readable PEM public key");
   }
   const alg = algorithmFor(embedded);
   if (alg !== sig.algorithm) return fail(`the signature says ${sig.algorithm}, but its public key is for ${alg ?? 'no supported algorithm'}`);

@@ -119,9 +119,13 @@ export async function readPrivateKey(text: string, from: string, env: NodeJS.Pro
   if (COSIGN_LABELS.has(block.label)) {
     key = await decryptCosignKey(block.der, from, env);
   } else if (/Proc-Type:\s*4,ENCRYPTED/.test(text)) {
-    throw new UsageError(`${from}: the key is encrypted in OpenSSL's legacy PEM format, which is not supported: convert it to PKCS#8 (openssl pkey -in KEY -out plain.pem) or import it into cosign's format (cosign import-key-pair --key KEY) and set COSIGN_PASSWORD`);
+    throw new UsageError(
+      `${from}: the key is encrypted in OpenSSL's legacy PEM format, which is not supported: convert it to PKCS#8 (openssl pkey -in KEY -out plain.pem) or import it into cosign's format (cosign import-key-pair --key KEY) and set COSIGN_PASSWORD`,
+    );
   } else if (block.label === 'ENCRYPTED PRIVATE KEY') {
-    throw new UsageError(`${from}: encrypted PKCS#8 keys are not supported: import the key into cosign's format (cosign import-key-pair --key KEY) and set COSIGN_PASSWORD, or give it unencrypted through a CI secret`);
+    throw new UsageError(
+      `${from}: encrypted PKCS#8 keys are not supported: import the key into cosign's format (cosign import-key-pair --key KEY) and set COSIGN_PASSWORD, or give it unencrypted through a CI secret`,
+    );
   } else {
     const type = PLAIN_TYPES[block.label];
     if (!type) throw new UsageError(`${from}: unsupported PEM "${block.label}"; give a PKCS#8 private key ("BEGIN PRIVATE KEY") or a cosign key`);
@@ -184,9 +188,7 @@ function readEnvelope(body: Buffer): Envelope | string {
 
 function deriveKey(passphrase: string, e: Envelope): Promise<Buffer> {
   const { N, r, p } = e.params;
-  return new Promise((resolve, reject) =>
-    scrypt(Buffer.from(passphrase, 'utf8'), e.salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+  return new Promise((resolve, reject) => scrypt(Buffer.from(passphrase, 'utf8'), e.salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
 async function decryptCosignKey(body: Buffer, from: string, env: NodeJS.ProcessEnv): Promise<KeyObject> {

@@ -30,7 +30,6 @@ const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 
 export { LedgerParser, parseLedger, type ParsedLedger } from './file-parser.js';
 
-
 /** Reads and checks a ledger file a chunk at a time. */
 async function parseLedgerFile(path: string): Promise<ParsedLedger> {
   const fh = await openNoFollow(path, 'r');
@@ -199,9 +198,7 @@ export class FileLedger implements Ledger {
         throw this.unavailable(
           `cannot append to ${this.path}`,
           e,
-          restored
-            ? NOTHING_WRITTEN
-            : 'Not appended: the entries already in the ledger are unchanged, but part of this batch may remain at the end of the file: run `kamal-gate ledger verify`.',
+          restored ? NOTHING_WRITTEN : 'Not appended: the entries already in the ledger are unchanged, but part of this batch may remain at the end of the file: run `kamal-gate ledger verify`.',
         );
       }
       this.cache = undefined;
@@ -235,9 +232,7 @@ export class FileLedger implements Ledger {
       throw this.unavailable(`cannot read ${this.path}`, e);
     }
     if (parsed.torn) {
-      this.options.onWarning?.(
-        `${this.path}:${parsed.torn.line}: torn last line (an interrupted write) ignored; the next append removes it`,
-      );
+      this.options.onWarning?.(`${this.path}:${parsed.torn.line}: torn last line (an interrupted write) ignored; the next append removes it`);
     }
     this.cache = { key, parsed };
     return parsed;
@@ -292,7 +287,8 @@ export class FileLedger implements Ledger {
     }
     try {
       const { size } = await fh.stat();
-      if (size > MAX_CHECKPOINT_BYTES) throw new LedgerError(`${this.checkpointPath} is ${size} bytes, more than a checkpoint can be (${MAX_CHECKPOINT_BYTES}): restore it from version control`, this.checkpointPath);
+      if (size > MAX_CHECKPOINT_BYTES)
+        throw new LedgerError(`${this.checkpointPath} is ${size} bytes, more than a checkpoint can be (${MAX_CHECKPOINT_BYTES}): restore it from version control`, this.checkpointPath);
       return (await readAt(fh, 0, size)).toString('utf8');
     } finally {
       await fh.close();

@@ -21,10 +21,7 @@ export function fsRemedy(e: unknown): string {
       return 'The ledger is on a read-only file system: remount it read-write, or point --ledger at a writable path.';
     case 'EACCES':
     case 'EPERM':
-      return (
-        'Permission denied: make the ledger file, its folder and its lock writable by this user ' +
-        '(as root, check `lsattr` for the immutable or append-only attribute).'
-      );
+      return 'Permission denied: make the ledger file, its folder and its lock writable by this user ' + '(as root, check `lsattr` for the immutable or append-only attribute).';
     case 'EIO':
       return 'The disk reported an I/O error: check the device, then run `kamal-gate ledger verify`.';
     default:

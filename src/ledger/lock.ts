@@ -85,9 +85,7 @@ async function readLock(lockPath: string, unreadableStaleMs = UNREADABLE_STALE_M
     const st = await fh.stat();
     const text = await fh.readFile('utf8');
     const holder = parseHolder(text);
-    const stale = holder
-      ? holder.hostname === hostname() && !pidAlive(holder.pid)
-      : Date.now() - st.mtimeMs > unreadableStaleMs;
+    const stale = holder ? holder.hostname === hostname() && !pidAlive(holder.pid) : Date.now() - st.mtimeMs > unreadableStaleMs;
     return { holder, identity: `${st.ino}:${st.mtimeMs}:${text}`, stale };
   } finally {
     await fh.close();
@@ -133,8 +131,7 @@ export async function acquireLock(lockPath: string, options: LockOptions): Promi
     // Reading, creating or breaking the lock failed (a read-only or full file system, permissions).
     const remedy = fsRemedy(e);
     throw new LedgerUnavailableError(
-      `cannot append to ${options.ledger}: cannot take its lock ${lockPath}: ${(e as Error).message}.` +
-        ` ${NOTHING_WRITTEN}${remedy ? ` ${remedy}` : ''}`,
+      `cannot append to ${options.ledger}: cannot take its lock ${lockPath}: ${(e as Error).message}.` + ` ${NOTHING_WRITTEN}${remedy ? ` ${remedy}` : ''}`,
       options.ledger,
       { cause: e },
     );
@@ -187,8 +184,7 @@ async function acquire(lockPath: string, options: LockOptions): Promise<HeldLock
     if (Date.now() >= deadline) {
       const who = lock.holder ? `pid ${lock.holder.pid} on ${lock.holder.hostname} since ${lock.holder.time}` : 'a process that has not written its pid yet';
       throw new LedgerUnavailableError(
-        `the ledger ${options.ledger} is locked by ${who}; gave up after ${Math.round(options.timeoutMs / 1000)} s. ` +
-          `If that process is gone, remove ${lockPath}.`,
+        `the ledger ${options.ledger} is locked by ${who}; gave up after ${Math.round(options.timeoutMs / 1000)} s. ` + `If that process is gone, remove ${lockPath}.`,
         options.ledger,
       );
     }

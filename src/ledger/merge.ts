@@ -201,13 +201,7 @@ export function mergeLedgers(input: MergeInput): LedgerMergeResult {
   return { ...result, text, entries: merged.index.entries };
 }
 
-function findConflicts(
-  oursTail: readonly LedgerEntry[],
-  theirsTail: readonly LedgerEntry[],
-  ours: ParsedLedger,
-  theirs: ParsedLedger,
-  merged: ParsedLedger,
-): TagConflict[] {
+function findConflicts(oursTail: readonly LedgerEntry[], theirsTail: readonly LedgerEntry[], ours: ParsedLedger, theirs: ParsedLedger, merged: ParsedLedger): TagConflict[] {
   const touched = (tail: readonly LedgerEntry[]) => {
     const out = new Map<string, { tag: TagRef; decided: boolean }>();
     for (const e of tail) {

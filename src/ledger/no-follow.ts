@@ -28,8 +28,7 @@ const FLAGS = {
 
 function symlinkError(path: string, what = 'the ledger'): LedgerError {
   return new LedgerError(
-    `${path} is a symbolic link: kamal-gate does not read or write ${what} through a link, which could point anywhere. ` +
-      `Replace the link with the file itself, or point --ledger at the real file.`,
+    `${path} is a symbolic link: kamal-gate does not read or write ${what} through a link, which could point anywhere. ` + `Replace the link with the file itself, or point --ledger at the real file.`,
     path,
   );
 }

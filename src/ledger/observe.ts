@@ -31,7 +31,7 @@ export async function readTag(ledger: Ledger, tag: TagRef): Promise<TagRecord> {
  * approved digest of a deploy tag, the digest a base tag was last seen pointing to.
  */
 export function expectedDigest(t: TagRecord): string | undefined {
-  return t.kind === 'base' ? t.history.at(-1)?.digest ?? undefined : t.state.approved;
+  return t.kind === 'base' ? (t.history.at(-1)?.digest ?? undefined) : t.state.approved;
 }
 
 export interface ObserveOptions {

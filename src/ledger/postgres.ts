@@ -88,7 +88,9 @@ export class PostgresLedger implements Ledger {
   /** Connects and brings the schema up to date. Throws LedgerUnavailableError when unreachable. */
   static async open(url: string, options: LedgerOptions = {}): Promise<PostgresLedger> {
     // pg loads only when a PostgreSQL ledger is opened, so the file ledger and the CLI start fast.
-    const { default: { Pool } } = await import('pg');
+    const {
+      default: { Pool },
+    } = await import('pg');
     const ledger = new PostgresLedger(Pool, url, options);
     try {
       await ledger.migrate();
@@ -135,10 +137,7 @@ export class PostgresLedger implements Ledger {
         const { rows } = await client.query<{ v: number }>('SELECT coalesce(max(version), 0)::int AS v FROM kamal_gate_schema');
         const current = rows[0]?.v ?? 0;
         if (current > SCHEMA_VERSION) {
-          throw new LedgerError(
-            `the ledger database ${this.location} has schema version ${current}, newer than this kamal-gate knows (${SCHEMA_VERSION}): upgrade kamal-gate`,
-            this.location,
-          );
+          throw new LedgerError(`the ledger database ${this.location} has schema version ${current}, newer than this kamal-gate knows (${SCHEMA_VERSION}): upgrade kamal-gate`, this.location);
         }
         for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
           await client.query('BEGIN');
@@ -290,8 +289,7 @@ export class PostgresLedger implements Ledger {
 
   private untrusted(seq: number, reason: string): LedgerError {
     return new LedgerError(
-      `${this.location}: ledger entry seq ${seq}: ${reason}. The ledger cannot be trusted: ` +
-        'run `kamal-gate ledger verify` and restore the kamal_gate_ledger table from a backup.',
+      `${this.location}: ledger entry seq ${seq}: ${reason}. The ledger cannot be trusted: ` + 'run `kamal-gate ledger verify` and restore the kamal_gate_ledger table from a backup.',
       this.location,
     );
   }
@@ -302,14 +300,8 @@ export class PostgresLedger implements Ledger {
   }
 
   private unavailable(e: unknown, connecting: boolean, state?: string): LedgerUnavailableError {
-    const what = connecting
-      ? `cannot connect to the PostgreSQL ledger on ${this.host} (${this.location})`
-      : `the PostgreSQL ledger on ${this.host} (${this.location}) failed`;
-    return new LedgerUnavailableError(
-      `${what}: ${describeError(e)}. ${state ?? 'Check the URL, that the server is running and reachable, and the credentials.'}`,
-      this.location,
-      { cause: e },
-    );
+    const what = connecting ? `cannot connect to the PostgreSQL ledger on ${this.host} (${this.location})` : `the PostgreSQL ledger on ${this.host} (${this.location}) failed`;
+    return new LedgerUnavailableError(`${what}: ${describeError(e)}. ${state ?? 'Check the URL, that the server is running and reachable, and the credentials.'}`, this.location, { cause: e });
   }
 }
 

@@ -113,12 +113,7 @@ export function seenDigests(history: readonly LedgerEntry[]): { digests: string[
  * base observation (a tag recorded before base observations were marked gets one, so it reads as a
  * base tag from then on: see tagKind).
  */
-export function baseObservationEntry(
-  tag: TagRef,
-  observed: Observation,
-  meta: { source: LedgerSource; actor?: string; time?: string | Date },
-  history: readonly LedgerEntry[],
-): NewEntry | null {
+export function baseObservationEntry(tag: TagRef, observed: Observation, meta: { source: LedgerSource; actor?: string; time?: string | Date }, history: readonly LedgerEntry[]): NewEntry | null {
   const last = history.at(-1);
   const marked = history.some((e) => e.role === 'base');
   if (observed.digest === null && (!last || last.digest === null)) return null;

@@ -78,9 +78,7 @@ function policyTarget(policy: Policy, e: PolicyException): Target {
 
 function expiredFinding(e: PolicyException, policy: Policy, target: Target, rules: string[]): DecidedFinding {
   const at = `${e.source.file}:${e.source.line}`;
-  const effect = rules.length
-    ? `; it no longer waives ${rules.join(', ')} for this image`
-    : ' (no finding in this run falls under it)';
+  const effect = rules.length ? `; it no longer waives ${rules.join(', ')} for this image` : ' (no finding in this run falls under it)';
   return {
     rule: EXCEPTION_EXPIRED,
     severity: 'medium',

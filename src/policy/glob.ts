@@ -14,7 +14,6 @@ import { RULE_PREFIXES } from './rules.js';
 
 export type GlobKind = 'repository' | 'reference' | 'tag' | 'rule';
 
-
 const cache = new Map<string, RegExp>();
 
 function toRegExp(pattern: string, segmentAware: boolean): RegExp {
@@ -94,7 +93,13 @@ function repositoryProblem(pattern: string, tagAllowed: boolean): string | undef
   if (repo !== repo.toLowerCase()) return 'image names are lowercase';
   if (!/^[a-z0-9._:*?/-]+$/.test(repo)) return 'an image pattern may contain only lowercase letters, digits, ".", "_", "-", ":" (port), "/", "*" and "?"';
   if (repo.startsWith('/') || repo.endsWith('/') || repo.includes('//')) return 'empty path segment';
-  if (repo.split('/').slice(1).some((seg) => seg.includes(':'))) return '":" may appear only in the registry (host:port), or before the tag';
+  if (
+    repo
+      .split('/')
+      .slice(1)
+      .some((seg) => seg.includes(':'))
+  )
+    return '":" may appear only in the registry (host:port), or before the tag';
   if (repo === '*') return '"*" does not match across "/": use ** to match every image';
   const first = repo.split('/')[0]!;
   const isRegistry = first.includes('.') || first.includes(':') || first === 'localhost' || /[*?]/.test(first);

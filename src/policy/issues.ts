@@ -78,7 +78,9 @@ function unknownKey(parent: KeyPath, key: string): string {
   const known = keysAt(policySchema, parent);
   const close = closest(key, known);
   if (close) return `unknown key (did you mean ${close}?)`;
-  const elsewhere = Object.entries(groupShapes).filter(([, s]) => key in s.shape).map(([g]) => g);
+  const elsewhere = Object.entries(groupShapes)
+    .filter(([, s]) => key in s.shape)
+    .map(([g]) => g);
   if (elsewhere.length && !parent.some((p) => typeof p === 'string' && elsewhere.includes(p))) {
     return `unknown key here (${key} is a key of ${elsewhere.join(', ')})`;
   }

@@ -13,7 +13,11 @@ function signer(k: KeylessIdentity): string {
   const byGithub = gh?.signerWorkflow !== undefined ? `workflow github.com/${gh.signerWorkflow}` : scope !== undefined ? `any workflow of github.com/${scope}` : undefined;
   const who = k.identity ?? (k.identityRegexp !== undefined || byGithub === undefined ? `/${k.identityRegexp ?? ''}/` : byGithub);
   const issuer = k.issuer ?? `/${k.issuerRegexp ?? ''}/`;
-  const claims = gh ? ` (${Object.entries(gh).map(([n, v]) => `${n} ${v}`).join(', ')})` : '';
+  const claims = gh
+    ? ` (${Object.entries(gh)
+        .map(([n, v]) => `${n} ${v}`)
+        .join(', ')})`
+    : '';
   return `keyless ${who} from ${issuer}${claims}`;
 }
 
@@ -39,13 +43,22 @@ export function describeGroup<G extends Group>(group: G, value: Requirements[G])
     case 'attestations':
       return (v as Requirements['attestations']).require
         .map((a) => {
-          const extra = [a.builderId && `builder ${a.builderId}`, a.sourceRepository && `source ${a.sourceRepository}`, a.signedBy && `signed by ${a.signedBy.key ? `key ${a.signedBy.key.path}` : signer(a.signedBy)}`].filter(Boolean);
+          const extra = [
+            a.builderId && `builder ${a.builderId}`,
+            a.sourceRepository && `source ${a.sourceRepository}`,
+            a.signedBy && `signed by ${a.signedBy.key ? `key ${a.signedBy.key.path}` : signer(a.signedBy)}`,
+          ].filter(Boolean);
           return `${a.type}${extra.length ? ` (${extra.join(', ')})` : ''}`;
         })
         .join('; ');
     case 'base': {
       const b = v as Requirements['base'];
-      const parts = [b.maxAge && `maxAge ${b.maxAge.text}`, b.maxStaleness && `maxStaleness ${b.maxStaleness.text}`, b.allowed && `allowed ${b.allowed.join(', ')}`, b.candidates.length && `candidates ${b.candidates.join(', ')}`].filter(Boolean);
+      const parts = [
+        b.maxAge && `maxAge ${b.maxAge.text}`,
+        b.maxStaleness && `maxStaleness ${b.maxStaleness.text}`,
+        b.allowed && `allowed ${b.allowed.join(', ')}`,
+        b.candidates.length && `candidates ${b.candidates.join(', ')}`,
+      ].filter(Boolean);
       return [...parts, `unknown base: ${b.unknown}`].join('; ');
     }
     case 'image': {
@@ -54,7 +67,9 @@ export function describeGroup<G extends Group>(group: G, value: Requirements[G])
     }
     case 'tags': {
       const t = v as Requirements['tags'];
-      return [t.immutable ? 'immutable (a moved tag fails)' : 'mutable (a moved tag warns)', t.forbid.length && `forbid ${t.forbid.join(', ')}`, t.requireDigest && 'must be pinned by digest'].filter(Boolean).join('; ');
+      return [t.immutable ? 'immutable (a moved tag fails)' : 'mutable (a moved tag warns)', t.forbid.length && `forbid ${t.forbid.join(', ')}`, t.requireDigest && 'must be pinned by digest']
+        .filter(Boolean)
+        .join('; ');
     }
     case 'platforms': {
       const p = (v as Requirements['platforms']).require;
@@ -97,11 +112,7 @@ export function renderExplain(policyFile: string, eff: EffectiveRequirements, ex
   );
   if (exceptions.length) {
     lines.push('', 'Exceptions naming this image:');
-    lines.push(
-      ...table(
-        exceptions.map(({ exception: e, expired }) => [expired ? `EXPIRED ${e.expires}` : `until ${e.expires}`, e.rules.join(', '), at(e.source), e.reason]),
-      ),
-    );
+    lines.push(...table(exceptions.map(({ exception: e, expired }) => [expired ? `EXPIRED ${e.expires}` : `until ${e.expires}`, e.rules.join(', '), at(e.source), e.reason])));
   }
   return lines.join('\n') + '\n';
 }

@@ -11,8 +11,7 @@ import { parseReference } from '../registry/reference.js';
 import { DURATION_PATTERN, durationProblem } from './duration.js';
 import { globProblem, type GlobKind } from './glob.js';
 
-const MODE_HELP =
-  'enforce: a failing requirement fails the run (exit 1); warn: it is reported but never fails; off: the group is not checked (switches off what an earlier rule set).';
+const MODE_HELP = 'enforce: a failing requirement fails the run (exit 1); warn: it is reported but never fails; off: the group is not checked (switches off what an earlier rule set).';
 
 const mode = z.enum(['enforce', 'warn', 'off']).default('enforce').describe(`How this requirement group counts. ${MODE_HELP}`);
 
@@ -74,19 +73,46 @@ export const GITHUB_NAME = {
 export const WORKFLOW_HELP = 'expected owner/name/.github/workflows/file.yml (optionally after github.com/, without @ref: any ref of that file matches)';
 
 const githubBase = {
-  repository: z.string().regex(GITHUB_NAME.repository, { error: 'expected owner/name' }).optional().describe('The repository the workflow ran in (owner/name): the repository extensions of the certificate, compared case-insensitively. Like gh attestation verify --repo.'),
-  ref: z.string().regex(/^refs\/\S+$/, { error: 'expected a git ref such as refs/heads/main or refs/tags/v1.2.3' }).optional().describe('The git ref the workflow ran for (refs/heads/main, refs/tags/v1.2.3).'),
+  repository: z
+    .string()
+    .regex(GITHUB_NAME.repository, { error: 'expected owner/name' })
+    .optional()
+    .describe('The repository the workflow ran in (owner/name): the repository extensions of the certificate, compared case-insensitively. Like gh attestation verify --repo.'),
+  ref: z
+    .string()
+    .regex(/^refs\/\S+$/, { error: 'expected a git ref such as refs/heads/main or refs/tags/v1.2.3' })
+    .optional()
+    .describe('The git ref the workflow ran for (refs/heads/main, refs/tags/v1.2.3).'),
   workflow: z.string().min(1).optional().describe('The workflow file name (release.yml) or name the certificate names.'),
-  sha: z.string().regex(/^[0-9a-f]{40}$/, { error: 'expected a 40-character lowercase hex commit' }).optional().describe('The commit the workflow ran on.'),
+  sha: z
+    .string()
+    .regex(/^[0-9a-f]{40}$/, { error: 'expected a 40-character lowercase hex commit' })
+    .optional()
+    .describe('The commit the workflow ran on.'),
 };
 
 const github = z
   .strictObject({
     ...githubBase,
-    owner: z.string().regex(GITHUB_NAME.owner, { error: 'expected a GitHub organization or user name' }).optional().describe('The organization or user owning the repository the workflow ran in (Source Repository Owner URI), case-insensitively. Like gh attestation verify --owner.'),
-    signerRepository: z.string().regex(GITHUB_NAME.repository, { error: 'expected owner/name' }).optional().describe('The signer (identity) must be a workflow of this repository, e.g. where a reusable workflow lives. Like gh attestation verify --signer-repo.'),
-    signerWorkflow: z.string().regex(GITHUB_NAME.workflow, { error: WORKFLOW_HELP }).optional().describe('The signer (identity) must be this workflow file, at any ref. Like gh attestation verify --signer-workflow.'),
-    runner: z.enum(['github-hosted']).optional().describe('github-hosted: the job must have run on a GitHub-hosted runner (Runner Environment extension). Like gh attestation verify --deny-self-hosted-runners.'),
+    owner: z
+      .string()
+      .regex(GITHUB_NAME.owner, { error: 'expected a GitHub organization or user name' })
+      .optional()
+      .describe('The organization or user owning the repository the workflow ran in (Source Repository Owner URI), case-insensitively. Like gh attestation verify --owner.'),
+    signerRepository: z
+      .string()
+      .regex(GITHUB_NAME.repository, { error: 'expected owner/name' })
+      .optional()
+      .describe('The signer (identity) must be a workflow of this repository, e.g. where a reusable workflow lives. Like gh attestation verify --signer-repo.'),
+    signerWorkflow: z
+      .string()
+      .regex(GITHUB_NAME.workflow, { error: WORKFLOW_HELP })
+      .optional()
+      .describe('The signer (identity) must be this workflow file, at any ref. Like gh attestation verify --signer-workflow.'),
+    runner: z
+      .enum(['github-hosted'])
+      .optional()
+      .describe('github-hosted: the job must have run on a GitHub-hosted runner (Runner Environment extension). Like gh attestation verify --deny-self-hosted-runners.'),
   })
   .describe(
     'GitHub Actions claims the signing certificate must carry, besides the identity. With owner, repository, signerRepository or signerWorkflow, identity and issuer may be left out (as gh attestation verify): the identity is then any workflow of the signer repository, else of the repository, else of the owner, and the issuer https://token.actions.githubusercontent.com.',
@@ -162,8 +188,16 @@ const base = z
     mode,
     maxAge: duration('How old the base image may be (from its creation, or when the ledger first saw it).').optional(),
     maxStaleness: duration("How long a newer base may have existed under the base's tag without the image being rebuilt.").optional(),
-    allowed: z.array(glob('repository', 'A glob on the normalized base repository (docker.io/library/ruby, docker.io/library/*).')).min(1).optional().describe('Bases the image may be built on; absent: any.'),
-    candidates: z.array(reference('A base image reference (docker.io/library/ruby:3.3-slim).', { repositoryOnly: false })).min(1).optional().describe('Bases to try by layer prefix when no annotation or provenance names the base.'),
+    allowed: z
+      .array(glob('repository', 'A glob on the normalized base repository (docker.io/library/ruby, docker.io/library/*).'))
+      .min(1)
+      .optional()
+      .describe('Bases the image may be built on; absent: any.'),
+    candidates: z
+      .array(reference('A base image reference (docker.io/library/ruby:3.3-slim).', { repositoryOnly: false }))
+      .min(1)
+      .optional()
+      .describe('Bases to try by layer prefix when no annotation or provenance names the base.'),
     unknown: z
       .enum(['enforce', 'warn', 'ignore'])
       .optional()
@@ -224,12 +258,11 @@ const ledger = z
 const config = z
   .strictObject({
     mode,
-    ignore: z
-      .array(glob('rule', 'A config lint rule id or glob (config.image_latest, config.accessory_*).'))
-      .optional()
-      .describe('Config lint findings that are not reported at all.'),
+    ignore: z.array(glob('rule', 'A config lint rule id or glob (config.image_latest, config.accessory_*).')).optional().describe('Config lint findings that are not reported at all.'),
   })
-  .describe('Kamal config lint (`kamal-gate lint`, and verify with a Kamal config): docker socket mounts, privileged containers, secrets in clear env or tracked by git, unchecked SSH host keys, latest and unpinned images.');
+  .describe(
+    'Kamal config lint (`kamal-gate lint`, and verify with a Kamal config): docker socket mounts, privileged containers, secrets in clear env or tracked by git, unchecked SSH host keys, latest and unpinned images.',
+  );
 
 export const groupShapes = { ledger, signatures, attestations, base, image, tags, platforms, config };
 
@@ -250,8 +283,16 @@ const rule = z
     description: z.string().optional().describe('What the rule is for.'),
     match: z
       .strictObject({
-        images: z.array(glob('repository', 'A glob on the normalized registry/repository: * within a segment, ** across segments.')).min(1).optional().describe('The rule applies to images matching any glob; absent: any image.'),
-        roles: z.array(z.enum(['app', 'accessory', 'proxy'])).min(1).optional().describe('The rule applies to images of these roles; absent: any role.'),
+        images: z
+          .array(glob('repository', 'A glob on the normalized registry/repository: * within a segment, ** across segments.'))
+          .min(1)
+          .optional()
+          .describe('The rule applies to images matching any glob; absent: any image.'),
+        roles: z
+          .array(z.enum(['app', 'accessory', 'proxy']))
+          .min(1)
+          .optional()
+          .describe('The rule applies to images of these roles; absent: any role.'),
       })
       .optional()
       .describe('Which images the rule applies to: every condition given must hold. Absent: every image.'),
@@ -264,8 +305,8 @@ const exception = z
     images: z.array(glob('reference', 'A glob on the normalized reference: registry/repository, optionally :tag (docker.io/library/redis:7.*).')).min(1).describe('Images the exception covers.'),
     rules: z.array(glob('rule', 'A finding rule id or glob (base.too_old, base.*).')).min(1).describe('Finding rule ids it waives.'),
     reason: z.string().trim().min(1, { error: 'give the reason for the exception' }).describe('Why the exception is granted (a ticket, a plan).'),
-    expires: z
-      .iso.date({ error: 'expected a date written YYYY-MM-DD (e.g. 2026-12-31)' })
+    expires: z.iso
+      .date({ error: 'expected a date written YYYY-MM-DD (e.g. 2026-12-31)' })
       .describe('The last day the exception applies (YYYY-MM-DD, UTC). Afterwards it no longer applies and is itself reported.'),
   })
   .describe('Waives findings: they are still reported but never fail the run.');

@@ -110,7 +110,10 @@ function identityProblems(signer: Obj | undefined, at: KeyPath, out: RawProblem[
   if (!signer) return;
   const gh = opts.github ? obj(signer['github']) : undefined;
   const scoped = !!gh && ['owner', 'repository', 'signerRepository', 'signerWorkflow'].some((k) => gh[k] !== undefined);
-  for (const [exact, re] of [['identity', 'identityRegexp'], ['issuer', 'issuerRegexp']] as const) {
+  for (const [exact, re] of [
+    ['identity', 'identityRegexp'],
+    ['issuer', 'issuerRegexp'],
+  ] as const) {
     const n = Number(exact in signer) + Number(re in signer);
     if (n === 0 && !scoped) out.push({ path: at, message: `give ${exact} or ${re}` });
     if (n === 2) out.push({ path: [...at, re], message: `give ${exact} or ${re}, not both`, at: 'key' });
@@ -119,7 +122,11 @@ function identityProblems(signer: Obj | undefined, at: KeyPath, out: RawProblem[
   const named = [...(['identity', 'identityRegexp'] as const).filter((k) => k in signer).slice(0, 1), ...signers.map((k) => `github.${k}`)];
   if (named.length > 1) {
     const last = signers[signers.length - 1]!;
-    out.push({ path: [...at, 'github', last], message: `give only one of identity, identityRegexp, github.signerRepository and github.signerWorkflow (each says who signed): ${named.join(' and ')} are both given`, at: 'key' });
+    out.push({
+      path: [...at, 'github', last],
+      message: `give only one of identity, identityRegexp, github.signerRepository and github.signerWorkflow (each says who signed): ${named.join(' and ')} are both given`,
+      at: 'key',
+    });
   }
 }
 

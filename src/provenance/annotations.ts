@@ -52,7 +52,11 @@ export async function fromAnnotations(ctx: DiscoveryContext): Promise<BaseDiscov
   // The index-level digest is the base index (ko); a child's own is that platform's manifest.
   let digest = indexDigest ?? manifestDigest ?? labelDigest ?? ref?.digest;
   const shown = new Set<string>();
-  for (const [d, where] of [[indexDigest, 'index annotation'], [manifestDigest, 'platform manifest annotation'], [labelDigest, 'config label']] as const) {
+  for (const [d, where] of [
+    [indexDigest, 'index annotation'],
+    [manifestDigest, 'platform manifest annotation'],
+    [labelDigest, 'config label'],
+  ] as const) {
     if (d && !shown.has(d)) ctx.evidence.push(`${where} ${BASE_DIGEST}=${d}`);
     if (d) shown.add(d);
   }

@@ -64,11 +64,7 @@ export async function fromBuildpacks(ctx: DiscoveryContext): Promise<BaseDiscove
   }
   if (topLayer) {
     const at = ctx.diffIds.indexOf(topLayer);
-    ctx.evidence.push(
-      at === -1
-        ? `run image top layer ${topLayer} is not among the image's layers`
-        : `run image top layer ${topLayer} is layer ${at + 1} of the image's ${ctx.diffIds.length}`,
-    );
+    ctx.evidence.push(at === -1 ? `run image top layer ${topLayer} is not among the image's layers` : `run image top layer ${topLayer} is layer ${at + 1} of the image's ${ctx.diffIds.length}`);
   }
   const ref = parseRef(image, ctx, 'runImage.image') ?? (pinned ? { ...pinned, digest: undefined } : undefined);
   if (!ref) {

@@ -20,13 +20,7 @@ export interface CreatedTime {
  * value refused and why. A time before `notBefore` (the base's creation) is refused too: an image
  * cannot predate its base, so it was clamped (SOURCE_DATE_EPOCH set to an old commit).
  */
-export function createdOf(
-  r: Resolution,
-  now: Date,
-  evidence: string[],
-  what: string,
-  opts: { notBefore?: string; refused?: TimeRefusal[] } = {},
-): CreatedTime | undefined {
+export function createdOf(r: Resolution, now: Date, evidence: string[], what: string, opts: { notBefore?: string; refused?: TimeRefusal[] } = {}): CreatedTime | undefined {
   const { notBefore, refused } = opts;
   const sources: Array<[CreatedTime['source'], string, string | undefined]> = [
     ['config', 'config created', r.config?.created],

@@ -32,11 +32,7 @@ export interface FindBaseOptions {
  */
 export async function findBase(client: RegistryClient, r: Resolution, opts: FindBaseOptions): Promise<BaseDiscovery> {
   const ctx: DiscoveryContext = { client, r, platform: opts.platform, diffIds: r.config?.diffIds ?? [], ledger: opts.ledger, evidence: [] };
-  const found =
-    (await fromAnnotations(ctx)) ??
-    (await fromProvenance(ctx)) ??
-    (await fromBuildpacks(ctx)) ??
-    (await fromCandidates(ctx, opts.candidates ?? []));
+  const found = (await fromAnnotations(ctx)) ?? (await fromProvenance(ctx)) ?? (await fromBuildpacks(ctx)) ?? (await fromCandidates(ctx, opts.candidates ?? []));
   if (found) return withoutUndefined(found);
   ctx.evidence.push('no base annotation, provenance, buildpacks metadata or matching candidate: the base is unknown');
   return { source: 'unknown', platform: opts.platform, evidence: ctx.evidence };

@@ -74,7 +74,10 @@ export async function matchTag(
   } else notes.push(`could not fetch ${shown}: ${now.reason}`);
   if (!ledger || !ref.tag) return { checked };
   const state = seenDigests(await ledger.history(ref.registry, ref.repository, ref.tag));
-  const older = state.digests.filter((d) => !now.ok || d !== now.res.digest).reverse().slice(0, MAX_LEDGER_DIGESTS);
+  const older = state.digests
+    .filter((d) => !now.ok || d !== now.res.digest)
+    .reverse()
+    .slice(0, MAX_LEDGER_DIGESTS);
   for (const digest of older) {
     const past = await fetchBase(client, { ...ref, digest }, platform);
     if (!past.ok) {

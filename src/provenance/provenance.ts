@@ -33,9 +33,7 @@ async function attempt<T>(ctx: DiscoveryContext, what: string, f: () => Promise<
 }
 
 function attestationEntries(ctx: DiscoveryContext): Descriptor[] {
-  return (ctx.r.index?.manifests ?? []).filter(
-    (d) => d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' && d.annotations['vnd.docker.reference.digest'] === ctx.r.manifestDigest,
-  );
+  return (ctx.r.index?.manifests ?? []).filter((d) => d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' && d.annotations['vnd.docker.reference.digest'] === ctx.r.manifestDigest);
 }
 
 /** Every image the provenance statements for the platform manifest list, deduplicated. */

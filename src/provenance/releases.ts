@@ -39,9 +39,7 @@ export function newerReleases(tag: string, tags: readonly string[]): NewerReleas
   const considered = tags.slice(0, MAX_TAGS);
   const newer = considered
     .map((t) => ({ t, v: parseDockerTag(t) }))
-    .filter((x): x is { t: string; v: DockerVersion } =>
-      !!x.v && x.v.prefix === base.prefix && x.v.parts === base.parts && x.v.suffix === base.suffix && semver.gt(x.v.version, base.version),
-    )
+    .filter((x): x is { t: string; v: DockerVersion } => !!x.v && x.v.prefix === base.prefix && x.v.parts === base.parts && x.v.suffix === base.suffix && semver.gt(x.v.version, base.version))
     .sort((a, b) => semver.compare(a.v.version, b.v.version));
   const { major, minor } = base.version;
   const out: NewerReleases = {

@@ -64,9 +64,7 @@ export function readProvenanceStatement(bytes: Buffer, subjectDigest: string): P
     out.notes.push(`provenance predicate is ${predicate === null ? 'null' : Array.isArray(predicate) ? 'an array' : `a ${typeof predicate}`}, not an object; ignored`);
     return out;
   }
-  const list = doc.predicateType === SLSA_V02
-    ? predicate.materials
-    : isObject(predicate.buildDefinition) ? predicate.buildDefinition.resolvedDependencies : undefined;
+  const list = doc.predicateType === SLSA_V02 ? predicate.materials : isObject(predicate.buildDefinition) ? predicate.buildDefinition.resolvedDependencies : undefined;
   const field = doc.predicateType === SLSA_V02 ? 'materials' : 'buildDefinition.resolvedDependencies';
   if (list === undefined) {
     out.notes.push(`provenance has no ${field}`);

@@ -82,15 +82,7 @@ export class RegistryApi {
     return this.firstRequest.run(repo.registry, () => this.authenticated(repo, ep, scope, method, url, headers, opts.maxBytes));
   }
 
-  private async authenticated(
-    repo: Repo,
-    ep: Endpoint,
-    scopeWanted: string,
-    method: 'GET' | 'HEAD',
-    url: URL,
-    headers: Record<string, string>,
-    maxBytes: number,
-  ): Promise<HttpResponse> {
+  private async authenticated(repo: Repo, ep: Endpoint, scopeWanted: string, method: 'GET' | 'HEAD', url: URL, headers: Record<string, string>, maxBytes: number): Promise<HttpResponse> {
     let scope = scopeWanted;
     let auth = await this.auth.authorization(ep, scope);
     for (let attempt = 0; ; attempt++) {

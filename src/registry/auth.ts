@@ -208,7 +208,10 @@ function challengeScope(c: Challenge): string | undefined {
 /** Whether every scope in `wanted` is one of the scopes in `scope` (both space-separated). */
 function covers(scope: string, wanted: string): boolean {
   const have = new Set(scope.split(' ').filter(Boolean));
-  return wanted.split(' ').filter(Boolean).every((s) => have.has(s));
+  return wanted
+    .split(' ')
+    .filter(Boolean)
+    .every((s) => have.has(s));
 }
 
 function tokenKey(st: RegistryAuthState, scope: string, cred: Credential | undefined): string {

@@ -72,7 +72,10 @@ export async function checkCacheDir(dir: string): Promise<CacheDirCheck> {
     }
   }
   const whyRoot = unsafeFolder(st, uid);
-  if (whyRoot) return whyRoot === 'is not a directory' ? { ok: false, warning: `the cache directory ${dir} cannot be written (not a directory); continuing without a cache. Fix its permissions, pass --cache-dir DIR, or --no-cache` } : refuse(dir, whyRoot);
+  if (whyRoot)
+    return whyRoot === 'is not a directory'
+      ? { ok: false, warning: `the cache directory ${dir} cannot be written (not a directory); continuing without a cache. Fix its permissions, pass --cache-dir DIR, or --no-cache` }
+      : refuse(dir, whyRoot);
 
   for (const rel of ['tmp', 'blobs', ...Object.keys(DIGEST_ALGORITHMS).map((a) => join('blobs', a))]) {
     const path = join(root, rel);
@@ -86,7 +89,10 @@ export async function checkCacheDir(dir: string): Promise<CacheDirCheck> {
         return lstat(path);
       });
     } catch (e) {
-      return { ok: false, warning: `the cache directory ${dir} cannot be written (${code(e) ?? String(e)} on ${rel}); continuing without a cache. Fix its permissions, pass --cache-dir DIR, or --no-cache` };
+      return {
+        ok: false,
+        warning: `the cache directory ${dir} cannot be written (${code(e) ?? String(e)} on ${rel}); continuing without a cache. Fix its permissions, pass --cache-dir DIR, or --no-cache`,
+      };
     }
     const why = unsafeFolder(sub, uid);
     if (why) return refuse(`${dir} has a folder ${rel} that`, `${why}; remove it (the cache makes it again)`);

@@ -81,23 +81,18 @@ export type HelperRunner = (helper: string, serverUrl: string) => Promise<{ code
 /** Runs `docker-credential-<name> get` with the server URL on stdin: no shell, a timeout and an output cap. */
 const runCredentialHelper: HelperRunner = (helper, serverUrl) =>
   new Promise((resolve, reject) => {
-    const child = execFile(
-      `docker-credential-${helper}`,
-      ['get'],
-      { timeout: HELPER_TIMEOUT_MS, maxBuffer: HELPER_MAX_OUTPUT, windowsHide: true },
-      (err, stdout, stderr) => {
-        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-          reject(new ConfigError(`credential helper docker-credential-${helper} is named in Docker's config.json but is not on PATH; install it or remove it from the config`));
-          return;
-        }
-        if (err && (err as { killed?: boolean }).killed) {
-          reject(new ConfigError(`credential helper docker-credential-${helper} did not answer within ${HELPER_TIMEOUT_MS / 1000} s`));
-          return;
-        }
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
+    const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: HELPER_TIMEOUT_MS, maxBuffer: HELPER_MAX_OUTPUT, windowsHide: true }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new ConfigError(`credential helper docker-credential-${helper} is named in Docker's config.json but is not on PATH; install it or remove it from the config`));
+        return;
+      }
+      if (err && (err as { killed?: boolean }).killed) {
+        reject(new ConfigError(`credential helper docker-credential-${helper} did not answer within ${HELPER_TIMEOUT_MS / 1000} s`));
+        return;
+      }
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
     child.stdin?.end(serverUrl);
   });
 

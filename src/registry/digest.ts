@@ -22,10 +22,7 @@ export function verifyDigest(bytes: Uint8Array, expected: string, what: string, 
   }
   const actual = computeDigest(bytes, algorithm);
   if (actual !== expected) {
-    throw new DigestMismatchError(
-      `${what}: content does not match its digest (asked for ${expected}, got ${actual}); the registry or something between is serving wrong bytes`,
-      registry,
-    );
+    throw new DigestMismatchError(`${what}: content does not match its digest (asked for ${expected}, got ${actual}); the registry or something between is serving wrong bytes`, registry);
   }
 }
 
@@ -37,13 +34,12 @@ export function verifyDigest(bytes: Uint8Array, expected: string, what: string, 
 export function checkNotModified(headers: Record<string, string>, known: string, what: string, registry: string): void {
   const claimed = headers['docker-content-digest']?.trim();
   const etag = /^(?:W\/)?"([a-z0-9]+:[A-Za-z0-9=_-]+)"$/.exec(headers['etag']?.trim() ?? '')?.[1];
-  for (const [name, value] of [['Docker-Content-Digest', claimed], ['ETag', etag]] as const) {
+  for (const [name, value] of [
+    ['Docker-Content-Digest', claimed],
+    ['ETag', etag],
+  ] as const) {
     if (value !== undefined && value !== known) {
-      throw new ProtocolError(
-        `${what}: the registry answered 304 (unchanged since ${known}) but its ${name} names ${value.slice(0, 100)}; refusing an answer that contradicts itself`,
-        registry,
-        304,
-      );
+      throw new ProtocolError(`${what}: the registry answered 304 (unchanged since ${known}) but its ${name} names ${value.slice(0, 100)}; refusing an answer that contradicts itself`, registry, 304);
     }
   }
 }

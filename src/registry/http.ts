@@ -219,20 +219,11 @@ async function drain(stream: { dump?(): Promise<void>; destroy(): void }): Promi
   else stream.destroy();
 }
 
-async function readCapped(
-  stream: AsyncIterable<Buffer> & { destroy(err?: Error): void },
-  headers: Record<string, string>,
-  cap: number,
-  strict: boolean,
-  req: HttpRequest,
-): Promise<Buffer> {
+async function readCapped(stream: AsyncIterable<Buffer> & { destroy(err?: Error): void }, headers: Record<string, string>, cap: number, strict: boolean, req: HttpRequest): Promise<Buffer> {
   const declared = headers['content-length'] !== undefined ? Number(headers['content-length']) : undefined;
   if (strict && declared !== undefined && declared > cap) {
     stream.destroy();
-    throw new ProtocolError(
-      `${req.registry}: response for ${req.url.pathname} is ${declared} bytes, over the ${cap}-byte limit`,
-      req.registry,
-    );
+    throw new ProtocolError(`${req.registry}: response for ${req.url.pathname} is ${declared} bytes, over the ${cap}-byte limit`, req.registry);
   }
   const chunks: Buffer[] = [];
   let total = 0;
@@ -247,10 +238,7 @@ async function readCapped(
   }
   const body = Buffer.concat(chunks);
   if (strict && declared !== undefined && body.length !== declared) {
-    throw new ProtocolError(
-      `${req.registry}: response for ${req.url.pathname} was truncated (${body.length} of ${declared} bytes)`,
-      req.registry,
-    );
+    throw new ProtocolError(`${req.registry}: response for ${req.url.pathname} was truncated (${body.length} of ${declared} bytes)`, req.registry);
   }
   return body;
 }

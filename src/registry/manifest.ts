@@ -19,10 +19,7 @@ export const MEDIA_TYPES = {
 
 const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList]);
 const MANIFEST_TYPES = new Set<string>([MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest]);
-const SCHEMA1_TYPES = new Set([
-  'application/vnd.docker.distribution.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v1+prettyjws',
-]);
+const SCHEMA1_TYPES = new Set(['application/vnd.docker.distribution.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v1+prettyjws']);
 export const IMAGE_CONFIG_TYPES = new Set<string>([MEDIA_TYPES.ociConfig, MEDIA_TYPES.dockerConfig]);
 
 /**
@@ -137,8 +134,8 @@ export function parseManifest(bytes: Buffer, where: string, opts: { contentType?
   if (hasManifests && hasImageParts) {
     throw new ProtocolError(`${where}: ambiguous document has both "manifests" and "layers"/"config"; refusing it`);
   }
-  const mediaType = bodyType ?? (contentType && (INDEX_TYPES.has(contentType) || MANIFEST_TYPES.has(contentType)) ? contentType : undefined)
-    ?? (hasManifests ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest);
+  const mediaType =
+    bodyType ?? (contentType && (INDEX_TYPES.has(contentType) || MANIFEST_TYPES.has(contentType)) ? contentType : undefined) ?? (hasManifests ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest);
   if (opts.expectedMediaType && opts.expectedMediaType !== mediaType) {
     throw new ProtocolError(`${where}: expected a ${opts.expectedMediaType} but the registry served a ${printable(mediaType, 100)}`);
   }
@@ -192,12 +189,7 @@ export { hostRuns, indexPlatforms, normalizePlatform, samePlatform, selectPlatfo
  * refused. When an index entry led here, the config must be that entry's platform: an index that
  * calls an arm64 image amd64 is lying.
  */
-export function configPlatform(
-  config: { os?: string; architecture?: string; variant?: string },
-  fromIndex: Platform | undefined,
-  where: string,
-  registry: string,
-): Platform {
+export function configPlatform(config: { os?: string; architecture?: string; variant?: string }, fromIndex: Platform | undefined, where: string, registry: string): Platform {
   if (!config.os || !config.architecture) {
     throw new ProtocolError(`${where}: the image config names no os and architecture; it is not a runnable image`, registry);
   }

@@ -124,10 +124,7 @@ export class Manifests {
             throw new ProtocolError(`${what}: registry sent an invalid Docker-Content-Digest "${claimed.slice(0, 100)}"`, repo.registry);
           }
           if (actual !== claimed) {
-            throw new DigestMismatchError(
-              `${what}: the registry says the tag points to ${claimed} but served content with digest ${actual}; refusing it`,
-              repo.registry,
-            );
+            throw new DigestMismatchError(`${what}: the registry says the tag points to ${claimed} but served content with digest ${actual}; refusing it`, repo.registry);
           }
         }
       }

@@ -125,9 +125,7 @@ export function parseReference(input: string): ImageReference {
     if (!PATH_COMPONENT.test(part)) {
       throw new ReferenceFormatError(
         input,
-        part === ''
-          ? 'repository name has an empty path component'
-          : `"${part}" is not a valid repository path component (lowercase letters, digits, and single '.', '_', '__' or '-' separators)`,
+        part === '' ? 'repository name has an empty path component' : `"${part}" is not a valid repository path component (lowercase letters, digits, and single '.', '_', '__' or '-' separators)`,
       );
     }
   }

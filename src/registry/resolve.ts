@@ -72,7 +72,10 @@ export async function resolveReference(src: ResolveSource, ref: ImageReference, 
     offered = [];
   }
   if (!IMAGE_CONFIG_TYPES.has(manifest.config.mediaType)) {
-    throw new ProtocolError(`${shown}: ${manifestDigest} is not a container image (its config is a ${printable(manifest.config.mediaType)}); check the reference names the image Kamal deploys`, ref.registry);
+    throw new ProtocolError(
+      `${shown}: ${manifestDigest} is not a container image (its config is a ${printable(manifest.config.mediaType)}); check the reference names the image Kamal deploys`,
+      ref.registry,
+    );
   }
   const config: ImageConfigFacts | undefined = await fetchImageConfig(src, repo, manifest, shown);
   // The platform the image says it is must be the one the index (or the deploy) expects.

@@ -82,7 +82,10 @@ export function problems(report: VerifyReport): Problem[] {
     out.push(p);
   }
   const rank = (p: Problem) => ({ fail: 0, warn: 100, waived: 200, info: 300 })[p.verdict] + (SEVERITY_RANK[p.severity] ?? 5);
-  return out.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i).map(({ p }) => p);
+  return out
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i)
+    .map(({ p }) => p);
 }
 
 /** One line for people: the same counts as the text report's last line. */

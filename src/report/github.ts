@@ -54,7 +54,12 @@ export function renderVerifyGithub(report: VerifyReport, opts: GithubOptions = {
 
 /** Markdown table cells: no line breaks, pipes escaped, HTML neutralized. */
 function cell(s: string): string {
-  return s.replace(/\r?\n|\r/g, ' ').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return s
+    .replace(/\r?\n|\r/g, ' ')
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
 }
 
 const ICON: Record<Problem['verdict'], string> = { fail: '❌ fail', warn: '⚠️ warn', waived: 'ℹ️ waived', info: '✅ info' };
@@ -62,7 +67,11 @@ const ICON: Record<Problem['verdict'], string> = { fail: '❌ fail', warn: '⚠�
 /** The job summary: images with digest and verdict, then every finding, worst first. */
 export function renderVerifySummaryMarkdown(report: VerifyReport): string {
   const out: string[] = ['## kamal-gate verify', ''];
-  const context = [report.config ? `\`${cell(report.config)}\`` : undefined, report.destination ? `destination **${cell(report.destination)}**` : undefined, report.version ? `version \`${cell(report.version)}\`` : undefined]
+  const context = [
+    report.config ? `\`${cell(report.config)}\`` : undefined,
+    report.destination ? `destination **${cell(report.destination)}**` : undefined,
+    report.version ? `version \`${cell(report.version)}\`` : undefined,
+  ]
     .filter(Boolean)
     .join(', ');
   if (context) out.push(context, '');

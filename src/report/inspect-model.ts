@@ -38,8 +38,6 @@ export function inspectReport(ref: ImageReference, r: Resolution): InspectReport
     platformDigest: r.index ? r.manifestDigest : undefined,
     platformMediaType: r.index ? r.manifest.mediaType : undefined,
     annotations: { ...(r.index?.annotations ?? {}), ...r.manifest.annotations },
-    config: r.config
-      ? { digest: r.config.digest, mediaType: r.config.mediaType, created: r.config.created, labels: r.config.labels, layers: r.config.diffIds.length }
-      : undefined,
+    config: r.config ? { digest: r.config.digest, mediaType: r.config.mediaType, created: r.config.created, labels: r.config.labels, layers: r.config.diffIds.length } : undefined,
   };
 }

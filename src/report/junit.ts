@@ -57,13 +57,22 @@ export function renderVerifyJunit(report: VerifyReport): string {
   const cases = report.images.map((i) => imageCase(i, list));
   const policyProblems = list.filter((p) => !p.image);
   if (policyProblems.length) {
-    cases.push({ name: `policy ${report.policy?.file ?? ''}`.trim(), classname: 'policy', failures: policyProblems.filter((p) => p.verdict === 'fail'), others: policyProblems.filter((p) => p.verdict !== 'fail'), out: [] });
+    cases.push({
+      name: `policy ${report.policy?.file ?? ''}`.trim(),
+      classname: 'policy',
+      failures: policyProblems.filter((p) => p.verdict === 'fail'),
+      others: policyProblems.filter((p) => p.verdict !== 'fail'),
+      out: [],
+    });
   }
   const failures = cases.filter((c) => c.failures.length).length;
   const skipped = cases.filter((c) => c.skipped).length;
   const suite = { name: 'kamal-gate verify', tests: cases.length, failures, errors: 0, skipped };
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites${attrs({ name: 'kamal-gate', tests: suite.tests, failures, errors: 0, skipped })}>`];
-  const props: Array<[string, string]> = [['kamal-gate.version', report.tool.version], ['exitCode', String(report.exitCode)]];
+  const props: Array<[string, string]> = [
+    ['kamal-gate.version', report.tool.version],
+    ['exitCode', String(report.exitCode)],
+  ];
   if (report.config) props.push(['config', report.config]);
   if (report.destination) props.push(['destination', report.destination]);
   if (report.version) props.push(['version', report.version]);

@@ -27,13 +27,7 @@ export function renderVerifyText(report: VerifyReport): string {
     const dest = report.destination ? ` (destination ${report.destination})` : '';
     out.push(`${report.config}${dest}, version ${report.version} (from ${report.versionSource})`, '');
   }
-  const rows = report.images.map((r) => [
-    r.role,
-    r.ref,
-    r.status === 'pinned' ? shortDigest(r.digest) : r.status === 'error' ? 'ERROR' : r.status,
-    r.platform ?? '-',
-    r.created ?? '-',
-  ]);
+  const rows = report.images.map((r) => [r.role, r.ref, r.status === 'pinned' ? shortDigest(r.digest) : r.status === 'error' ? 'ERROR' : r.status, r.platform ?? '-', r.created ?? '-']);
   out.push(table(['ROLE', 'IMAGE', 'DIGEST', 'PLATFORM', 'CREATED'], rows));
   const pinned = report.images.filter((r) => r.status === 'pinned');
   if (pinned.length) {

@@ -25,9 +25,7 @@ export function readSimpleSigning(payload: Buffer): Bound<{ digest: string; refe
   } catch {
     return { ok: false, reason: 'the payload is not JSON' };
   }
-  const critical = (doc as { critical?: unknown } | null)?.critical as
-    | { type?: unknown; image?: { 'docker-manifest-digest'?: unknown }; identity?: { 'docker-reference'?: unknown } }
-    | undefined;
+  const critical = (doc as { critical?: unknown } | null)?.critical as { type?: unknown; image?: { 'docker-manifest-digest'?: unknown }; identity?: { 'docker-reference'?: unknown } } | undefined;
   if (!critical || critical.type !== SIMPLE_SIGNING_TYPE) return { ok: false, reason: `the payload is not a "${SIMPLE_SIGNING_TYPE}"` };
   const digest = critical.image?.['docker-manifest-digest'];
   if (typeof digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(digest)) return { ok: false, reason: 'the payload names no sha256 docker-manifest-digest' };

@@ -97,12 +97,7 @@ function referenceSettings(r: SignaturesRequirement): Pick<VerifyContext, 'refer
   return { ...(r.reference ? { reference: r.reference } : {}), ...(r.allowedReferences ? { allowedReferences: r.allowedReferences } : {}) };
 }
 
-export async function signatureChecks(
-  client: RegistryClient,
-  image: ResolvedImage,
-  req: EffectiveRequirements,
-  opts: SignatureCheckOptions = {},
-): Promise<SignatureCheckResult> {
+export async function signatureChecks(client: RegistryClient, image: ResolvedImage, req: EffectiveRequirements, opts: SignatureCheckOptions = {}): Promise<SignatureCheckResult> {
   const { target, resolution } = image;
   const sig = req.groups.signatures?.value;
   const att = req.groups.attestations?.value;
@@ -132,7 +127,11 @@ export async function signatureChecks(
   for (const { value, own } of sigReqs) {
     const specs = await signerSpecs(value.keys, value.keyless);
     const ctx: VerifyContext = { root, tlog: value.tlog, digests, repositories, ...referenceSettings(value) };
-    const ev = evaluate(discovery.candidates.filter((c) => c.kind === 'signature'), specs, ctx);
+    const ev = evaluate(
+      discovery.candidates.filter((c) => c.kind === 'signature'),
+      specs,
+      ctx,
+    );
     const found = signatureFindings(target, image, value, specs, ev, discovery);
     findings.push(...(own ? found.map((f) => ({ ...f, message: `${f.message} (required by the ${own.origin.rule})`, requirement: own })) : found));
   }

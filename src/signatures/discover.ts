@@ -160,9 +160,7 @@ async function referrers(client: RegistryClient, repo: Repo, digest: string, out
 /** BuildKit attestation manifests in the index for the given platform digests (unsigned statements). */
 async function buildkit(client: RegistryClient, repo: Repo, index: ImageIndex, digests: string[], out: Collector): Promise<void> {
   out.searched.push(`BuildKit attestation manifests in ${repo.registry}/${repo.repository}@${digests[0]}`);
-  const entries = index.manifests.filter(
-    (d) => d.annotations?.[ANNOTATION.buildkitRefType] === 'attestation-manifest' && digests.includes(d.annotations[ANNOTATION.buildkitRefDigest] ?? ''),
-  );
+  const entries = index.manifests.filter((d) => d.annotations?.[ANNOTATION.buildkitRefType] === 'attestation-manifest' && digests.includes(d.annotations[ANNOTATION.buildkitRefDigest] ?? ''));
   for (const d of out.capped(entries, LIMITS.referrers, 'BuildKit attestations')) {
     const m = await manifestOrNone(client, repo, d.digest, d);
     if (!m || m.kind !== 'manifest') continue;

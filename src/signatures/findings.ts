@@ -14,7 +14,7 @@ import type { Failure } from './verify.js';
 const REMEDY: Record<Failure | 'missing', string> = {
   missing: 'sign the image digest in the release pipeline (cosign sign --key … or keyless) and push the signature to the registry',
   invalid: 'the signature does not verify over what it claims to sign: re-sign the image; if nobody re-signed, treat the registry content as tampered',
-  untrusted_key: 'sign with a key the policy lists (signatures.keys), or add the signer\'s public key to the policy',
+  untrusted_key: "sign with a key the policy lists (signatures.keys), or add the signer's public key to the policy",
   untrusted_identity: 'sign from the identity the policy names, or correct signatures.keyless (identity and issuer)',
   digest_mismatch: 'the signature is for another image (e.g. copied from an older build): sign this digest',
   no_tlog: 'sign with the Rekor transparency log (drop --tlog-upload=false), or set signatures.tlog: optional for key-signed images',
@@ -41,7 +41,14 @@ function notSignatures(d: Discovery): string {
 }
 
 export function signatureFindings(target: Target, subject: Subject, req: SignaturesRequirement, specs: SignerSpec[], ev: Evaluation, d: Discovery): Finding[] {
-  const base = { formats: d.formats, searched: d.searched, expected: specs.map((s) => s.label), count: req.count, ...(d.truncated ? { truncated: d.truncated } : {}), ...(d.ignored ? { ignored: d.ignored } : {}) };
+  const base = {
+    formats: d.formats,
+    searched: d.searched,
+    expected: specs.map((s) => s.label),
+    count: req.count,
+    ...(d.truncated ? { truncated: d.truncated } : {}),
+    ...(d.ignored ? { ignored: d.ignored } : {}),
+  };
   const signers = [...ev.valid.values()].map((t) => (t.outcome.ok ? t.outcome.signer.label : ''));
   if (ev.valid.size >= req.count) {
     const gaps = uncoveredPlatforms(subject, (digest) => ev.signedBy.get(digest), req.count);
@@ -63,11 +70,31 @@ export function signatureFindings(target: Target, subject: Subject, req: Signatu
       reference_mismatch: 'a signature naming another repository',
     };
     out.push(
-      finding(target, subject, `signature.${failure}`, 'critical', `${subject.ref} (${subject.digest}) carries ${what[failure]}: ${shown}; expected ${specs.map((s) => s.label).join(' or ')}`, REMEDY[failure], {
-        ...base,
-        signatures: list.map((t) => ({ source: t.candidate.source, format: t.candidate.format, ...(t.outcome.ok ? {} : { reason: t.outcome.reason, ...(t.outcome.found ? { found: t.outcome.found } : {}), ...(t.outcome.signedDigest ? { signedDigest: t.outcome.signedDigest } : {}), ...(t.outcome.signedReference ? { signedReference: t.outcome.signedReference } : {}), ...(t.outcome.detail ? { libraryError: t.outcome.detail } : {}) }) })),
-        deployed: [subject.digest, ...Object.values(subject.platformDigests)],
-      }),
+      finding(
+        target,
+        subject,
+        `signature.${failure}`,
+        'critical',
+        `${subject.ref} (${subject.digest}) carries ${what[failure]}: ${shown}; expected ${specs.map((s) => s.label).join(' or ')}`,
+        REMEDY[failure],
+        {
+          ...base,
+          signatures: list.map((t) => ({
+            source: t.candidate.source,
+            format: t.candidate.format,
+            ...(t.outcome.ok
+              ? {}
+              : {
+                  reason: t.outcome.reason,
+                  ...(t.outcome.found ? { found: t.outcome.found } : {}),
+                  ...(t.outcome.signedDigest ? { signedDigest: t.outcome.signedDigest } : {}),
+                  ...(t.outcome.signedReference ? { signedReference: t.outcome.signedReference } : {}),
+                  ...(t.outcome.detail ? { libraryError: t.outcome.detail } : {}),
+                }),
+          })),
+          deployed: [subject.digest, ...Object.values(subject.platformDigests)],
+        },
+      ),
     );
   }
   const sigs = ev.tried.length;
@@ -110,7 +137,14 @@ export function provenanceMismatch(req: AttestationRequirement, predicate: unkno
     if (id !== req.builderId) return `builder.id is ${id ?? '(absent)'}, expected ${req.builderId}`;
   }
   if (req.sourceRepository) {
-    const norm = (u: string) => u.replace(/^git\+/, '').replace(/^https?:\/\//, '').replace(/@.*$/, '').replace(/\.git$/, '').replace(/\/$/, '').toLowerCase();
+    const norm = (u: string) =>
+      u
+        .replace(/^git\+/, '')
+        .replace(/^https?:\/\//, '')
+        .replace(/@.*$/, '')
+        .replace(/\.git$/, '')
+        .replace(/\/$/, '')
+        .toLowerCase();
     const workflowRepo = str(get(predicate, 'buildDefinition', 'externalParameters', 'workflow', 'repository'));
     const sources = [
       workflowRepo,
@@ -138,21 +172,61 @@ export interface AttestationResult {
 export function attestationFindings(target: Target, subject: Subject, results: AttestationResult[], d: Discovery): Finding[] {
   const out: Finding[] = [];
   for (const r of results) {
-    const evidence = { type: r.requirement.type, predicateTypes: r.requirement.predicateTypes, formats: d.formats, searched: d.searched, unsigned: r.unsigned, failures: r.failures, ...(r.otherTypes.length ? { otherPredicateTypes: r.otherTypes } : {}) };
+    const evidence = {
+      type: r.requirement.type,
+      predicateTypes: r.requirement.predicateTypes,
+      formats: d.formats,
+      searched: d.searched,
+      unsigned: r.unsigned,
+      failures: r.failures,
+      ...(r.otherTypes.length ? { otherPredicateTypes: r.otherTypes } : {}),
+    };
     if (r.satisfiedBy) {
       for (const g of uncoveredPlatforms(subject, (digest) => r.covers.get(digest))) {
         const index = subject.digest !== g.digest ? ` nor on the index ${subject.digest}` : '';
-        out.push(finding(target, subject, 'attestation.platform_uncovered', 'high', `${subject.ref}: the ${g.platform} image ${g.digest}, which ${g.platform} hosts pull, has no ${r.requirement.type} attestation on it${index}; only ${r.satisfiedBy} holds, for another platform`, 'attest the index digest (it covers every platform), or each platform manifest the deploy runs', { ...evidence, platform: g.platform, platformDigest: g.digest, index: subject.digest, platformDigests: subject.platformDigests }));
+        out.push(
+          finding(
+            target,
+            subject,
+            'attestation.platform_uncovered',
+            'high',
+            `${subject.ref}: the ${g.platform} image ${g.digest}, which ${g.platform} hosts pull, has no ${r.requirement.type} attestation on it${index}; only ${r.satisfiedBy} holds, for another platform`,
+            'attest the index digest (it covers every platform), or each platform manifest the deploy runs',
+            { ...evidence, platform: g.platform, platformDigest: g.digest, index: subject.digest, platformDigests: subject.platformDigests },
+          ),
+        );
       }
       continue;
     }
     if (r.failures.length) {
-      out.push(finding(target, subject, 'attestation.invalid', 'critical', `${subject.ref}: the ${r.requirement.type} attestation does not hold: ${r.failures.slice(0, 3).join('; ')}`, 'publish the attestation from the expected builder, signed by the identity the policy names', evidence));
+      out.push(
+        finding(
+          target,
+          subject,
+          'attestation.invalid',
+          'critical',
+          `${subject.ref}: the ${r.requirement.type} attestation does not hold: ${r.failures.slice(0, 3).join('; ')}`,
+          'publish the attestation from the expected builder, signed by the identity the policy names',
+          evidence,
+        ),
+      );
     } else {
       const signer = r.requirement.signedBy ? ' signed' : '';
       const unsigned = r.unsigned.length ? ` (found ${r.unsigned.length} unsigned BuildKit attestation(s), which do not satisfy signedBy)` : '';
-      const others = r.otherTypes.length ? `; found attestations of other predicate types: ${r.otherTypes.slice(0, 5).join(', ')}${r.otherTypes.length > 5 ? `, and ${r.otherTypes.length - 5} more` : ''}` : '';
-      out.push(finding(target, subject, 'attestation.missing', 'high', `${subject.ref} (${subject.digest}) has no${signer} ${r.requirement.type} attestation${unsigned}${others}; looked in ${d.searched.join(', ')}`, 'build with provenance/SBOM attestations (docker buildx --provenance / --sbom, or cosign attest) and push them', evidence));
+      const others = r.otherTypes.length
+        ? `; found attestations of other predicate types: ${r.otherTypes.slice(0, 5).join(', ')}${r.otherTypes.length > 5 ? `, and ${r.otherTypes.length - 5} more` : ''}`
+        : '';
+      out.push(
+        finding(
+          target,
+          subject,
+          'attestation.missing',
+          'high',
+          `${subject.ref} (${subject.digest}) has no${signer} ${r.requirement.type} attestation${unsigned}${others}; looked in ${d.searched.join(', ')}`,
+          'build with provenance/SBOM attestations (docker buildx --provenance / --sbom, or cosign attest) and push them',
+          evidence,
+        ),
+      );
     }
   }
   return out;

@@ -5,9 +5,7 @@ import { FILE_LIMITS, readUserText } from '../user-file.js';
 import type { KeyFile, KeylessIdentity } from '../policy/types.js';
 import { describeIdentity } from './identity.js';
 
-export type SignerSpec =
-  | { kind: 'key'; id: string; label: string; key: KeyObject }
-  | { kind: 'keyless'; id: string; label: string; identity: KeylessIdentity };
+export type SignerSpec = { kind: 'key'; id: string; label: string; key: KeyObject } | { kind: 'keyless'; id: string; label: string; identity: KeylessIdentity };
 
 const KEY_TYPES = new Set(['ec', 'ed25519', 'rsa', 'rsa-pss']);
 
@@ -26,9 +24,7 @@ export async function loadPublicKey(file: KeyFile): Promise<KeyObject> {
   // never ends up copied next to a policy or into CI settings believing it is the public half.
   const priv = /-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----/.exec(text);
   if (priv) {
-    const how = /ENCRYPTED (COSIGN|SIGSTORE) PRIVATE KEY/.test(priv[1]!)
-      ? `cosign public-key --key ${file.path} > cosign.pub`
-      : `openssl pkey -in ${file.path} -pubout > cosign.pub`;
+    const how = /ENCRYPTED (COSIGN|SIGSTORE) PRIVATE KEY/.test(priv[1]!) ? `cosign public-key --key ${file.path} > cosign.pub` : `openssl pkey -in ${file.path} -pubout > cosign.pub`;
     throw new ConfigError(`this is a private key (PEM "${priv[1]}"), not a public key: give the public key instead (${how}), and keep the private key out of the repository`, file.path);
   }
   let key: KeyObject;

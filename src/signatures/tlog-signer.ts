@@ -25,7 +25,10 @@ function bodyKeys(body: unknown): KeyObject[] {
     ...list(dig(spec, 'signatures')).map((s) => dig(s, 'verifier')), // dsse 0.0.1
     ...list(dig(spec, 'content', 'envelope', 'signatures')).map((s) => dig(s, 'publicKey')), // intoto 0.0.2
   ];
-  const pems = pemB64.map(str).filter((s): s is string => !!s).map((b) => Buffer.from(b, 'base64').toString('utf8'));
+  const pems = pemB64
+    .map(str)
+    .filter((s): s is string => !!s)
+    .map((b) => Buffer.from(b, 'base64').toString('utf8'));
   const verifiers = [dig(spec, 'hashedRekordV002', 'signature', 'verifier'), ...list(dig(spec, 'dsseV002', 'signatures')).map((s) => dig(s, 'verifier'))];
   const ders = verifiers
     .map((v) => str(dig(v, 'x509Certificate', 'rawBytes')) ?? str(dig(v, 'publicKey', 'rawBytes')))

@@ -167,7 +167,8 @@ export function verifyCandidate(c: Candidate, spec: SignerSpec, ctx: VerifyConte
   // The digest binds (as in cosign); the docker-reference only when the policy asks (signatures.reference: match).
   if (signed.simple && ctx.reference === 'match') {
     const reason = referenceMismatch(signed.simple.reference, ctx.repositories, ctx.allowedReferences ?? []);
-    if (reason) return { ok: false, failure: 'reference_mismatch', reason, ...(signed.simple.reference !== undefined ? { signedReference: signed.simple.reference } : {}), ...(found ? { found } : {}) };
+    if (reason)
+      return { ok: false, failure: 'reference_mismatch', reason, ...(signed.simple.reference !== undefined ? { signedReference: signed.simple.reference } : {}), ...(found ? { found } : {}) };
   }
   return { ok: true, signer: spec, boundTo, ...(signed.statement ? { statement: signed.statement } : {}) };
 }

@@ -26,9 +26,20 @@ let app: string;
 beforeAll(async () => {
   reg = await startRegistry({ auth: 'none' });
   const b = new ImageBuilder(reg);
-  await b.pushImage('acme/shop', 'abc123', { platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }], labels: { service: 'shop' } });
+  await b.pushImage('acme/shop', 'abc123', {
+    platforms: [
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm64' },
+    ],
+    labels: { service: 'shop' },
+  });
   await b.pushImage('library/postgres', '16.4', {});
-  await b.pushImage('library/valkey', '8.0', { platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }] });
+  await b.pushImage('library/valkey', '8.0', {
+    platforms: [
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm64' },
+    ],
+  });
   app = mkdtempSync(join(tmpdir(), 'kg-action-'));
   cpSync(join(ROOT, 'fixtures', 'demo-app'), app, { recursive: true });
 });
@@ -41,10 +52,18 @@ afterAll(async () => {
 function runStep(inputs: Record<string, string>): { output: string; stdout: string; files: string } {
   const files = mkdtempSync(join(app, 'runner-'));
   writeFileSync(join(files, 'output'), '');
-  const env: NodeJS.ProcessEnv = { ...process.env, GITHUB_ACTION_PATH: ROOT, GITHUB_OUTPUT: join(files, 'output'), RUNNER_TEMP: files, DEMO_REGISTRY: reg.host, KAMAL_REGISTRY_PASSWORD: 'x', DOCKER_CONFIG: join(files, 'docker') };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    GITHUB_ACTION_PATH: ROOT,
+    GITHUB_OUTPUT: join(files, 'output'),
+    RUNNER_TEMP: files,
+    DEMO_REGISTRY: reg.host,
+    KAMAL_REGISTRY_PASSWORD: 'x',
+    DOCKER_CONFIG: join(files, 'docker'),
+  };
   for (const [k, v] of Object.entries(verifyStep.env!)) {
     const input = /inputs\.([\w-]+)/.exec(v)![1]!;
-    env[k] = inputs[input] ?? (action.inputs[input]!.default?.includes('${{') ? '' : action.inputs[input]!.default ?? '');
+    env[k] = inputs[input] ?? (action.inputs[input]!.default?.includes('${{') ? '' : (action.inputs[input]!.default ?? ''));
   }
   const r = spawnSync('bash', ['-e', '-c', verifyStep.run!], { cwd: app, env, encoding: 'utf8' });
   expect(r.status).toBe(0); // the step itself never fails: the Gate step does

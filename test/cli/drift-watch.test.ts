@@ -44,7 +44,12 @@ async function until<T>(what: string, f: () => Promise<T | undefined>): Promise<
 
 async function scrape(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(url)).text();
-  return Object.fromEntries(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => [l.split(' ')[0]!, Number(l.split(' ')[1])]));
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => [l.split(' ')[0]!, Number(l.split(' ')[1])]),
+  );
 }
 
 describe('drift --watch', () => {
@@ -131,7 +136,8 @@ describe('--shard I/N', () => {
     }
     const ledger = join(work, 'shard.jsonl');
     expect((await runCli(['record', ...refs, '--ledger', ledger], { cwd: work })).code).toBe(0);
-    const run = async (s: string) => JSON.parse((await runCli(['drift', '--shard', s, '--ledger', ledger, '--format', 'json'], { cwd: work })).stdout) as { summary: { tags: number; unchanged: number } };
+    const run = async (s: string) =>
+      JSON.parse((await runCli(['drift', '--shard', s, '--ledger', ledger, '--format', 'json'], { cwd: work })).stdout) as { summary: { tags: number; unchanged: number } };
     const [one, two] = await Promise.all([run('1/2'), run('2/2')]);
     expect(one.summary.tags + two.summary.tags).toBe(20);
     expect(one.summary.tags).toBeGreaterThan(0);

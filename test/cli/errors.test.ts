@@ -59,7 +59,7 @@ describe('config errors exit 2 and name the file and line', () => {
     expectCleanError(await runCli(['verify', '-d', 'mars', '--version', 'v1'], { cwd: app }), 2, /deploy\.mars\.yml/);
   });
   it('no config at all', async () => {
-    const app = appWith({ 'README': 'x' });
+    const app = appWith({ README: 'x' });
     expectCleanError(await runCli(['verify', '--version', 'v1'], { cwd: app }), 2, /config\/deploy\.yml/);
   });
   it('Ruby in the ERB is refused, never run', async () => {
@@ -75,7 +75,9 @@ describe('config errors exit 2 and name the file and line', () => {
     expectCleanError(await runCli(['targets'], { cwd: app, env: { GIT_CEILING_DIRECTORIES: dir } }), 2, /--version|VERSION/);
   });
   it('an invalid accessory reference is named at verify time', async () => {
-    const app = appWith({ 'config/deploy.yml': 'service: shop\nimage: acme/shop\nregistry:\n  server: 127.0.0.1:1\n  username: u\n  password: p\naccessories:\n  db:\n    image: Postgres:16\n    host: 1.2.3.4\n' });
+    const app = appWith({
+      'config/deploy.yml': 'service: shop\nimage: acme/shop\nregistry:\n  server: 127.0.0.1:1\n  username: u\n  password: p\naccessories:\n  db:\n    image: Postgres:16\n    host: 1.2.3.4\n',
+    });
     const r = await runCli(['verify', '--version', 'v1', '--format', 'json'], { cwd: app, env: noDocker() });
     const report = JSON.parse(r.stdout) as { images: Array<{ name: string; error?: { message: string } }> };
     expect(report.images.find((i) => i.name === 'db')?.error?.message).toMatch(/invalid image reference "Postgres:16": .*lowercase/);

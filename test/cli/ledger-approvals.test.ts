@@ -155,7 +155,10 @@ describe('base tags are observations, not deploy tags', () => {
     const withPw = (args: string[]) => runCli([...args, '--ledger', ledger, ...auth], { cwd: dir, env: { DOCKER_CONFIG: join(dir, '.none') }, input: reg.password });
     const v = await withPw(['verify', `${reg.host}/acme/on-ruby:v1`, '--policy', join(POLICIES, 'baseline.yml'), '--format', 'json']);
     expect(v.code, v.stdout + v.stderr).toBe(0);
-    const lines = readFileSync(ledger, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LedgerEntry);
+    const lines = readFileSync(ledger, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as LedgerEntry);
     expect(lines.find((e) => e.repository === 'lib/ruby')).toMatchObject({ role: 'base', digest: ruby.digest });
     // upstream rebuilds the base tag
     const ruby2 = await b.pushImage('lib/ruby', '3.3-slim', { created: '2026-11-25T00:00:00Z', seed: 'ruby-2' });
@@ -215,7 +218,10 @@ describe('signed checkpoints', () => {
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/checkpoint: seq 3 signed/);
     const original = readFileSync(app.ledger, 'utf8');
-    const entries = original.trim().split('\n').map((l) => JSON.parse(l) as LedgerEntry);
+    const entries = original
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as LedgerEntry);
 
     // 1. the last line deleted
     writeFileSync(app.ledger, original.split('\n').slice(0, 2).join('\n') + '\n');
@@ -257,8 +263,14 @@ describe('signed checkpoints', () => {
     expect(signed.code, signed.stdout + signed.stderr).toBe(0);
     // an attacker overwrites the accessory and appends an approval to the ledger without the key
     const evil = await b.pushImage(`${app.ns}/postgres`, '16.4', { seed: 'evil-append' });
-    const lines = readFileSync(app.ledger, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LedgerEntry);
-    const [forged] = chainBatch([{ registry: reg.host, repository: `${app.ns}/postgres`, tag: '16.4', digest: evil.digest, event: 'approved', source: 'record', actor: 'user:mallory' }], lines.at(-1)!);
+    const lines = readFileSync(app.ledger, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as LedgerEntry);
+    const [forged] = chainBatch(
+      [{ registry: reg.host, repository: `${app.ns}/postgres`, tag: '16.4', digest: evil.digest, event: 'approved', source: 'record', actor: 'user:mallory' }],
+      lines.at(-1)!,
+    );
     writeFileSync(app.ledger, readFileSync(app.ledger, 'utf8') + JSON.stringify(forged) + '\n');
     const after = await cli(app, ['verify', '--version', 'v1', '--policy', policy, '--format', 'json']);
     expect(after.code, after.stdout + after.stderr).toBe(1);

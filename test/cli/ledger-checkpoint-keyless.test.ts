@@ -79,7 +79,10 @@ describe('keyless checkpoints', () => {
 
   it('without a token, --checkpoint-keyless is exit 2 before anything is written, saying how to get one', async () => {
     const ledger = join(work, 'none.jsonl');
-    const r = await runCli(['record', `${reg.host}/acme/keyless:v1`, '--checkpoint-keyless', '--ledger', ledger], { cwd: work, env: { KAMAL_GATE_FULCIO_URL: sigstore.url, KAMAL_GATE_REKOR_URL: sigstore.url } });
+    const r = await runCli(['record', `${reg.host}/acme/keyless:v1`, '--checkpoint-keyless', '--ledger', ledger], {
+      cwd: work,
+      env: { KAMAL_GATE_FULCIO_URL: sigstore.url, KAMAL_GATE_REKOR_URL: sigstore.url },
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/id-token: write/);
     expect(() => readFileSync(ledger)).toThrow();

@@ -44,9 +44,7 @@ function folder(): string {
 
 /** Every file and link under `dir`, relative. */
 function tree(dir: string, prefix = ''): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? [`${prefix}${e.name}/`, ...tree(join(dir, e.name), `${prefix}${e.name}/`)] : [`${prefix}${e.name}`],
-  );
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [`${prefix}${e.name}/`, ...tree(join(dir, e.name), `${prefix}${e.name}/`)] : [`${prefix}${e.name}`]));
 }
 
 const both = (r: CliResult) => r.stdout + r.stderr;
@@ -104,10 +102,7 @@ describe('a ledger location that is neither a path nor a postgres:// URL', () =>
       for (const args of [commands[0]!, commands[1 + (i % 4)]!]) {
         for (const via of ['flag', 'env'] as const) {
           const cwd = folder();
-          const r =
-            via === 'flag'
-              ? await runCli([...args, '--ledger', location], { cwd })
-              : await runCli(args, { cwd, env: { KAMAL_GATE_LEDGER_URL: location } });
+          const r = via === 'flag' ? await runCli([...args, '--ledger', location], { cwd }) : await runCli(args, { cwd, env: { KAMAL_GATE_LEDGER_URL: location } });
           const what = `${via} ${JSON.stringify(location)} ${args.join(' ')}`;
           expect(r.code, what).toBe(2);
           expect(r.stderr, what).toContain(via === 'flag' ? '--ledger' : 'KAMAL_GATE_LEDGER_URL');
@@ -264,7 +259,11 @@ describe('a symbolic link as the ledger checkpoint', () => {
     expect((await runCli(['record', v1, '--ledger', ledger], { cwd })).code).toBe(0);
     const target = join(folder(), 'planted.checkpoint');
     symlinkSync(target, `${ledger}.checkpoint`);
-    for (const args of [['ledger', 'verify'], ['verify', v1], ['record', v1]]) {
+    for (const args of [
+      ['ledger', 'verify'],
+      ['verify', v1],
+      ['record', v1],
+    ]) {
       const r = await runCli([...args, '--ledger', ledger], { cwd });
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).toContain(`${ledger}.checkpoint is a symbolic link`);

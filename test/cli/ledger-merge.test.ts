@@ -61,7 +61,10 @@ async function repository(aEntries: NewEntry[], bEntries: NewEntry[], checkpoint
   if (checkpoint) writeFileSync(join(dir, CHECKPOINT), 'checkpoint at seq 2\n');
   gitOk(dir, 'add', '.');
   gitOk(dir, 'commit', '-q', '-m', 'ledger on main');
-  for (const [branch, entries] of [['b', bEntries], ['a', aEntries]] as const) {
+  for (const [branch, entries] of [
+    ['b', bEntries],
+    ['a', aEntries],
+  ] as const) {
     gitOk(dir, 'checkout', '-q', '-b', branch, 'main');
     await append(dir, entries);
     if (checkpoint) writeFileSync(join(dir, CHECKPOINT), `checkpoint of branch ${branch}\n`);
@@ -191,10 +194,7 @@ describe('kamal-gate ledger merge-driver', () => {
 
 describe('a real conflict: both branches approved different digests for one tag', () => {
   it('stops the merge, names the tag and both digests, leaves the file conflicted with our version', async () => {
-    const dir = await repository(
-      [rec('a1', 10), rec('app', 30, { event: 'approved', actor: 'alice' })],
-      [rec('app', 31, { event: 'approved', actor: 'bob' }), rec('b1', 20)],
-    );
+    const dir = await repository([rec('a1', 10), rec('app', 30, { event: 'approved', actor: 'alice' })], [rec('app', 31, { event: 'approved', actor: 'bob' }), rec('b1', 20)]);
     expect((await cli(dir, ['ledger', 'merge-driver', 'install'])).code).toBe(0);
     const ours = readFileSync(join(dir, LEDGER), 'utf8');
     const merge = git(dir, 'merge', 'b', '-m', 'merge b');
@@ -208,7 +208,12 @@ describe('a real conflict: both branches approved different digests for one tag'
     expect(readFileSync(join(dir, LEDGER), 'utf8')).toBe(ours);
 
     // the resolution the message gives: keep every entry of both branches, then approve one digest
-    for (const [stage, file] of [[1, `${LEDGER}.base`], [3, `${LEDGER}.theirs`], [2, LEDGER]] as const) writeFileSync(join(dir, file), gitOk(dir, 'show', `:${stage}:${LEDGER}`));
+    for (const [stage, file] of [
+      [1, `${LEDGER}.base`],
+      [3, `${LEDGER}.theirs`],
+      [2, LEDGER],
+    ] as const)
+      writeFileSync(join(dir, file), gitOk(dir, 'show', `:${stage}:${LEDGER}`));
     const keep = await cli(dir, ['ledger', 'merge-file', '--keep-conflicts', `${LEDGER}.base`, LEDGER, `${LEDGER}.theirs`, LEDGER]);
     expect(keep.code, keep.stderr).toBe(0);
     expect(keep.stderr).toContain('merged with conflicts kept');

@@ -84,7 +84,11 @@ describe('kamal-gate lint', () => {
   it('json: findings with rule, severity, verdict, source and the image they concern', async () => {
     const r = await runCli(['lint', '--format', 'json'], { cwd: dir });
     expect(r.code).toBe(0);
-    const doc = JSON.parse(r.stdout) as { schema: string; exitCode: number; findings: Array<{ rule: string; source: { file: string; line: number }; mode: string; fails: boolean; remedy: string; image: { role: string; name: string } }> };
+    const doc = JSON.parse(r.stdout) as {
+      schema: string;
+      exitCode: number;
+      findings: Array<{ rule: string; source: { file: string; line: number }; mode: string; fails: boolean; remedy: string; image: { role: string; name: string } }>;
+    };
     expect(doc.schema).toBe('kamal-gate/lint/v1');
     const by = Object.fromEntries(doc.findings.map((f) => [f.rule, f]));
     expect(Object.keys(by).sort()).toEqual(['config.accessory_unpinned', 'config.docker_socket', 'config.privileged', 'config.secrets_tracked']);
@@ -98,7 +102,9 @@ describe('kamal-gate lint', () => {
   it('sarif: a valid log whose results carry the file and line', async () => {
     const r = await runCli(['lint', '--format', 'sarif'], { cwd: dir });
     expect(r.code).toBe(0);
-    const log = JSON.parse(r.stdout) as { runs: Array<{ results: Array<{ ruleId: string; level: string; locations: Array<{ physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }> }> }> };
+    const log = JSON.parse(r.stdout) as {
+      runs: Array<{ results: Array<{ ruleId: string; level: string; locations: Array<{ physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }> }> }>;
+    };
     const validate = sarifValidator();
     expect(validate(log), JSON.stringify(validate.errors)).toBe(true);
     const at = log.runs[0]!.results.map((x) => `${x.ruleId} ${x.locations[0]!.physicalLocation.artifactLocation.uri}:${x.locations[0]!.physicalLocation.region.startLine} ${x.level}`);

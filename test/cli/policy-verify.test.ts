@@ -125,12 +125,15 @@ describe('the shipped strict policy', () => {
 
 describe('policies written for this registry', () => {
   it('finds the base by layer prefix from policy candidates, and holds its age', async () => {
-    const p = policyFile('candidates.yml', `version: 1
+    const p = policyFile(
+      'candidates.yml',
+      `version: 1
 defaults:
   base:
     maxAge: 90d
     candidates: ["REG/library/debian:12", "REG/library/ruby:3.3.4"]
-`);
+`,
+    );
     const { code, report } = await verify([img.bare!.ref], p);
     expect(code).toBe(1);
     expect(report.images[0]!.base).toMatchObject({ source: 'layers', name: `${reg.host}/library/ruby:3.3.4` });
@@ -138,13 +141,16 @@ defaults:
   });
 
   it('base.not_allowed names the allowed bases', async () => {
-    const p = policyFile('allowed.yml', `version: 1
+    const p = policyFile(
+      'allowed.yml',
+      `version: 1
 rules:
   - name: only-debian
     match: { images: ["REG/acme/*"] }
     base:
       allowed: ["REG/library/debian"]
-`);
+`,
+    );
     const { code, report } = await verify([img.annotated!.ref, img.provenance!.ref], p);
     expect(code).toBe(1);
     expect(rules(report, 0)).toEqual(['base.not_allowed:fail']);
@@ -162,25 +168,33 @@ rules:
       annotations: { 'org.opencontainers.image.base.name': `${reg.host}/library/node:22`, 'org.opencontainers.image.base.digest': built.digest },
     });
     await b.pushImage('library/node', '22', { seed: 'node-b', created: ago(40) });
-    const p = policyFile('stale.yml', `version: 1
+    const p = policyFile(
+      'stale.yml',
+      `version: 1
 defaults:
   base:
     maxStaleness: 30d
-`);
+`,
+    );
     const { code, report } = await verify([app.ref], p);
     expect(code).toBe(1);
     expect(rules(report)).toEqual(['base.stale:fail']);
     expect(report.images[0]!.findings![0]!.evidence).toMatchObject({ maxStaleness: '30d', staleDays: 40 });
-    const lenient = policyFile('stale-lenient.yml', `version: 1
+    const lenient = policyFile(
+      'stale-lenient.yml',
+      `version: 1
 defaults:
   base:
     maxStaleness: 6w
-`);
+`,
+    );
     expect((await verify([app.ref], lenient)).code).toBe(0);
   });
 
   it('image.maxAge, tags.forbid, tags.requireDigest and platforms.require', async () => {
-    const p = policyFile('image.yml', `version: 1
+    const p = policyFile(
+      'image.yml',
+      `version: 1
 defaults:
   image:
     maxAge: 30d
@@ -190,7 +204,8 @@ defaults:
     requireDigest: true
   platforms:
     require: [linux/amd64, linux/arm64, linux/s390x]
-`);
+`,
+    );
     const { code, report } = await verify([img.unknown!.ref], p);
     expect(code).toBe(1);
     expect(rules(report)).toEqual(['image.too_old:fail', 'platform.missing:fail', 'tag.forbidden:fail', 'tag.not_pinned:fail']);
@@ -201,22 +216,30 @@ defaults:
   });
 
   it('warn mode reports without failing; off skips the check', async () => {
-    const warn = policyFile('warn.yml', `version: 1
+    const warn = policyFile(
+      'warn.yml',
+      `version: 1
 defaults:
   image: { mode: warn, maxAge: 30d }
-`);
+`,
+    );
     const w = await verify([img.unknown!.ref], warn);
     expect(w.code).toBe(0);
     expect(rules(w.report)).toEqual(['image.too_old:warn']);
-    const off = policyFile('off.yml', `version: 1
+    const off = policyFile(
+      'off.yml',
+      `version: 1
 defaults:
   image: { mode: off, maxAge: 30d }
-`);
+`,
+    );
     expect(rules((await verify([img.unknown!.ref], off)).report)).toEqual([]);
   });
 
   it('an active exception waives a finding; an expired one waives nothing and is reported', async () => {
-    const p = policyFile('exceptions.yml', `version: 1
+    const p = policyFile(
+      'exceptions.yml',
+      `version: 1
 defaults:
   image: { maxAge: 30d }
 exceptions:
@@ -228,7 +251,8 @@ exceptions:
     rules: [base.too_old]
     reason: "old exception"
     expires: 2020-01-01
-`);
+`,
+    );
     const { code, report } = await verify([img.unknown!.ref], p);
     expect(code).toBe(0);
     expect(rules(report)).toEqual(['image.too_old:waived']);
@@ -238,13 +262,16 @@ exceptions:
   });
 
   it('a policy with a typo or a wrong type is refused with line-numbered errors, before any network', async () => {
-    const p = policyFile('typo.yml', `version: 1
+    const p = policyFile(
+      'typo.yml',
+      `version: 1
 defaults:
   base:
     maxAg: 90d
   image:
     maxAge: ninety
-`);
+`,
+    );
     const r = await runCli(['verify', img.unknown!.ref, '--policy', p, '--no-ledger'], { cwd: work });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/typo\.yml:4:5: defaults\.base\.maxAg: unknown key.*maxAge/);
@@ -253,11 +280,14 @@ defaults:
   });
 
   it('text output groups findings per image, failing first', async () => {
-    const p = policyFile('text.yml', `version: 1
+    const p = policyFile(
+      'text.yml',
+      `version: 1
 defaults:
   image: { mode: warn, maxAge: 30d }
   base: { maxAge: 90d }
-`);
+`,
+    );
     const r = await runCli(['verify', img.unknown!.ref, img.annotated!.ref, '--policy', p, '--no-ledger'], { cwd: work });
     expect(r.code).toBe(1);
     const failAt = r.stdout.indexOf('FAIL high base.too_old');
@@ -275,11 +305,14 @@ describe('policy keys that reach the ledger and the Kamal config', () => {
     const b = new ImageBuilder(reg);
     const first = await b.pushImage('acme/mutable', 'v1', { seed: 'm1', created: ago(1) });
     const ledger = join(work, 'policy-ledger.jsonl');
-    const strict = policyFile('trust-strict.yml', `version: 1
+    const strict = policyFile(
+      'trust-strict.yml',
+      `version: 1
 defaults:
   ledger: { trust: strict }
   base: { mode: off }
-`);
+`,
+    );
     const run = (policy: string) => runCli(['verify', first.ref, '--policy', policy, '--ledger', ledger, '--format', 'json'], { cwd: work });
     const unrecorded = await run(strict);
     expect(unrecorded.code).toBe(1);
@@ -289,29 +322,37 @@ defaults:
     await b.pushImage('acme/mutable', 'v1', { seed: 'm2', created: ago(1) });
     const immutable = await run(strict);
     expect(immutable.code).toBe(1);
-    const mutable = policyFile('mutable.yml', `version: 1
+    const mutable = policyFile(
+      'mutable.yml',
+      `version: 1
 defaults:
   base: { mode: off }
 rules:
   - name: mutable-tags
     match: { images: ["REG/acme/mutable"] }
     tags: { immutable: false }
-`);
+`,
+    );
     const warned = await run(mutable);
     expect(warned.code).toBe(0);
     expect(rules(JSON.parse(warned.stdout) as Report)).toEqual(['tag.overwritten:warn']);
   });
 
   it('base unknown: ignore reports nothing; the base tag is recorded in the ledger for staleness', async () => {
-    const ignore = policyFile('ignore.yml', `version: 1
+    const ignore = policyFile(
+      'ignore.yml',
+      `version: 1
 defaults:
   base: { unknown: ignore }
-`);
+`,
+    );
     expect(rules((await verify([img.unknown!.ref], ignore)).report)).toEqual([]);
     const ledger = join(work, 'base-ledger.jsonl');
     const r = await runCli(['verify', img.annotated!.ref, '--policy', join(POLICIES, 'baseline.yml'), '--ledger', ledger, '--format', 'json'], { cwd: work });
     expect(r.code).toBe(0);
-    const show = JSON.parse((await runCli(['ledger', 'show', `${reg.host}/library/ruby:3.3.4`, '--ledger', ledger, '--format', 'json'], { cwd: work })).stdout) as { entries: Array<{ digest: string; source: string }> };
+    const show = JSON.parse((await runCli(['ledger', 'show', `${reg.host}/library/ruby:3.3.4`, '--ledger', ledger, '--format', 'json'], { cwd: work })).stdout) as {
+      entries: Array<{ digest: string; source: string }>;
+    };
     expect(show.entries.map((e) => [e.digest, e.source])).toEqual([[oldRuby.digest, 'verify']]);
   });
 
@@ -321,11 +362,14 @@ defaults:
     const app = mkdtempSync(join(work, 'app-'));
     const { cpSync } = await import('node:fs');
     cpSync(resolve(import.meta.dirname, '..', '..', 'fixtures', 'demo-app'), app, { recursive: true });
-    const p = policyFile('builder.yml', `version: 1
+    const p = policyFile(
+      'builder.yml',
+      `version: 1
 defaults:
   base: { mode: off }
   platforms: { require: builder }
-`);
+`,
+    );
     const r = await runCli(['verify', '--version', 'v9', '--policy', p, '--no-ledger', '--format', 'json', '--platform', 'linux/amd64'], {
       cwd: app,
       env: { DEMO_REGISTRY: reg.host, KAMAL_REGISTRY_PASSWORD: 'unused', DOCKER_CONFIG: join(app, '.none') },
@@ -339,14 +383,17 @@ defaults:
 
 describe('--trusted-root', () => {
   it('verifies against the given Sigstore root, and names the file when it cannot be read', async () => {
-    const p = policyFile('keyless.yml', `version: 1
+    const p = policyFile(
+      'keyless.yml',
+      `version: 1
 defaults:
   base: { mode: off }
   signatures:
     keyless:
       - identity: release@example.com
         issuer: https://accounts.example.com
-`);
+`,
+    );
     const root = resolve(import.meta.dirname, '..', '..', 'fixtures', 'third-party-vectors', 'trusted_root_public_good.json');
     const ok = await verify([img.unknown!.ref], p, ['--trusted-root', root]);
     expect(ok.code).toBe(1);

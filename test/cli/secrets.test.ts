@@ -49,10 +49,18 @@ function secretForms(): string[] {
   const tokens = treg.tokenServer!.log.map((e) => e.token).filter((t): t is string => Boolean(t));
   expect(tokens.length).toBeGreaterThan(0); // the token registry was really used
   const forms = [
-    PASSWORD, TOKEN_PASSWORD, WRONG_PASSWORD,
-    b64(`demo:${PASSWORD}`), b64(`tok:${TOKEN_PASSWORD}`), b64(`demo:${WRONG_PASSWORD}`), b64(`tok:${WRONG_PASSWORD}`),
-    b64(PASSWORD), b64(TOKEN_PASSWORD),
-    HOOK_PATH_SECRET, HOOK_QUERY_SECRET, encodeURIComponent(HOOK_PATH_SECRET),
+    PASSWORD,
+    TOKEN_PASSWORD,
+    WRONG_PASSWORD,
+    b64(`demo:${PASSWORD}`),
+    b64(`tok:${TOKEN_PASSWORD}`),
+    b64(`demo:${WRONG_PASSWORD}`),
+    b64(`tok:${WRONG_PASSWORD}`),
+    b64(PASSWORD),
+    b64(TOKEN_PASSWORD),
+    HOOK_PATH_SECRET,
+    HOOK_QUERY_SECRET,
+    encodeURIComponent(HOOK_PATH_SECRET),
     ...tokens,
     // The signature part alone is enough to be a leak of the token.
     ...tokens.map((t) => t.split('.')[2]!),
@@ -75,10 +83,7 @@ function filesUnder(dir: string): string[] {
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'kg-secrets-'));
   mkdirSync(join(work, 'no-docker'));
-  [reg, treg] = await Promise.all([
-    startRegistry({ auth: 'htpasswd', users: { demo: PASSWORD } }),
-    startRegistry({ auth: 'token', users: { tok: TOKEN_PASSWORD } }),
-  ]);
+  [reg, treg] = await Promise.all([startRegistry({ auth: 'htpasswd', users: { demo: PASSWORD } }), startRegistry({ auth: 'token', users: { tok: TOKEN_PASSWORD } })]);
   const b = new ImageBuilder(reg);
   const tb = new ImageBuilder(treg);
   await b.pushImage('acme/shop', 'v1');
@@ -210,7 +215,11 @@ describe('secrets never leak', () => {
     });
     try {
       for (const format of ['text', 'json', 'sarif', 'github', 'junit']) {
-        const r = await run(`verify echoing registry ${format}`, ['verify', `${echo.host}/acme/shop:v1`, '--registry-username', 'demo', '--registry-password-stdin', '--no-ledger', '--format', format], { input: PASSWORD });
+        const r = await run(
+          `verify echoing registry ${format}`,
+          ['verify', `${echo.host}/acme/shop:v1`, '--registry-username', 'demo', '--registry-password-stdin', '--no-ledger', '--format', format],
+          { input: PASSWORD },
+        );
         expect(r.code).toBe(3);
         expect(r.stdout + r.stderr).toContain('backend refused');
       }

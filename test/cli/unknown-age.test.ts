@@ -104,7 +104,9 @@ beforeAll(async () => {
   // named as a label, on a base that is not in the registry at all: nothing to compare
   ref.missingBase = (await b.pushImage('acme/missing-base', 'v1', { seed: 'missing-base', created: ago(1), base: alpine, labels: { [BASE_NAME]: `${reg.host}/library/gone:1` } })).ref;
   // the control: named and confirmed
-  ref.honest = (await b.pushImage('acme/honest', 'v1', { seed: 'honest', created: ago(1), base: debian, annotations: { [BASE_NAME]: `${reg.host}/library/debian:12`, [BASE_DIGEST]: debian.digest } })).ref;
+  ref.honest = (
+    await b.pushImage('acme/honest', 'v1', { seed: 'honest', created: ago(1), base: debian, annotations: { [BASE_NAME]: `${reg.host}/library/debian:12`, [BASE_DIGEST]: debian.digest } })
+  ).ref;
 });
 
 afterAll(async () => {
@@ -166,12 +168,15 @@ describe('image.unknown_age', () => {
   });
 
   it('an exception waives it for the images it names', async () => {
-    const p = policyFile('waived.yml', `${imagePolicy('enforce')}exceptions:
+    const p = policyFile(
+      'waived.yml',
+      `${imagePolicy('enforce')}exceptions:
   - images: ["REG/acme/epoch"]
     rules: [image.unknown_age]
     reason: "reproducible build, OPS-7"
     expires: 2999-12-31
-`);
+`,
+    );
     const { code, report } = await verify([ref.epoch!, ref.future!], p);
     expect(code).toBe(1);
     expect(rules(report, 0)).toEqual(['image.unknown_age:waived']);
@@ -256,12 +261,15 @@ defaults:
   });
 
   it('an exception naming base.unconfirmed waives it', async () => {
-    const p = policyFile('base-waived.yml', `${basePolicy('enforce')}exceptions:
+    const p = policyFile(
+      'base-waived.yml',
+      `${basePolicy('enforce')}exceptions:
   - images: ["REG/acme/misnamed"]
     rules: [base.unconfirmed]
     reason: "base annotation fixed in the next release, OPS-9"
     expires: 2999-12-31
-`);
+`,
+    );
     const { code, report } = await verify([ref.misnamed!], p);
     expect(code).toBe(0);
     expect(rules(report)).toEqual(['base.unconfirmed:waived']);

@@ -128,10 +128,7 @@ export async function strictScenario(reg: TestRegistry): Promise<Scenario> {
   // policies/strict.yml as shipped, except the keyless placeholder: the app is signed with a key
   // (no Rekor here, so the tlog cannot be required).
   const strict = readFileSync(join(ROOT, 'policies', 'strict.yml'), 'utf8');
-  const policy = strict.replace(
-    /      keyless:\n        - identity: "[^"]*"\n          issuer: [^\n]*\n/,
-    '      keys: [cosign.pub]\n',
-  ).replace('      tlog: required\n', '      tlog: optional\n');
+  const policy = strict.replace(/      keyless:\n        - identity: "[^"]*"\n          issuer: [^\n]*\n/, '      keys: [cosign.pub]\n').replace('      tlog: required\n', '      tlog: optional\n');
   if (!policy.includes('keys: [cosign.pub]')) throw new Error('strictScenario: policies/strict.yml changed; update the keyless replacement');
   writeFileSync(join(app, '.kamal', 'gate-policy.yml'), policy);
   // shop:v1, shop:latest (alias), 4 accessories, kamal-proxy

@@ -76,9 +76,7 @@ async function runInProcess(args: string[], opts: CliOptions): Promise<CliResult
       onSignal: () => () => undefined,
     });
     let timer: NodeJS.Timeout | undefined;
-    const code = await (opts.timeoutMs
-      ? Promise.race([running, new Promise<number>((r) => (timer = setTimeout(() => r(-1), opts.timeoutMs)))]).finally(() => clearTimeout(timer))
-      : running);
+    const code = await (opts.timeoutMs ? Promise.race([running, new Promise<number>((r) => (timer = setTimeout(() => r(-1), opts.timeoutMs)))]).finally(() => clearTimeout(timer)) : running);
     return { code, stdout, stderr };
   } finally {
     process.chdir(savedCwd);

@@ -13,7 +13,9 @@ const BUNDLE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 
 /** The payload cosign writes (Go field order, no white space). */
 export function simpleSigning(repository: string, digest: string): Buffer {
-  return Buffer.from(JSON.stringify({ critical: { identity: { 'docker-reference': repository }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null }));
+  return Buffer.from(
+    JSON.stringify({ critical: { identity: { 'docker-reference': repository }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null }),
+  );
 }
 
 export function signPayload(payload: Buffer, key: KeyObject): string {
@@ -37,7 +39,12 @@ export async function pushLegacy(b: ImageBuilder, repo: string, digest: string, 
   }
   const config = Buffer.from(JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: descs.map((d) => d.digest) } }));
   const c = await b.pushBlob(repo, config);
-  await b.pushManifest(repo, `${digest.replace(':', '-')}.${suffix}`, { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: c.digest, size: c.size }, layers: descs });
+  await b.pushManifest(repo, `${digest.replace(':', '-')}.${suffix}`, {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: c.digest, size: c.size },
+    layers: descs,
+  });
 }
 
 /** Pushes a bundle as a referrer of `subject` and (re)writes the fallback index tag listing `all` referrers so far. */

@@ -7,14 +7,7 @@
  *   const b = new ImageBuilder(reg);
  *   const img = await b.pushImage('app', 'v1', { platforms: [{ os: 'linux', architecture: 'amd64' }] });
  */
-import {
-  buildImage,
-  MANIFEST_ACCEPT,
-  sha256,
-  type Descriptor,
-  type ImageContent,
-  type ImageSpec,
-} from './image-content.js';
+import { buildImage, MANIFEST_ACCEPT, sha256, type Descriptor, type ImageContent, type ImageSpec } from './image-content.js';
 import type { TestRegistry } from './registry.js';
 
 export * from './image-content.js';
@@ -72,9 +65,7 @@ export class ImageBuilder {
     const key = repo ?? '';
     let token = this.tokens.get(key);
     if (!token) {
-      const access = repo
-        ? [{ type: 'repository', name: repo, actions: ['pull', 'push', 'delete'] }]
-        : [{ type: 'registry', name: 'catalog', actions: ['*'] }];
+      const access = repo ? [{ type: 'repository', name: repo, actions: ['pull', 'push', 'delete'] }] : [{ type: 'registry', name: 'catalog', actions: ['*'] }];
       token = tokenServer.mint(username, access, 3600);
       this.tokens.set(key, token);
     }

@@ -198,9 +198,7 @@ export function buildImage(spec: ImageSpec = {}): ImageContent {
       if (!match) throw new Error(`base image has no ${platformKey(platform)} manifest`);
       base = { layers: match.layers, history: match.config.json.history };
     }
-    const own = (spec.layers ?? Array.from({ length: spec.layerCount ?? 2 }, (_, i) =>
-      seededBytes(`${seed}:${platformKey(platform)}:layer${i}`, 512 + 64 * i),
-    )).map((raw) => makeLayer(raw, format));
+    const own = (spec.layers ?? Array.from({ length: spec.layerCount ?? 2 }, (_, i) => seededBytes(`${seed}:${platformKey(platform)}:layer${i}`, 512 + 64 * i))).map((raw) => makeLayer(raw, format));
     const layers = [...base.layers, ...own].map((l) => asFormat(l, format));
 
     const history = spec.history ?? [
@@ -250,12 +248,14 @@ export function buildImage(spec: ImageSpec = {}): ImageContent {
   const attestations: ImageContent['attestations'] = [];
   for (const m of spec.attestations?.length ? manifests : []) {
     const statements = (spec.attestations ?? []).map((a) => {
-      const statement = a.raw ?? json({
-        _type: 'https://in-toto.io/Statement/v0.1',
-        predicateType: a.predicateType,
-        subject: [{ name: `pkg:docker/kamal-gate-test?platform=${encodeURIComponent(platformKey(m.platform))}`, digest: { sha256: m.digest.slice(7) } }],
-        predicate: a.predicate,
-      });
+      const statement =
+        a.raw ??
+        json({
+          _type: 'https://in-toto.io/Statement/v0.1',
+          predicateType: a.predicateType,
+          subject: [{ name: `pkg:docker/kamal-gate-test?platform=${encodeURIComponent(platformKey(m.platform))}`, digest: { sha256: m.digest.slice(7) } }],
+          predicate: a.predicate,
+        });
       blobs.set(sha256(statement), statement);
       return { mediaType: MediaType.inToto, digest: sha256(statement), size: statement.length, annotations: { 'in-toto.io/predicate-type': a.predicateType } };
     });

@@ -101,8 +101,26 @@ export class Jail {
       const mounts = writableMounts();
       const r = spawnSync(
         'unshare',
-        ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', JAIL_SCRIPT, 'jail', '1', rw, String(mounts.length), ...mounts,
-          '/bin/sh', '-c', 'touch "$1/ok" && ! touch "$2/no" 2>/dev/null', 'probe', rw, probeDir],
+        [
+          '--mount',
+          '--propagation',
+          'private',
+          '--',
+          '/bin/sh',
+          '-c',
+          JAIL_SCRIPT,
+          'jail',
+          '1',
+          rw,
+          String(mounts.length),
+          ...mounts,
+          '/bin/sh',
+          '-c',
+          'touch "$1/ok" && ! touch "$2/no" 2>/dev/null',
+          'probe',
+          rw,
+          probeDir,
+        ],
         { encoding: 'utf8' },
       );
       const worked = r.status === 0 && lstatSync(join(rw, 'ok'), { throwIfNoEntry: false }) !== undefined && lstatSync(join(probeDir, 'no'), { throwIfNoEntry: false }) === undefined;
@@ -140,7 +158,22 @@ export class Jail {
     if (this.mode === 'mount') {
       return [
         'unshare',
-        ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', JAIL_SCRIPT, 'jail', String(this.writable.length), ...this.writable, String(this.readOnlyMounts.length), ...this.readOnlyMounts, command, ...args],
+        [
+          '--mount',
+          '--propagation',
+          'private',
+          '--',
+          '/bin/sh',
+          '-c',
+          JAIL_SCRIPT,
+          'jail',
+          String(this.writable.length),
+          ...this.writable,
+          String(this.readOnlyMounts.length),
+          ...this.readOnlyMounts,
+          command,
+          ...args,
+        ],
       ];
     }
     return ['setpriv', [`--reuid=${JAIL_UID}`, `--regid=${JAIL_UID}`, '--clear-groups', '--', command, ...args]];

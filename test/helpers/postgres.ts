@@ -40,10 +40,7 @@ function findBinaries(): string {
         .sort((a, b) => Number(b) - Number(a))
     : [];
   if (versions.length === 0) {
-    throw new Error(
-      `PostgreSQL server binaries not found (${PG_ROOT}/<version>/bin/initdb and pg_ctl, from the Debian ` +
-        '`postgresql` package). Run `npm test`, which installs them.',
-    );
+    throw new Error(`PostgreSQL server binaries not found (${PG_ROOT}/<version>/bin/initdb and pg_ctl, from the Debian ` + '`postgresql` package). Run `npm test`, which installs them.');
   }
   return join(PG_ROOT, versions[0]!, 'bin');
 }

@@ -243,8 +243,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       const portTaken = /address already in use|bind:/i.test(lastLogs);
       if (outcome === 'timeout' || !portTaken) {
         throw new Error(
-          `docker-registry did not come up on ${url} (${outcome === 'timeout' ? 'no answer to GET /v2/ before the deadline' : 'it exited'}). ` +
-            `Its output:\n${lastLogs || '(nothing)'}`,
+          `docker-registry did not come up on ${url} (${outcome === 'timeout' ? 'no answer to GET /v2/ before the deadline' : 'it exited'}). ` + `Its output:\n${lastLogs || '(nothing)'}`,
         );
       }
     }

@@ -78,19 +78,14 @@ function run(args: string[], encoding: 'utf8'): Promise<{ stdout: string; stderr
 function run(args: string[], encoding: 'buffer'): Promise<{ stdout: Buffer; stderr: string }>;
 function run(args: string[], encoding: 'utf8' | 'buffer'): Promise<{ stdout: string | Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(
-      'skopeo',
-      args,
-      { encoding: encoding === 'buffer' ? 'buffer' : 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
-      (err, stdout, stderr) => {
-        const errText = Buffer.isBuffer(stderr) ? stderr.toString('utf8') : stderr;
-        if (err) {
-          reject(new Error(`skopeo ${redact(args).join(' ')} failed (${err.code ?? err.signal ?? err.message}):\n${errText}`));
-          return;
-        }
-        resolve({ stdout, stderr: errText });
-      },
-    );
+    execFile('skopeo', args, { encoding: encoding === 'buffer' ? 'buffer' : 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
+      const errText = Buffer.isBuffer(stderr) ? stderr.toString('utf8') : stderr;
+      if (err) {
+        reject(new Error(`skopeo ${redact(args).join(' ')} failed (${err.code ?? err.signal ?? err.message}):\n${errText}`));
+        return;
+      }
+      resolve({ stdout, stderr: errText });
+    });
   });
 }
 

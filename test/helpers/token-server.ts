@@ -94,12 +94,22 @@ export function parseScope(scope: string): Access | undefined {
   return {
     type: scope.slice(0, first),
     name: scope.slice(first + 1, last),
-    actions: scope.slice(last + 1).split(',').filter(Boolean),
+    actions: scope
+      .slice(last + 1)
+      .split(',')
+      .filter(Boolean),
   };
 }
 
 function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .split('*')
+        .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*') +
+      '$',
+  );
   return re.test(name);
 }
 
@@ -114,10 +124,7 @@ async function makeKeyAndCert(dir: string): Promise<{ key: KeyObject; certPath: 
   const keyPath = join(dir, 'token-key.pem');
   const certPath = join(dir, 'token-cert.pem');
   await execFileAsync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyPath]);
-  await execFileAsync('openssl', [
-    'req', '-x509', '-new', '-key', keyPath, '-sha256', '-days', '3650',
-    '-subj', '/CN=kamal-gate-test-token-signer', '-out', certPath,
-  ]);
+  await execFileAsync('openssl', ['req', '-x509', '-new', '-key', keyPath, '-sha256', '-days', '3650', '-subj', '/CN=kamal-gate-test-token-signer', '-out', certPath]);
   const key = createPrivateKey(await readFile(keyPath));
   const cert = new X509Certificate(await readFile(certPath));
   return { key, certPath, certDerB64: cert.raw.toString('base64') };
@@ -197,7 +204,10 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       res.end('not found');
       return;
     }
-    const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+    const scopes = url.searchParams
+      .getAll('scope')
+      .flatMap((s) => s.split(' '))
+      .filter(Boolean);
     const service = url.searchParams.get('service') ?? '';
     const entry: TokenRequest = { account: '', service, scopes, status: 0, granted: [] };
     state.requests++;

@@ -25,7 +25,10 @@ const DELIMITERS = [...PAIRED, ...'|!/^~#"\'+-*:;,.?@$&=_`\\'.split('')].filter(
 type Form = (s: string) => string;
 
 const PERCENT_KINDS = ['q', 'Q', '', 'w', 'W', 'i', 'I', 's', 'x', 'r'];
-const percent = (kind: string, d: string): Form => (s) => `%${kind}${d}${s}${CLOSE[d] ?? d}`;
+const percent =
+  (kind: string, d: string): Form =>
+  (s) =>
+    `%${kind}${d}${s}${CLOSE[d] ?? d}`;
 /** Every kind with every delimiter (in-process and the generated CLI runs draw from these). */
 const percentForms: Form[] = PERCENT_KINDS.flatMap((kind) => DELIMITERS.map((d) => percent(kind, d)));
 /** For the exhaustive CLI run: every delimiter once, the kinds taking turns (so every kind too). */
@@ -90,9 +93,7 @@ function config(code: string, tag: Tag, padding: number, key: string): { text: s
 }
 
 /** A secret of letters and digits with a little punctuation, never `%` (which could end the tag). */
-const secret = fc
-  .stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.@+=-]{11,23}$/)
-  .filter((s) => /\d/.test(s) && /[A-Z]/.test(s) && /[a-z]/.test(s));
+const secret = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.@+=-]{11,23}$/).filter((s) => /\d/.test(s) && /[A-Z]/.test(s) && /[a-z]/.test(s));
 const digits = fc.stringMatching(/^[1-9][0-9]{11,19}$/);
 
 function expectNoLeak(out: string, s: string): void {
@@ -118,10 +119,7 @@ async function runTargets(text: string): Promise<{ code: number; out: string; st
 
 describe('a refused ERB tag never shows its content (in-process, every form)', () => {
   it('no secret in any literal form reaches the message; the message names file:line:column', () => {
-    const form = fc.oneof(
-      fc.tuple(secret, anyForm),
-      fc.tuple(digits, fc.constantFrom(...NUMBER_FORMS)),
-    );
+    const form = fc.oneof(fc.tuple(secret, anyForm), fc.tuple(digits, fc.constantFrom(...NUMBER_FORMS)));
     fc.assert(
       fc.property(form, fc.constantFrom(...TAGS), fc.nat(4), fc.constantFrom('password', 'username', 'x'), ([s, f], tag, padding, key) => {
         const c = config(f(s), tag, padding, key);
@@ -163,10 +161,7 @@ describe('a refused ERB tag never shows its content (the real CLI)', () => {
   }, 300_000);
 
   it('generated secrets in generated forms (fast-check): never printed, file:line:column always', async () => {
-    const form = fc.oneof(
-      { weight: 4, arbitrary: fc.tuple(secret, anyForm) },
-      { weight: 1, arbitrary: fc.tuple(digits, fc.constantFrom(...NUMBER_FORMS)) },
-    );
+    const form = fc.oneof({ weight: 4, arbitrary: fc.tuple(secret, anyForm) }, { weight: 1, arbitrary: fc.tuple(digits, fc.constantFrom(...NUMBER_FORMS)) });
     await fc.assert(
       fc.asyncProperty(form, fc.constantFrom(...TAGS), fc.nat(4), fc.constantFrom('password', 'username'), async ([s, f], tag, padding, key) => {
         const c = config(f(s), tag, padding, key);

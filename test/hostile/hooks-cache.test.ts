@@ -12,7 +12,23 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -188,7 +204,13 @@ describe('content cache: never outside its directory, never a directory others c
   let ref: string;
   beforeAll(async () => {
     reg = await startRegistry({ auth: 'none' });
-    await new ImageBuilder(reg).pushImage('acme/shop', 'v1', { seed: 'cache-hostile', platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }] });
+    await new ImageBuilder(reg).pushImage('acme/shop', 'v1', {
+      seed: 'cache-hostile',
+      platforms: [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      ],
+    });
     ref = `${reg.host}/acme/shop:v1`;
   });
   afterAll(async () => {
@@ -237,7 +259,7 @@ describe('content cache: never outside its directory, never a directory others c
     });
   }
 
-  it('a real tmp/ holding files that are not the cache\'s own: only its own stale temp files are removed', async () => {
+  it("a real tmp/ holding files that are not the cache's own: only its own stale temp files are removed", async () => {
     const dir = fresh('cache-foreign');
     chmodSync(dir, 0o700);
     mkdirSync(join(dir, 'tmp'), { mode: 0o700 });

@@ -183,7 +183,16 @@ beforeAll(async () => {
   root = realpathSync(mkdtempSync(join(tmpdir(), 'kg-jail-')));
   for (const d of ['app', 'cache', 'cache-linked', 'ledgers', 'elsewhere', 'home', 'outside', 'outside/tmp', 'secrets', 'xdg-cache']) mkdirSync(join(root, d), { recursive: true, mode: 0o755 });
   xdgCache = join(root, 'xdg-cache');
-  [app, cache, linkedCache, ledgerDir, elsewhere, home, outside, secrets] = ['app', 'cache', 'cache-linked', 'ledgers', 'elsewhere', 'home', 'outside', 'secrets'].map((d) => join(root, d)) as [string, string, string, string, string, string, string, string];
+  [app, cache, linkedCache, ledgerDir, elsewhere, home, outside, secrets] = ['app', 'cache', 'cache-linked', 'ledgers', 'elsewhere', 'home', 'outside', 'secrets'].map((d) => join(root, d)) as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   cpSync(FIXTURE, app, { recursive: true });
   writeFileSync(join(app, '.kamal', 'cosign.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
   cpSync(join(REPO, 'fixtures', 'demo-gate-policy.yml'), join(app, '.kamal', 'gate-policy.yml'));
@@ -196,7 +205,7 @@ beforeAll(async () => {
   // (one named as the cache names its own temp files)
   const old = new Date(Date.now() - 3 * 3600_000);
   for (const name of OLD_TEMP_FILES) {
-    writeFileSync(join(outside, 'tmp', name), 'not the cache\'s');
+    writeFileSync(join(outside, 'tmp', name), "not the cache's");
     utimesSync(join(outside, 'tmp', name), old, old);
   }
   symlinkSync(join(outside, 'tmp'), join(linkedCache, 'tmp'));
@@ -298,7 +307,10 @@ describe(`every kamal-gate command writes only the app, its ledger and its cache
   it('drift --watch (metrics, webhook) until SIGTERM, then an overwritten tag caught by verify, drift, record', async () => {
     await nothingElseChanges(async () => {
       const port = await freePort();
-      const { child, done } = jail.spawn(process.execPath, [CLI, 'drift', '--watch', '--interval', '1s', '--metrics', `127.0.0.1:${port}`, '--webhook', `${receiver.url}/hook`, '--quiet'], { cwd: app, env: env() });
+      const { child, done } = jail.spawn(process.execPath, [CLI, 'drift', '--watch', '--interval', '1s', '--metrics', `127.0.0.1:${port}`, '--webhook', `${receiver.url}/hook`, '--quiet'], {
+        cwd: app,
+        env: env(),
+      });
       let rounds = 0;
       for (let i = 0; i < 150 && rounds < 2; i++) {
         await new Promise((r) => setTimeout(r, 100));
@@ -382,7 +394,10 @@ describe(`every kamal-gate command writes only the app, its ledger and its cache
       await gate(['hook', 'install'], { code: [0, 2] });
       await gate(['hook', 'uninstall'], { code: [0, 2] });
       await gate(['verify', '--version', 'v1'], { env: { KAMAL_GATE_CACHE_DIR: linkedCache } });
-      await gate(['inspect', ref(pg), '--registry-username', 'demo', '--registry-password-stdin', '--registry-server', reg.host], { env: { KAMAL_GATE_CACHE_DIR: linkedCache }, input: `${reg.password}\n` });
+      await gate(['inspect', ref(pg), '--registry-username', 'demo', '--registry-password-stdin', '--registry-server', reg.host], {
+        env: { KAMAL_GATE_CACHE_DIR: linkedCache },
+        input: `${reg.password}\n`,
+      });
       await gate(['verify', '--version', 'v1', '--cache-dir', linkedCache]);
     });
     expect(readFileSync(join(outside, 'pre-deploy'))).toEqual(hookBefore);

@@ -125,7 +125,10 @@ describe('file kinds: only a regular file is read', () => {
     const dir = app();
     execFileSync('mkfifo', [join(dir, 'ledger.jsonl')]);
     for (const ledger of ['ledger.jsonl', '/dev/zero']) {
-      for (const args of [['ledger', 'verify', '--ledger', ledger], ['ledger', 'show', '--ledger', ledger]]) {
+      for (const args of [
+        ['ledger', 'verify', '--ledger', ledger],
+        ['ledger', 'show', '--ledger', ledger],
+      ]) {
         expectRefused(await run(args, dir), ledger, /not a regular file/);
       }
     }
@@ -194,7 +197,14 @@ describe('ledger lines: a line longer than any entry is damage, refused naming i
     const path = join(mkdtempSync(join(root, 'ledger-')), 'l.jsonl');
     const ledger = new FileLedger(path);
     await ledger.append(
-      Array.from({ length: n }, (_, i) => ({ registry: 'ghcr.io', repository: 'acme/app', tag: `v${i}`, digest: `sha256:${String(i % 10).repeat(64)}`, event: 'recorded' as const, source: 'record' as const })),
+      Array.from({ length: n }, (_, i) => ({
+        registry: 'ghcr.io',
+        repository: 'acme/app',
+        tag: `v${i}`,
+        digest: `sha256:${String(i % 10).repeat(64)}`,
+        event: 'recorded' as const,
+        source: 'record' as const,
+      })),
     );
     return { path, ledger };
   }
@@ -238,7 +248,10 @@ describe('ledger lines: a line longer than any entry is damage, refused naming i
   it('the parser says the same whatever the chunks: exactly 1 MiB is an ordinary bad line, one byte more is too long', async () => {
     const { path } = await ledgerWith(2);
     const [first, second] = readFileSync(path, 'utf8').split('\n');
-    for (const [length, reason] of [[MiB, 'not valid JSON'], [MiB + 1, 'line longer than 1 MiB']] as const) {
+    for (const [length, reason] of [
+      [MiB, 'not valid JSON'],
+      [MiB + 1, 'line longer than 1 MiB'],
+    ] as const) {
       const buf = Buffer.from(`${first}\n${'z'.repeat(length)}\n${second}\n`);
       for (const size of [7, 65_536, MiB, buf.length]) {
         const parser = new LedgerParser();

@@ -101,7 +101,10 @@ function expectViolation(r: CliResult, reg: HostileRegistry, ...rules: string[])
   expect(r.code, r.stdout).toBe(1);
   const img = out.images.find((i) => i.ref === reg.ref)!;
   const failing = img.findings!.filter((f) => f.fails && rules.includes(f.rule));
-  expect(failing.map((f) => f.rule), JSON.stringify(img.findings)).not.toEqual([]);
+  expect(
+    failing.map((f) => f.rule),
+    JSON.stringify(img.findings),
+  ).not.toEqual([]);
   for (const f of failing) expect(f.message).toContain(`${reg.host}/${reg.repo}`);
   expect(img.findings!.map((f) => f.rule)).not.toContain('signature.verified');
   return img;
@@ -332,7 +335,11 @@ describe('bodies too big, too slow, cut short or malformed', () => {
   it('an index entry that says manifest but leads to an index', async () => {
     const reg = await registry();
     const inner = reg.putManifest(reg.image.bytes, MediaType.ociIndex);
-    const outer = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ mediaType: MediaType.ociManifest, digest: inner, size: reg.image.bytes.length, platform: { os: 'linux', architecture: 'amd64' } }] };
+    const outer = {
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: [{ mediaType: MediaType.ociManifest, digest: inner, size: reg.image.bytes.length, platform: { os: 'linux', architecture: 'amd64' } }],
+    };
     reg.tags.set(reg.tag, reg.putManifest(outer, MediaType.ociIndex));
     expectUnverified(await verify(reg), reg, 'protocol', /expected a application\/vnd\.oci\.image\.manifest\.v1\+json/);
   });
@@ -419,9 +426,9 @@ describe('redirects and authentication', () => {
     const reg = await registry();
     reg.fault = (req, res) => {
       const path = new URL(req.url!, reg.url).pathname;
-      if (path === `/v2/${reg.repo}/manifests/${reg.tag}`) return void res.writeHead(302, { location: '/loop/a' }).end(), true;
-      if (path === '/loop/a') return void res.writeHead(307, { location: '/loop/b' }).end(), true;
-      if (path === '/loop/b') return void res.writeHead(302, { location: `/v2/${reg.repo}/manifests/${reg.tag}` }).end(), true;
+      if (path === `/v2/${reg.repo}/manifests/${reg.tag}`) return (void res.writeHead(302, { location: '/loop/a' }).end(), true);
+      if (path === '/loop/a') return (void res.writeHead(307, { location: '/loop/b' }).end(), true);
+      if (path === '/loop/b') return (void res.writeHead(302, { location: `/v2/${reg.repo}/manifests/${reg.tag}` }).end(), true);
       return false;
     };
     expectUnverified(await verify(reg), reg, 'protocol', /redirect loop/);
@@ -647,7 +654,13 @@ describe('referrers', () => {
       if (!url.pathname.startsWith(`/v2/${reg.repo}/referrers/`)) return false;
       pages++;
       res.writeHead(200, { 'content-type': MediaType.ociIndex, link: `<${url.pathname}?page=${pages}>; rel="next"` });
-      res.end(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ mediaType: MediaType.ociManifest, digest: unrelated.digest, size: unrelated.size, artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json' }] }));
+      res.end(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaType.ociIndex,
+          manifests: [{ mediaType: MediaType.ociManifest, digest: unrelated.digest, size: unrelated.size, artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json' }],
+        }),
+      );
       return true;
     };
     expectViolation(await verify(reg, ['--policy', policy]), reg, 'signature.missing');
@@ -655,7 +668,7 @@ describe('referrers', () => {
     expect(pages).toBeLessThanOrEqual(3 * 64); // per digest looked at, at most the page limit
   });
 
-  it('referrers that point at another subject, carrying that image\'s valid signature: ignored (signature.missing)', async () => {
+  it("referrers that point at another subject, carrying that image's valid signature: ignored (signature.missing)", async () => {
     const reg = await registry();
     const policy = signedPolicy(reg);
     const other = buildImage({ seed: 'other', created: '2026-11-01T00:00:00Z' });

@@ -3,8 +3,7 @@ import { parseDotenv } from '../../src/kamal/index.js';
 import { configError } from './helpers.js';
 
 const parse = (text: string, env: Record<string, string | undefined> = {}) => parseDotenv(text, '.kamal/secrets', env);
-const values = (text: string, env: Record<string, string | undefined> = {}) =>
-  Object.fromEntries([...parse(text, env)].map(([k, e]) => [k, e.value ?? `<${e.unresolved}>`]));
+const values = (text: string, env: Record<string, string | undefined> = {}) => Object.fromEntries([...parse(text, env)].map(([k, e]) => [k, e.value ?? `<${e.unresolved}>`]));
 
 describe('parseDotenv (Ruby dotenv 3.2 as Kamal reads secrets)', () => {
   it('reads KEY=value, export, comments, blank lines and the YAML-style separator', () => {

@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { renderErb } from '../../src/kamal/index.js';
 import { configError } from './helpers.js';
 
-const render = (template: string, env: Record<string, string | undefined> = {}) =>
-  renderErb(template, { file: 'config/deploy.yml', env });
+const render = (template: string, env: Record<string, string | undefined> = {}) => renderErb(template, { file: 'config/deploy.yml', env });
 
 describe('renderErb: the safe subset', () => {
   it('renders ENV["X"] and ENV[\'X\']', () => {

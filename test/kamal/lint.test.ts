@@ -168,12 +168,15 @@ accessories:
   });
 
   it('does not flag an ERB ENV lookup (the value is not written in the file) or env.secret', async () => {
-    const f = await lint(`${HEAD}env:
+    const f = await lint(
+      `${HEAD}env:
   clear:
     API_TOKEN: <%= ENV["API_TOKEN"] %>
   secret:
     - RAILS_MASTER_KEY
-`, { API_TOKEN: 'from-the-environment-123' });
+`,
+      { API_TOKEN: 'from-the-environment-123' },
+    );
     expect(where(f, 'config.secret_in_clear_env')).toEqual([]);
   });
 
@@ -215,19 +218,25 @@ accessories:
 
 describe('config.ssh_host_key_unchecked', () => {
   it('finds StrictHostKeyChecking=no in proxy_command and in the ssh.config file', async () => {
-    const { cwd, config, plan } = await load(`${HEAD}ssh:
+    const { cwd, config, plan } = await load(
+      `${HEAD}ssh:
   config: config/ssh_config
   proxy_command: "ssh -o StrictHostKeyChecking=no -W %h:%p bastion"
-`, { 'config/ssh_config': 'Host *\n  User deploy\n  UserKnownHostsFile /dev/null\n  # StrictHostKeyChecking no\n' });
+`,
+      { 'config/ssh_config': 'Host *\n  User deploy\n  UserKnownHostsFile /dev/null\n  # StrictHostKeyChecking no\n' },
+    );
     const { findings } = await lintApp({ root: config.root, targets: plan.targets, appRoot: cwd, cwd, env: {} });
     expect(where(findings, 'config.ssh_host_key_unchecked')).toEqual(['config/deploy.yml:9', 'config/ssh_config:3']);
   });
 
   it('accepts host key checking left on', async () => {
-    const { cwd, config, plan } = await load(`${HEAD}ssh:
+    const { cwd, config, plan } = await load(
+      `${HEAD}ssh:
   config: config/ssh_config
   proxy_command: "ssh -o StrictHostKeyChecking=yes -W %h:%p bastion"
-`, { 'config/ssh_config': 'Host *\n  StrictHostKeyChecking accept-new\n' });
+`,
+      { 'config/ssh_config': 'Host *\n  StrictHostKeyChecking accept-new\n' },
+    );
     const { findings } = await lintApp({ root: config.root, targets: plan.targets, appRoot: cwd, cwd, env: {} });
     expect(where(findings, 'config.ssh_host_key_unchecked')).toEqual([]);
   });
@@ -277,7 +286,11 @@ describe('config.image_latest and config.accessory_unpinned', () => {
 
 describe('config.secrets_tracked', () => {
   function git(cwd: string, ...args: string[]) {
-    execFileSync('git', args, { cwd, stdio: 'ignore', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' } });
+    execFileSync('git', args, {
+      cwd,
+      stdio: 'ignore',
+      env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' },
+    });
   }
 
   it('finds literal values in tracked .kamal/secrets* and .env files, not references or untracked files', async () => {

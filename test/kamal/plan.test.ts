@@ -6,8 +6,7 @@ import { configError, fixture, project } from './helpers.js';
 
 const byRole = (plan: DeployPlan, role: Target['role']) => plan.targets.filter((t) => t.role === role);
 /** Everything in a plan a user or log could see, except the password fields themselves. */
-const visible = (plan: DeployPlan) =>
-  JSON.stringify(plan, (k, v) => (k === 'password' ? undefined : v));
+const visible = (plan: DeployPlan) => JSON.stringify(plan, (k, v) => (k === 'password' ? undefined : v));
 
 describe('readDeployPlan: Rails 8 template (Docker Hub, [KAMAL_REGISTRY_PASSWORD])', () => {
   const cwd = fixture('rails8');

@@ -94,15 +94,10 @@ describe.each([
     const pub = keyPath(`${name}.pub`);
     const payload = keyPath('payload');
     const check =
-      name === 'ed25519'
-        ? ['pkeyutl', '-verify', '-pubin', '-inkey', pub, '-rawin', '-in', payload, '-sigfile', sigFile]
-        : ['dgst', '-sha256', '-verify', pub, '-signature', sigFile, payload];
+      name === 'ed25519' ? ['pkeyutl', '-verify', '-pubin', '-inkey', pub, '-rawin', '-in', payload, '-sigfile', sigFile] : ['dgst', '-sha256', '-verify', pub, '-signature', sigFile, payload];
     expect(openssl(...check).toString()).toMatch(/Verified OK|Signature Verified Successfully/);
 
-    const theirs =
-      name === 'ed25519'
-        ? openssl('pkeyutl', '-sign', '-inkey', keyPath(`${name}.pem`), '-rawin', '-in', payload)
-        : openssl('dgst', '-sha256', '-sign', keyPath(`${name}.pem`), payload);
+    const theirs = name === 'ed25519' ? openssl('pkeyutl', '-sign', '-inkey', keyPath(`${name}.pem`), '-rawin', '-in', payload) : openssl('dgst', '-sha256', '-sign', keyPath(`${name}.pem`), payload);
     const forged = { ...cp, signature: { ...cp.signature, value: theirs.toString('base64') } };
     expect((await verifyCheckpointSignature(forged, trust())).ok).toBe(true);
     const garbage = { ...cp, signature: { ...cp.signature, value: Buffer.alloc(theirs.length, 1).toString('base64') } };
@@ -184,7 +179,10 @@ describe('key sources', () => {
       [() => loadCheckpointSigner({ env: {} }), /no checkpoint signing key.*KAMAL_GATE_CHECKPOINT_KEY/],
     ];
     for (const [load, message] of attempts) {
-      const e = await load().then(() => undefined, (x: unknown) => x);
+      const e = await load().then(
+        () => undefined,
+        (x: unknown) => x,
+      );
       expect(e).toBeInstanceOf(UsageError);
       expect((e as UsageError).exitCode).toBe(2);
       expect((e as Error).message).toMatch(message);
@@ -202,7 +200,10 @@ describe('cosign encrypted private keys', () => {
   const generated = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const trust = { keys: [{ source: 'cosign.pub', key: generated.publicKey }] };
 
-  it.each([['ENCRYPTED SIGSTORE PRIVATE KEY', undefined], ['ENCRYPTED COSIGN PRIVATE KEY', COSIGN_LABEL]])('signs with a %s and COSIGN_PASSWORD', async (label, writeLabel) => {
+  it.each([
+    ['ENCRYPTED SIGSTORE PRIVATE KEY', undefined],
+    ['ENCRYPTED COSIGN PRIVATE KEY', COSIGN_LABEL],
+  ])('signs with a %s and COSIGN_PASSWORD', async (label, writeLabel) => {
     const file = keyPath(`cosign-${writeLabel ?? 'sigstore'}.key`);
     writeFileSync(file, encryptCosignKey(generated.privateKey, PASSPHRASE, writeLabel));
     expect(readFileSync(file, 'utf8')).toContain(`BEGIN ${label}`);
@@ -229,7 +230,10 @@ describe('cosign encrypted private keys', () => {
       [{}, /set COSIGN_PASSWORD/],
     ] as const) {
       for (const load of [() => loadCheckpointSigner({ keyFile: file, env }), () => loadCheckpointSigner({ env: { ...env, KAMAL_GATE_CHECKPOINT_KEY: pem } })]) {
-        const e = await load().then(() => undefined, (x: unknown) => x);
+        const e = await load().then(
+          () => undefined,
+          (x: unknown) => x,
+        );
         expect(e).toBeInstanceOf(UsageError);
         const shown = `${String(e)} ${(e as Error).stack ?? ''} ${JSON.stringify(e)} ${String((e as Error).cause ?? '')}`;
         expect((e as Error).message).toMatch(message);
@@ -369,7 +373,10 @@ describe('keyless checkpoints (@sigstore/sign against the mock Sigstore)', () =>
     await expect(keyless({ SIGSTORE_ID_TOKEN: 'not-a-jwt' })).rejects.toThrow(UsageError);
     tokenStatus = 403;
     try {
-      const e = await (await keyless()).sign(BODY).then(() => undefined, (x: unknown) => x);
+      const e = await (await keyless()).sign(BODY).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
       expect(e).toBeInstanceOf(UsageError);
       expect((e as Error).message).toMatch(/HTTP 403.*id-token: write/);
       expect((e as Error).message).not.toContain(BEARER);
@@ -386,7 +393,12 @@ describe('keyless checkpoints (@sigstore/sign against the mock Sigstore)', () =>
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
-    const u = await loadCheckpointSigner({ env: { ACTIONS_ID_TOKEN_REQUEST_URL: `http://127.0.0.1:${port}/t`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: BEARER }, keyless: true, fulcioUrl: sigstore.url, rekorUrl: sigstore.url });
+    const u = await loadCheckpointSigner({
+      env: { ACTIONS_ID_TOKEN_REQUEST_URL: `http://127.0.0.1:${port}/t`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: BEARER },
+      keyless: true,
+      fulcioUrl: sigstore.url,
+      rekorUrl: sigstore.url,
+    });
     await expect(u.sign(BODY)).rejects.toThrow(LedgerUnavailableError);
   });
 });

@@ -50,13 +50,7 @@ export interface ChildResult {
  *   tag `t<i>` in repository `w<worker>`.
  * mode `open`: on the signal each opens the ledger (a concurrent first open) and appends one entry.
  */
-export async function runChildren(
-  modulePath: string,
-  location: string,
-  n: number,
-  mode: 'append' | 'open',
-  count = 1,
-): Promise<ChildResult[]> {
+export async function runChildren(modulePath: string, location: string, n: number, mode: 'append' | 'open', count = 1): Promise<ChildResult[]> {
   const children = Array.from({ length: n }, (_, worker) =>
     spawn(process.execPath, [CHILD, modulePath, location, mode, String(worker), String(count)], {
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -7,16 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chainBatch } from '../../src/ledger/chain.js';
-import {
-  GENESIS_HASH,
-  classify,
-  entryHash,
-  observationEntry,
-  openLedger,
-  tagState,
-  type Ledger,
-  type NewEntry,
-} from '../../src/ledger/index.js';
+import { GENESIS_HASH, classify, entryHash, observationEntry, openLedger, tagState, type Ledger, type NewEntry } from '../../src/ledger/index.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { buildLedgerModule, runChildren, type BuiltModule } from './children.js';
 
@@ -170,15 +161,7 @@ describe.each(backends)('$name ledger', (backend) => {
     expect(await observe(d('b'))).toBe('restored');
 
     const history = await ledger.history(ref.registry, ref.repository, ref.tag);
-    expect(history.map((e) => `${e.event}/${e.source}`)).toEqual([
-      'recorded/record',
-      'moved/drift',
-      'observed/drift',
-      'moved/record',
-      'moved/drift',
-      'deleted/drift',
-      'restored/drift',
-    ]);
+    expect(history.map((e) => `${e.event}/${e.source}`)).toEqual(['recorded/record', 'moved/drift', 'observed/drift', 'moved/record', 'moved/drift', 'deleted/drift', 'restored/drift']);
     const state = tagState(history);
     expect(state.current).toBe(d('b'));
     expect(state.approved).toBe(d('b'));

@@ -150,7 +150,7 @@ describe('PostgreSQL ledger: tampering', () => {
 
   it('an edited digest is found by verify and makes readers refuse the ledger', async () => {
     const url = await withEntries(4);
-    await sql(url, "UPDATE kamal_gate_ledger SET digest = $1 WHERE seq = 2", [`sha256:${'e'.repeat(64)}`]);
+    await sql(url, 'UPDATE kamal_gate_ledger SET digest = $1 WHERE seq = 2', [`sha256:${'e'.repeat(64)}`]);
     const ledger = await open(url);
     expect(await ledger.verify()).toEqual({
       ok: false,

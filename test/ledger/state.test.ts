@@ -3,18 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { chainBatch, checkStored } from '../../src/ledger/chain.js';
 import { canonicalEntryJson } from '../../src/ledger/hash.js';
 import { approves, baseObservationEntry, tagKind } from '../../src/ledger/state.js';
-import {
-  EVENT_FOR_KIND,
-  GENESIS_HASH,
-  canonicalJson,
-  classify,
-  entryHash,
-  observationEntry,
-  tagState,
-  type Classification,
-  type NewEntry,
-  type LedgerEntry,
-} from '../../src/ledger/index.js';
+import { EVENT_FOR_KIND, GENESIS_HASH, canonicalJson, classify, entryHash, observationEntry, tagState, type Classification, type NewEntry, type LedgerEntry } from '../../src/ledger/index.js';
 
 const A = `sha256:${'a'.repeat(64)}`;
 const B = `sha256:${'b'.repeat(64)}`;
@@ -124,9 +113,15 @@ describe('observationEntry', () => {
   it('builds the entry for an observation with its event, platforms and actor', () => {
     const platformDigests = { 'linux/amd64': C };
     const h = history('A');
-    expect(
-      observationEntry(ref, { digest: B, platformDigests }, classify(h, { digest: B }), { source: 'verify', actor: 'alice', time: day(9) }, h),
-    ).toEqual({ ...ref, digest: B, platformDigests, event: 'moved', source: 'verify', actor: 'alice', time: day(9) });
+    expect(observationEntry(ref, { digest: B, platformDigests }, classify(h, { digest: B }), { source: 'verify', actor: 'alice', time: day(9) }, h)).toEqual({
+      ...ref,
+      digest: B,
+      platformDigests,
+      event: 'moved',
+      source: 'verify',
+      actor: 'alice',
+      time: day(9),
+    });
     expect(observationEntry(ref, { digest: null }, classify(h, { digest: null }), { source: 'drift' }, h)).toEqual({
       ...ref,
       digest: null,
@@ -174,9 +169,7 @@ describe('tagState', () => {
 
 describe('hash chain', () => {
   it('canonical JSON sorts keys recursively, omits undefined and has no white space', () => {
-    expect(canonicalJson({ b: 1, a: { d: [3, { z: 'x', y: undefined }], c: null }, u: undefined })).toBe(
-      '{"a":{"c":null,"d":[3,{"z":"x"}]},"b":1}',
-    );
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 'x', y: undefined }], c: null }, u: undefined })).toBe('{"a":{"c":null,"d":[3,{"z":"x"}]},"b":1}');
     expect(canonicalJson({ é: 'ü', 'a"b': '\n' })).toBe('{"a\\"b":"\\n","é":"ü"}');
   });
 
@@ -224,7 +217,10 @@ describe('hash chain', () => {
 describe('approvals are deliberate: base observations, forget, and approvals after a signed checkpoint', () => {
   const at = (i: number) => `2025-02-${String(i + 1).padStart(2, '0')}T00:00:00Z`;
   const chain = (steps: Array<Partial<NewEntry> & Pick<NewEntry, 'digest' | 'event' | 'source'>>) =>
-    chainBatch(steps.map((s, i) => ({ ...ref, time: at(i), ...s })), null);
+    chainBatch(
+      steps.map((s, i) => ({ ...ref, time: at(i), ...s })),
+      null,
+    );
 
   it('a base observation never approves, and a base tag that moves upstream is not an overwrite of a deploy tag', () => {
     const h = chain([
@@ -267,7 +263,10 @@ describe('approvals are deliberate: base observations, forget, and approvals aft
     ]);
     expect(classify(h, { digest: B }).kind).toBe('same');
     expect(classify(h, { digest: B }, { approvalsUpTo: 1 }).kind).toBe('overwritten');
-    const f = chain([{ digest: A, event: 'recorded', source: 'record' }, { digest: null, event: 'forgotten', source: 'ledger' }]);
+    const f = chain([
+      { digest: A, event: 'recorded', source: 'record' },
+      { digest: null, event: 'forgotten', source: 'ledger' },
+    ]);
     expect(tagState(f, { approvalsUpTo: 1 }).approved).toBe(A);
   });
 

@@ -80,7 +80,7 @@ describe('modes', () => {
     expect(one(policy('version: 1\ndefaults:\n  base: { mode: warn }\n'), finding('base.too_old'))).toMatchObject({ mode: 'warn' });
   });
 
-  it('takes the mode from the rule that applies to the finding\'s image and role', () => {
+  it("takes the mode from the rule that applies to the finding's image and role", () => {
     const p2 = policy(`version: 1
 defaults:
   image: { mode: warn }

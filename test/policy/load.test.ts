@@ -116,9 +116,7 @@ describe('refusing a bad policy', () => {
   });
 
   it('refuses a key written twice, and reports every YAML error', () => {
-    expect(problems('version: 1\ndefaults:\n  base: { mode: enforce, mode: warn }\n')).toEqual([
-      'gate.yml:3:26: this key is already set above in the same mapping',
-    ]);
+    expect(problems('version: 1\ndefaults:\n  base: { mode: enforce, mode: warn }\n')).toEqual(['gate.yml:3:26: this key is already set above in the same mapping']);
     const bad = problems('version: 1\nrules: [\n  - name: x\ndefaults: {\n');
     expect(bad.length).toBeGreaterThan(0);
     expect(bad.every((p) => /^gate\.yml:\d+:\d+: invalid YAML: /.test(p))).toBe(true);
@@ -203,7 +201,9 @@ describe('refusing a bad policy', () => {
   });
 
   it('accepts groups switched off without their requirements', () => {
-    expect(() => parsePolicy('version: 1\nrules:\n  - name: r\n    signatures: { mode: off }\n    attestations: { mode: off }\n    platforms: { mode: off }\n', 'gate.yml', { exists: () => false })).not.toThrow();
+    expect(() =>
+      parsePolicy('version: 1\nrules:\n  - name: r\n    signatures: { mode: off }\n    attestations: { mode: off }\n    platforms: { mode: off }\n', 'gate.yml', { exists: () => false }),
+    ).not.toThrow();
   });
 });
 
@@ -267,8 +267,7 @@ describe('the shipped policies', () => {
   it('the starter written by `policy init` requires what the baseline requires', async () => {
     const baseline = (await loadPolicy({ path: shippedPolicyPath('baseline.yml'), cwd: tmp })).policy;
     const starter = (await loadPolicy({ path: shippedPolicyPath('starter.yml'), cwd: tmp })).policy;
-    const values = (p: typeof baseline, ref: string, role: 'app' | 'accessory' | 'proxy') =>
-      Object.fromEntries(Object.entries(requirementsFor(p, { ref, role }).groups).map(([g, s]) => [g, s.value]));
+    const values = (p: typeof baseline, ref: string, role: 'app' | 'accessory' | 'proxy') => Object.fromEntries(Object.entries(requirementsFor(p, { ref, role }).groups).map(([g, s]) => [g, s.value]));
     for (const role of ['app', 'accessory', 'proxy'] as const) {
       expect(values(starter, 'ghcr.io/acme/app:v1', role)).toEqual(values(baseline, 'ghcr.io/acme/app:v1', role));
     }

@@ -37,6 +37,10 @@ function checkError(e: unknown, allowed: ErrorClass[]): KamalGateError {
 
 /** A string biased towards the characters a parser cares about, with any Unicode mixed in. */
 export function syntaxString(alphabet: string, maxLength = 200): fc.Arbitrary<string> {
-  const unit = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...alphabet.split('')) }, { weight: 1, arbitrary: fc.constantFrom('\u00e9', '\u{1F600}', '\ud800', '\u2028', '\r', '\n', '\\') }, { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) });
+  const unit = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...alphabet.split('')) },
+    { weight: 1, arbitrary: fc.constantFrom('\u00e9', '\u{1F600}', '\ud800', '\u2028', '\r', '\n', '\\') },
+    { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
+  );
   return fc.string({ unit, maxLength });
 }

@@ -13,12 +13,18 @@ import { cleanly, syntaxString } from './clean-error.js';
 
 const FILE = '.kamal/secrets';
 const key = fc.tuple(fc.constantFrom(...'ABKQZ_'.split('')), fc.string({ unit: fc.constantFrom(...'ABZ019_'.split('')), maxLength: 6 })).map(([a, b]) => a + b);
-const safe = (extra: string) => fc.string({ unit: fc.oneof(fc.constantFrom(...`abcXYZ019 _-.,/:;+=@%!?~^&*()[]{}<>|${extra}`.split('')), fc.constantFrom('\u00e9', '\u{1F600}', '\u4e2d')), maxLength: 12 });
+const safe = (extra: string) =>
+  fc.string({ unit: fc.oneof(fc.constantFrom(...`abcXYZ019 _-.,/:;+=@%!?~^&*()[]{}<>|${extra}`.split('')), fc.constantFrom('\u00e9', '\u{1F600}', '\u4e2d')), maxLength: 12 });
 
 type Value = { form: 'bare' | 'single' | 'double'; text: string } | { form: 'ref'; to: number };
 const valueArb: fc.Arbitrary<Value> = fc.oneof(
-  fc.record({ form: fc.constant('bare' as const), text: safe('').map((s) => s.trim()).filter((s) => s !== '' && !s.includes('(') && !s.includes(')')) }),
-  fc.record({ form: fc.constant('single' as const), text: safe('"#$\\') .map((s) => s.replace(/\\/g, '')) }),
+  fc.record({
+    form: fc.constant('bare' as const),
+    text: safe('')
+      .map((s) => s.trim())
+      .filter((s) => s !== '' && !s.includes('(') && !s.includes(')')),
+  }),
+  fc.record({ form: fc.constant('single' as const), text: safe('"#$\\').map((s) => s.replace(/\\/g, '')) }),
   fc.record({ form: fc.constant('double' as const), text: safe("'#") }),
   fc.record({ form: fc.constant('ref' as const), to: fc.nat() }),
 );

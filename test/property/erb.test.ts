@@ -16,7 +16,10 @@ const value = fc.string({ unit: 'binary', maxLength: 12 });
 
 /** Ruby double-quoted literal for `s` (no interpolation, no `%>` which would end the tag). */
 function rubyString(s: string): string {
-  return `"${s.replace(/[\\"#]/g, (c) => `\\${c}`).replace(/\n/g, '\\n').replace(/\t/g, '\\t')}"`;
+  return `"${s
+    .replace(/[\\"#]/g, (c) => `\\${c}`)
+    .replace(/\n/g, '\\n')
+    .replace(/\t/g, '\\t')}"`;
 }
 
 type Piece = { kind: 'text'; text: string } | { kind: 'env'; name: string; fetch: boolean } | { kind: 'literal'; value: string } | { kind: 'comment'; text: string } | { kind: 'escape' };
@@ -33,7 +36,33 @@ const template = fc
   .array(
     fc.oneof(
       { weight: 3, arbitrary: syntaxString('<%=>-#%ENV["fetch]().,\' \nabcX`${}', 4) },
-      { weight: 2, arbitrary: fc.constantFrom('<%=', '<%-', '<%#', '<%%', '<%', '%>', '-%>', '%%>', '  <%-', '\n', '\r\n', 'ENV["A"]', "ENV['B']", 'ENV.fetch("A")', 'ENV.fetch("Q", "d")', 'ENV.fetch("Q", nil)', '"lit\\n"', '`id`', '#{x}', 'system("x")', 'File.read("/etc/passwd")', '# c') },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom(
+          '<%=',
+          '<%-',
+          '<%#',
+          '<%%',
+          '<%',
+          '%>',
+          '-%>',
+          '%%>',
+          '  <%-',
+          '\n',
+          '\r\n',
+          'ENV["A"]',
+          "ENV['B']",
+          'ENV.fetch("A")',
+          'ENV.fetch("Q", "d")',
+          'ENV.fetch("Q", nil)',
+          '"lit\\n"',
+          '`id`',
+          '#{x}',
+          'system("x")',
+          'File.read("/etc/passwd")',
+          '# c',
+        ),
+      },
     ),
     { maxLength: 30 },
   )

@@ -71,7 +71,9 @@ function lineOf(bytes: Buffer, p: number): number {
 
 const tally = { truncations: 0, damages: 0, garbage: 0, detected: 0, tornRepairs: 0 };
 afterAll(() => {
-  console.log(`ledger reader properties: ${tally.truncations} truncations, ${tally.damages} one-byte damages (${tally.detected} refused with the line, the rest loaded), ${tally.garbage} arbitrary inputs`);
+  console.log(
+    `ledger reader properties: ${tally.truncations} truncations, ${tally.damages} one-byte damages (${tally.detected} refused with the line, the rest loaded), ${tally.garbage} arbitrary inputs`,
+  );
 });
 
 describe('file ledger reader properties', () => {
@@ -104,7 +106,11 @@ describe('file ledger reader properties', () => {
   }, 120_000);
 
   it('one byte replaced, inserted or deleted: refused naming the line, or loaded with at most the last entry lost', async () => {
-    const damage = fc.record({ op: fc.constantFrom('replace', 'insert', 'delete'), at: fc.nat(), byte: fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x0a, 0x20, 0x22, 0x7b, 0x7d, 0x2c, 0x3a, 0x30, 0x00)) });
+    const damage = fc.record({
+      op: fc.constantFrom('replace', 'insert', 'delete'),
+      at: fc.nat(),
+      byte: fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x0a, 0x20, 0x22, 0x7b, 0x7d, 0x2c, 0x3a, 0x30, 0x00)),
+    });
     await fc.assert(
       fc.asyncProperty(batches, damage, newEntry, async (list, d, extra) => {
         tally.damages++;
@@ -160,7 +166,10 @@ describe('file ledger reader properties', () => {
       fc.constant('['.repeat(5000) + ']'.repeat(5000)),
     );
     const input = fc.oneof(
-      fc.array(line, { maxLength: 6 }).chain((ls) => fc.constantFrom(ls.join('\n'), `${ls.join('\n')}\n`, ls.join('\r\n'))).map((s) => Buffer.from(s, 'utf8')),
+      fc
+        .array(line, { maxLength: 6 })
+        .chain((ls) => fc.constantFrom(ls.join('\n'), `${ls.join('\n')}\n`, ls.join('\r\n')))
+        .map((s) => Buffer.from(s, 'utf8')),
       fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
     );
     fc.assert(

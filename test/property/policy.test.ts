@@ -67,9 +67,61 @@ function mutate(data: unknown, path: Array<string | number>, op: 'set' | 'delete
 
 const interesting = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),
-  fc.constantFrom('off', 'warn', 'enforce', 'strict', 'tofu', '90d', '0d', '-1d', '99999999999w', '36h', '1.5d', '', '**', '*/[', 'docker.io/**', '2020-01-01', 'not-a-date', 'sha256:abc', 'keyless', '/etc/passwd', 'linux/amd64', 'builder', '${HOME}', '<%= ENV["X"] %>', 'null', 1e308, -1, 0, true, null, [], {}),
+  fc.constantFrom(
+    'off',
+    'warn',
+    'enforce',
+    'strict',
+    'tofu',
+    '90d',
+    '0d',
+    '-1d',
+    '99999999999w',
+    '36h',
+    '1.5d',
+    '',
+    '**',
+    '*/[',
+    'docker.io/**',
+    '2020-01-01',
+    'not-a-date',
+    'sha256:abc',
+    'keyless',
+    '/etc/passwd',
+    'linux/amd64',
+    'builder',
+    '${HOME}',
+    '<%= ENV["X"] %>',
+    'null',
+    1e308,
+    -1,
+    0,
+    true,
+    null,
+    [],
+    {},
+  ),
 );
-const key = fc.constantFrom('mode', 'maxAge', 'match', 'images', 'name', 'rules', 'defaults', 'exceptions', 'expires', 'reason', 'keys', 'identities', 'trust', 'unknown', 'x', '__proto__', 'constructor', 'version');
+const key = fc.constantFrom(
+  'mode',
+  'maxAge',
+  'match',
+  'images',
+  'name',
+  'rules',
+  'defaults',
+  'exceptions',
+  'expires',
+  'reason',
+  'keys',
+  'identities',
+  'trust',
+  'unknown',
+  'x',
+  '__proto__',
+  'constructor',
+  'version',
+);
 
 describe('policy loading properties', () => {
   it('any text loads or is refused with a PolicyError naming the file and real lines', () => {
@@ -93,14 +145,25 @@ describe('policy loading properties', () => {
 
   it('a shipped policy with a character inserted, deleted or replaced loads or is refused cleanly', () => {
     fc.assert(
-      fc.property(fc.nat(2), fc.array(fc.record({ op: fc.constantFrom('insert', 'delete', 'replace'), at: fc.nat(), ch: fc.constantFrom(':', '-', ' ', '\n', '\t', '"', "'", '[', '{', '&', '*', '!', '#', '|', 'x', '0', '\u0000', '\u00e9') }), { minLength: 1, maxLength: 3 }), (which, edits) => {
-        let text = shipped[which]!;
-        for (const e of edits) {
-          const p = e.at % (text.length + 1);
-          text = e.op === 'insert' ? text.slice(0, p) + e.ch + text.slice(p) : e.op === 'delete' ? text.slice(0, p) + text.slice(p + 1) : text.slice(0, p) + e.ch + text.slice(p + 1);
-        }
-        check(text);
-      }),
+      fc.property(
+        fc.nat(2),
+        fc.array(
+          fc.record({
+            op: fc.constantFrom('insert', 'delete', 'replace'),
+            at: fc.nat(),
+            ch: fc.constantFrom(':', '-', ' ', '\n', '\t', '"', "'", '[', '{', '&', '*', '!', '#', '|', 'x', '0', '\u0000', '\u00e9'),
+          }),
+          { minLength: 1, maxLength: 3 },
+        ),
+        (which, edits) => {
+          let text = shipped[which]!;
+          for (const e of edits) {
+            const p = e.at % (text.length + 1);
+            text = e.op === 'insert' ? text.slice(0, p) + e.ch + text.slice(p) : e.op === 'delete' ? text.slice(0, p) + text.slice(p + 1) : text.slice(0, p) + e.ch + text.slice(p + 1);
+          }
+          check(text);
+        },
+      ),
       { numRuns: 400 },
     );
   }, 60_000);

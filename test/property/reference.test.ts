@@ -33,10 +33,17 @@ const same = (a: ImageReference, _b: ImageReference) => ({ registry: a.registry,
 describe('reference parsing properties', () => {
   it('any string parses or is refused with a ReferenceFormatError quoting it', () => {
     fc.assert(
-      fc.property(fc.oneof(syntaxString('abc019/:@.-_ABsha256:[]%\u0000\t'), fc.string({ unit: 'binary', maxLength: 80 }), validRef.chain((r) => fc.nat(r.length).map((i) => r.slice(0, i) + r.slice(i + 1)))), (input) => {
-        const out = cleanly(() => parseReference(input), ReferenceFormatError);
-        if (!out.ok) expect(out.error.message).toContain('invalid image reference');
-      }),
+      fc.property(
+        fc.oneof(
+          syntaxString('abc019/:@.-_ABsha256:[]%\u0000\t'),
+          fc.string({ unit: 'binary', maxLength: 80 }),
+          validRef.chain((r) => fc.nat(r.length).map((i) => r.slice(0, i) + r.slice(i + 1))),
+        ),
+        (input) => {
+          const out = cleanly(() => parseReference(input), ReferenceFormatError);
+          if (!out.ok) expect(out.error.message).toContain('invalid image reference');
+        },
+      ),
       { numRuns: 1000 },
     );
   }, 60_000);

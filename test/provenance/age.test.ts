@@ -56,16 +56,28 @@ function tempLedger(): FileLedger {
   return ledger;
 }
 
-const seen = (repo: string, tag: string, digest: string, time: string, event: NewEntry['event'] = 'recorded'): NewEntry =>
-  ({ registry: H, repository: repo, tag, digest, event, source: 'verify', role: 'base', time });
+const seen = (repo: string, tag: string, digest: string, time: string, event: NewEntry['event'] = 'recorded'): NewEntry => ({
+  registry: H,
+  repository: repo,
+  tag,
+  digest,
+  event,
+  source: 'verify',
+  role: 'base',
+  time,
+});
 
 /** An app built on `base`, annotated with it, and the base findBase reports for it. */
 async function appOn(base: PushedImage, repoTag: string, platform: Platform = AMD64, platforms?: Platform[]): Promise<{ app: PushedImage; found: BaseDiscovery }> {
-  const app = await push(`acme/${repoTag}`, 'v1', buildImage({
-    base,
-    ...(platforms ? { platforms } : {}),
-    annotations: { 'org.opencontainers.image.base.name': base.ref, 'org.opencontainers.image.base.digest': base.digest },
-  }));
+  const app = await push(
+    `acme/${repoTag}`,
+    'v1',
+    buildImage({
+      base,
+      ...(platforms ? { platforms } : {}),
+      annotations: { 'org.opencontainers.image.base.name': base.ref, 'org.opencontainers.image.base.digest': base.digest },
+    }),
+  );
   const found = await findBase(client, await resolve(app, platform), { platform });
   expect(found).toMatchObject({ source: 'annotation', digest: base.digest, confirmedByLayers: true });
   return { app, found };
@@ -189,20 +201,34 @@ describe('staleness', () => {
       newerSince: { time: '2024-06-21T00:00:00.000Z', source: 'config', ageMs: 10 * DAY },
     });
     expect(age.ledgerEntries).toEqual([
-      { registry: H, repository: 'b8/alpine', tag: '3.20', digest: fresh.digest, platformDigests: { 'linux/arm64': fresh.manifests[1]!.digest }, event: 'recorded', source: 'verify', role: 'base', time: NOW },
+      {
+        registry: H,
+        repository: 'b8/alpine',
+        tag: '3.20',
+        digest: fresh.digest,
+        platformDigests: { 'linux/arm64': fresh.manifests[1]!.digest },
+        event: 'recorded',
+        source: 'verify',
+        role: 'base',
+        time: NOW,
+      },
     ]);
   });
 });
 
 describe('staleness edge cases', () => {
-  it('does not call a base recorded by its platform digest stale while the tag\'s index still carries it', async () => {
+  it("does not call a base recorded by its platform digest stale while the tag's index still carries it", async () => {
     const base = await push('b10/alpine', '3.20', buildImage({ created: '2024-03-01T00:00:00Z', platforms: [AMD64, ARM64] }));
     const armDigest = base.manifests[1]!.digest;
-    const app = await push('acme/a10', 'v1', buildImage({
-      base,
-      platforms: [ARM64],
-      annotations: { 'org.opencontainers.image.base.name': base.ref, 'org.opencontainers.image.base.digest': armDigest },
-    }));
+    const app = await push(
+      'acme/a10',
+      'v1',
+      buildImage({
+        base,
+        platforms: [ARM64],
+        annotations: { 'org.opencontainers.image.base.name': base.ref, 'org.opencontainers.image.base.digest': armDigest },
+      }),
+    );
     const found = await findBase(client, await resolve(app, ARM64), { platform: ARM64 });
     expect(found).toMatchObject({ source: 'annotation', digest: armDigest, platformDigest: armDigest, confirmedByLayers: true });
     const age = await baseAge(client, found, { now: NOW });
@@ -267,7 +293,9 @@ describe('image age', () => {
     const own = imageAge(clamped, { now: NOW, base });
     expect(own.created).toEqual({ time: '2024-06-21T00:00:00.000Z', source: 'label', ageMs: 10 * DAY });
     expect(own.evidence[0]).toBe('image config created 2023-12-01T00:00:00.000Z is before its base was created (2024-03-01T00:00:00.000Z): a clamped date, not a build time');
-    expect(own.refused).toEqual([{ source: 'config', where: 'config created', value: '2023-12-01T00:00:00Z', reason: '"2023-12-01T00:00:00.000Z" is before its base was created (2024-03-01T00:00:00.000Z): a clamped date' }]);
+    expect(own.refused).toEqual([
+      { source: 'config', where: 'config created', value: '2023-12-01T00:00:00Z', reason: '"2023-12-01T00:00:00.000Z" is before its base was created (2024-03-01T00:00:00.000Z): a clamped date' },
+    ]);
     // a ledger first-seen time only bounds the base's age: it does not refuse the image's time
     expect(imageAge(clamped, { now: NOW, base: { created: { ...base.created, source: 'ledger' } } }).created?.source).toBe('config');
   });

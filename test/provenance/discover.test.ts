@@ -15,15 +15,7 @@ import { findBase } from '../../src/provenance/index.js';
 import { MAX_CANDIDATES } from '../../src/provenance/provenance.js';
 import { MAX_MATERIALS } from '../../src/provenance/slsa.js';
 import type { Platform } from '../../src/types.js';
-import {
-  buildImage,
-  buildpacksLabels,
-  dockerPurl,
-  ImageBuilder,
-  slsaProvenance,
-  type ImageContent,
-  type PushedImage,
-} from '../helpers/image-builder.js';
+import { buildImage, buildpacksLabels, dockerPurl, ImageBuilder, slsaProvenance, type ImageContent, type PushedImage } from '../helpers/image-builder.js';
 import { fakeImage, startFakeServer } from '../helpers/fake-registry.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
@@ -87,12 +79,16 @@ describe('annotations', () => {
   });
 
   it('takes the index digest from the index and the platform digest from the child (ko layout)', async () => {
-    const app = await push('acme/ko', 'v1', buildImage({
-      base: alpine,
-      platforms: [AMD64, ARM64],
-      annotations: { [BASE_NAME]: `${H}/base/alpine:3.20`, [BASE_DIGEST]: alpine.digest },
-      childAnnotations: (p) => ({ [BASE_DIGEST]: alpine.manifests[p.architecture === 'arm64' ? 1 : 0]!.digest }),
-    }));
+    const app = await push(
+      'acme/ko',
+      'v1',
+      buildImage({
+        base: alpine,
+        platforms: [AMD64, ARM64],
+        annotations: { [BASE_NAME]: `${H}/base/alpine:3.20`, [BASE_DIGEST]: alpine.digest },
+        childAnnotations: (p) => ({ [BASE_DIGEST]: alpine.manifests[p.architecture === 'arm64' ? 1 : 0]!.digest }),
+      }),
+    );
     const found = await findBase(client, await resolve(app, ARM64), { platform: ARM64 });
     expect(found).toMatchObject({ source: 'annotation', digest: alpine.digest, platformDigest: alpine.manifests[1]!.digest, confirmedByLayers: true, platform: ARM64 });
   });
@@ -118,12 +114,19 @@ describe('BuildKit provenance', () => {
   });
 
   it('resolves a multi-platform base recorded by its index digest to the right platform', async () => {
-    const app = await push('acme/multi', 'v1', buildImage({
-      base: alpine,
-      platforms: [AMD64, ARM64],
-      attestations: [slsaProvenance('v0.2', [{ uri: dockerPurl(`${H}/base/alpine`, '3.20', { platform: ARM64 }), digest: alpine.digest }])],
-    }));
-    for (const [platform, i] of [[ARM64, 1], [AMD64, 0]] as const) {
+    const app = await push(
+      'acme/multi',
+      'v1',
+      buildImage({
+        base: alpine,
+        platforms: [AMD64, ARM64],
+        attestations: [slsaProvenance('v0.2', [{ uri: dockerPurl(`${H}/base/alpine`, '3.20', { platform: ARM64 }), digest: alpine.digest }])],
+      }),
+    );
+    for (const [platform, i] of [
+      [ARM64, 1],
+      [AMD64, 0],
+    ] as const) {
       const r = await resolve(app, platform);
       expect(r.manifestDigest).toBe(app.manifests[i]!.digest);
       const found = await findBase(client, r, { platform });
@@ -142,7 +145,7 @@ describe('BuildKit provenance', () => {
     const app = await push('acme/none', 'v1', buildImage({ attestations: [slsaProvenance('v0.2', materials())] }));
     const found = await findBase(client, await resolve(app), { platform: AMD64 });
     expect(found.source).toBe('unknown');
-    expect(found.evidence).toContain('provenance lists 3 images and none has layers that are a prefix of the image\'s');
+    expect(found.evidence).toContain("provenance lists 3 images and none has layers that are a prefix of the image's");
   });
 });
 
@@ -155,25 +158,31 @@ describe('hostile attestation content', () => {
 
   it('ignores invalid JSON, a string predicate, a non-list of materials and a statement about another image', async () => {
     const other = `sha256:${'e'.repeat(64)}`;
-    const app = await push('acme/hostile', 'v1', buildImage({
-      base: debian,
-      attestations: [
-        { predicateType: v02, predicate: null, raw: Buffer.from('{"predicateType": "https://slsa.dev/provenance/v0.2", "predicate": {') },
-        { predicateType: v02, predicate: 'rm -rf /' },
-        { predicateType: 'https://slsa.dev/provenance/v1', predicate: { buildDefinition: { resolvedDependencies: 'pkg:docker/evil@1' } } },
-        { predicateType: v02, predicate: null, raw: Buffer.from(JSON.stringify({ predicateType: v02, subject: [{ digest: { sha256: other.slice(7) } }], predicate: { materials: [] } })) },
-      ],
-    }));
+    const app = await push(
+      'acme/hostile',
+      'v1',
+      buildImage({
+        base: debian,
+        attestations: [
+          { predicateType: v02, predicate: null, raw: Buffer.from('{"predicateType": "https://slsa.dev/provenance/v0.2", "predicate": {') },
+          { predicateType: v02, predicate: 'rm -rf /' },
+          { predicateType: 'https://slsa.dev/provenance/v1', predicate: { buildDefinition: { resolvedDependencies: 'pkg:docker/evil@1' } } },
+          { predicateType: v02, predicate: null, raw: Buffer.from(JSON.stringify({ predicateType: v02, subject: [{ digest: { sha256: other.slice(7) } }], predicate: { materials: [] } })) },
+        ],
+      }),
+    );
     const found = await findBase(client, await resolve(app), { platform: AMD64, candidates: [`${H}/base/debian:12`] });
     // nothing usable in the provenance: the policy candidate decides
     expect(found).toMatchObject({ source: 'layers', name: `${H}/base/debian:12`, digest: debian.digest, confirmedByLayers: true });
     const layers = JSON.parse(app.attestations[0]!.bytes.toString()).layers as Array<{ digest: string }>;
-    expect(found.evidence).toEqual(expect.arrayContaining([
-      `provenance statement is not valid JSON; ignored (${layers[0]!.digest})`,
-      `provenance predicate is a string, not an object; ignored (${layers[1]!.digest})`,
-      `provenance buildDefinition.resolvedDependencies is not a list; ignored (${layers[2]!.digest})`,
-      `provenance statement names other subjects than ${app.manifests[0]!.digest}; ignored (${layers[3]!.digest})`,
-    ]));
+    expect(found.evidence).toEqual(
+      expect.arrayContaining([
+        `provenance statement is not valid JSON; ignored (${layers[0]!.digest})`,
+        `provenance predicate is a string, not an object; ignored (${layers[1]!.digest})`,
+        `provenance buildDefinition.resolvedDependencies is not a list; ignored (${layers[2]!.digest})`,
+        `provenance statement names other subjects than ${app.manifests[0]!.digest}; ignored (${layers[3]!.digest})`,
+      ]),
+    );
   });
 
   it('reads only the first materials of a huge list and fetches only the first candidates', async () => {
@@ -192,13 +201,14 @@ describe('hostile attestation content', () => {
 
   it('skips a statement over the size limit without downloading it', async () => {
     const huge = Buffer.alloc(4 * 1024 * 1024 + 1, 0x20);
-    const app = await push('acme/oversized', 'v1', buildImage({
-      base: debian,
-      attestations: [
-        { predicateType: v02, predicate: null, raw: huge },
-        slsaProvenance('v0.2', [{ uri: dockerPurl(`${H}/base/debian`, '12'), digest: debian.digest }]),
-      ],
-    }));
+    const app = await push(
+      'acme/oversized',
+      'v1',
+      buildImage({
+        base: debian,
+        attestations: [{ predicateType: v02, predicate: null, raw: huge }, slsaProvenance('v0.2', [{ uri: dockerPurl(`${H}/base/debian`, '12'), digest: debian.digest }])],
+      }),
+    );
     const r = await resolve(app);
     const before = client.stats.get(H).bytes;
     const found = await findBase(client, r, { platform: AMD64 });
@@ -237,17 +247,18 @@ describe('buildpacks', () => {
   it('names the run image from io.buildpacks.lifecycle.metadata', async () => {
     const run = await push('base/run', 'jammy', buildImage({ created: '1980-01-01T00:00:01Z', seed: 'run' }));
     const top = run.manifests[0]!.layers.at(-1)!.diffId;
-    const app = await push('acme/cnb', 'v1', buildImage({
-      base: run,
-      created: '1980-01-01T00:00:01Z',
-      labels: buildpacksLabels({ image: `${H}/base/run:jammy`, reference: `${H}/base/run@${run.digest}`, topLayer: top }, { id: 'io.buildpacks.stacks.jammy' }),
-    }));
+    const app = await push(
+      'acme/cnb',
+      'v1',
+      buildImage({
+        base: run,
+        created: '1980-01-01T00:00:01Z',
+        labels: buildpacksLabels({ image: `${H}/base/run:jammy`, reference: `${H}/base/run@${run.digest}`, topLayer: top }, { id: 'io.buildpacks.stacks.jammy' }),
+      }),
+    );
     const found = await findBase(client, await resolve(app), { platform: AMD64 });
     expect(found).toMatchObject({ source: 'buildpacks', name: `${H}/base/run:jammy`, digest: run.digest, platformDigest: run.digest, confirmedByLayers: true });
-    expect(found.evidence).toEqual(expect.arrayContaining([
-      'label io.buildpacks.base.id=io.buildpacks.stacks.jammy',
-      `run image top layer ${top} is layer 2 of the image's 4`,
-    ]));
+    expect(found.evidence).toEqual(expect.arrayContaining(['label io.buildpacks.base.id=io.buildpacks.stacks.jammy', `run image top layer ${top} is layer 2 of the image's 4`]));
   });
 
   it('ignores a label that is not JSON', async () => {
@@ -307,11 +318,13 @@ describe('policy candidates by layer prefix', () => {
     const found = await findBase(client, await resolve(app), { platform: AMD64, candidates: [`${H}/base/debian:12`, `${H}/base/missing:1`] });
     expect(found.source).toBe('unknown');
     expect(found).not.toHaveProperty('name');
-    expect(found.evidence).toEqual(expect.arrayContaining([
-      `${H}/base/debian:12 (${debian.digest}): its layers are not a prefix of the image's (layer 1 differs)`,
-      'none of the 2 candidate base(s) in the policy is a layer prefix of the image',
-      'no base annotation, provenance, buildpacks metadata or matching candidate: the base is unknown',
-    ]));
+    expect(found.evidence).toEqual(
+      expect.arrayContaining([
+        `${H}/base/debian:12 (${debian.digest}): its layers are not a prefix of the image's (layer 1 differs)`,
+        'none of the 2 candidate base(s) in the policy is a layer prefix of the image',
+        'no base annotation, provenance, buildpacks metadata or matching candidate: the base is unknown',
+      ]),
+    );
     expect(found.evidence.some((e) => e.startsWith(`could not fetch ${H}/base/missing:1:`))).toBe(true);
   });
 });

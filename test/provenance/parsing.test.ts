@@ -10,7 +10,12 @@ describe('parseDockerPurl', () => {
   it.each([
     ['pkg:docker/ruby@3.3-slim?platform=linux%2Famd64', { registry: 'docker.io', repository: 'library/ruby', tag: '3.3-slim' }, undefined, { os: 'linux', architecture: 'amd64' }],
     ['pkg:docker/docker/dockerfile@1', { registry: 'docker.io', repository: 'docker/dockerfile', tag: '1' }, undefined, undefined],
-    ['pkg:docker/ghcr.io/acme/base@1.0?digest=sha256%3A' + 'a'.repeat(64) + '&platform=linux%2Farm64%2Fv8', { registry: 'ghcr.io', repository: 'acme/base', tag: '1.0' }, D('a'), { os: 'linux', architecture: 'arm64', variant: 'v8' }],
+    [
+      'pkg:docker/ghcr.io/acme/base@1.0?digest=sha256%3A' + 'a'.repeat(64) + '&platform=linux%2Farm64%2Fv8',
+      { registry: 'ghcr.io', repository: 'acme/base', tag: '1.0' },
+      D('a'),
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    ],
     ['pkg:docker/localhost:5000/base@sha256:' + 'b'.repeat(64), { registry: 'localhost:5000', repository: 'base' } as { registry: string; repository: string; tag?: string }, D('b'), undefined],
   ])('%s', (uri, ref, digest, platform) => {
     const p = parseDockerPurl(uri);
@@ -33,11 +38,22 @@ describe('readProvenanceStatement', () => {
 
   it('reads image materials and skips other kinds', () => {
     const r = readProvenanceStatement(
-      v02({ materials: [{ uri: 'pkg:docker/ruby@3.3?platform=linux%2Famd64', digest: { sha256: 'd'.repeat(64) } }, { uri: 'https://github.com/acme/app.git#main' }, { uri: 'pkg:docker/alpine@3', digest: { sha256: 'not-hex' } }, 42, null] }),
+      v02({
+        materials: [
+          { uri: 'pkg:docker/ruby@3.3?platform=linux%2Famd64', digest: { sha256: 'd'.repeat(64) } },
+          { uri: 'https://github.com/acme/app.git#main' },
+          { uri: 'pkg:docker/alpine@3', digest: { sha256: 'not-hex' } },
+          42,
+          null,
+        ],
+      }),
       subject,
     );
     expect(r.notes).toEqual([]);
-    expect(r.images.map((i) => [i.ref.repository, i.resolvedDigest])).toEqual([['library/ruby', D('d')], ['library/alpine', undefined]]);
+    expect(r.images.map((i) => [i.ref.repository, i.resolvedDigest])).toEqual([
+      ['library/ruby', D('d')],
+      ['library/alpine', undefined],
+    ]);
   });
 
   it.each([
@@ -103,7 +119,11 @@ describe('Docker tag versions', () => {
   it.each(['latest', 'bookworm', '1.2.3.4', '3.3.4rc1', 'sha-abc123', '-slim'])('%s is not a version', (tag) => expect(parseDockerTag(tag)).toBeUndefined());
 
   it('compares floating 2-part tags with their peers only', () => {
-    expect(newerReleases('3.3-slim', ['3.3-slim', '3.3.9-slim', '3.4-slim', '3.10-slim', '4.0-slim', '3.4-alpine'])).toMatchObject({ patch: [], minor: ['3.4-slim', '3.10-slim'], major: ['4.0-slim'] });
+    expect(newerReleases('3.3-slim', ['3.3-slim', '3.3.9-slim', '3.4-slim', '3.10-slim', '4.0-slim', '3.4-alpine'])).toMatchObject({
+      patch: [],
+      minor: ['3.4-slim', '3.10-slim'],
+      major: ['4.0-slim'],
+    });
   });
 
   it(`caps the tags considered at ${MAX_TAGS}`, () => {

@@ -122,7 +122,13 @@ describe('content cache: requests of verify through the CLI', () => {
   it('a tag moved between runs is caught with a warm cache (tag.overwritten)', async () => {
     const warm = await verify();
     expect(warm.code).toBe(0);
-    const evil = await demo.builder.pushImage('acme/shop', 'v1', { platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }], seed: 'backdoor' });
+    const evil = await demo.builder.pushImage('acme/shop', 'v1', {
+      platforms: [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      ],
+      seed: 'backdoor',
+    });
     try {
       const r = await verify();
       expect(r.code).toBe(1);

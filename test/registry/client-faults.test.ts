@@ -236,9 +236,7 @@ describe('authentication', () => {
           return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: 'acc-token-1', expires_in: 300 }));
         }
         if (req.headers.authorization !== 'Bearer acc-token-1') {
-          return void res
-            .writeHead(401, { 'www-authenticate': `Bearer realm="http://${req.headers.host}/oauth2/token",service="fake"` })
-            .end();
+          return void res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${req.headers.host}/oauth2/token",service="fake"` }).end();
         }
         return inner(req, res, body);
       },

@@ -100,7 +100,13 @@ describe('rule 4: annotations play no part; the first of equal matches wins', ()
     const att = built.attestations[0]!;
     const m = built.manifests[0]!;
     const ref = await pushIndex([
-      { mediaType: att.mediaType, digest: att.digest, size: att.size, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': m.digest } },
+      {
+        mediaType: att.mediaType,
+        digest: att.digest,
+        size: att.size,
+        platform: { os: 'unknown', architecture: 'unknown' },
+        annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': m.digest },
+      },
       { mediaType: m.mediaType, digest: m.digest, size: m.size, platform: { os: 'linux', architecture: 'amd64' } },
     ]);
     expect(await choices(ref, 'linux/amd64')).toEqual({ kamal: m.digest, skopeo: m.digest });
@@ -200,7 +206,17 @@ describe('rule 2, the whole preference order (containerd platformVector; no regi
     expect(vector('linux/aarch64/v8')).toEqual(vector('linux/arm64'));
     expect(vector('linux/arm64/v8.2')).toEqual(['linux/arm64/v8.2', 'linux/arm64/v8.1', 'linux/arm64', 'linux/arm/v8', 'linux/arm/v7', 'linux/arm/v6', 'linux/arm/v5']);
     // arm64/v9.x also runs v9.(x-1)…v9 and v8.(x+5, at most 9)…v8
-    expect(vector('linux/arm64/v9.1').slice(0, 9)).toEqual(['linux/arm64/v9.1', 'linux/arm64/v9', 'linux/arm64/v8.6', 'linux/arm64/v8.5', 'linux/arm64/v8.4', 'linux/arm64/v8.3', 'linux/arm64/v8.2', 'linux/arm64/v8.1', 'linux/arm64']);
+    expect(vector('linux/arm64/v9.1').slice(0, 9)).toEqual([
+      'linux/arm64/v9.1',
+      'linux/arm64/v9',
+      'linux/arm64/v8.6',
+      'linux/arm64/v8.5',
+      'linux/arm64/v8.4',
+      'linux/arm64/v8.3',
+      'linux/arm64/v8.2',
+      'linux/arm64/v8.1',
+      'linux/arm64',
+    ]);
     expect(vector('linux/arm64/v9.5')[6]).toBe('linux/arm64/v8.9');
     // a variant containerd does not know accepts nothing
     expect(vector('linux/arm64/v10')).toEqual([]);

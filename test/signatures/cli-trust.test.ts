@@ -11,7 +11,15 @@ it('trust refresh exits 3 when the TUF repository cannot be reached', async () =
   const out: string[] = [];
   const err: string[] = [];
   try {
-    const code = await main(['node', 'kamal-gate', 'trust', 'refresh', '--cache-dir', dir, '--mirror', 'http://127.0.0.1:9'], { out: (s) => void out.push(s), err: (s) => void err.push(s), env: {}, cwd: dir, isTty: false, stdin: stdinOf(''), onSignal: () => () => undefined });
+    const code = await main(['node', 'kamal-gate', 'trust', 'refresh', '--cache-dir', dir, '--mirror', 'http://127.0.0.1:9'], {
+      out: (s) => void out.push(s),
+      err: (s) => void err.push(s),
+      env: {},
+      cwd: dir,
+      isTty: false,
+      stdin: stdinOf(''),
+      onSignal: () => () => undefined,
+    });
     expect(code).toBe(3);
     expect(err.join('')).toContain('could not refresh the Sigstore trusted root');
     expect(err.join('')).not.toMatch(/\n\s+at /);

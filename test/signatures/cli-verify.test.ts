@@ -100,7 +100,11 @@ async function attestLegacy(img: PushedImage, key: KeyObject, stmts: object[]): 
     const type = 'application/vnd.in-toto+json';
     const sig = sign(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', pae(type, body), key).toString('base64');
     const envelope = Buffer.from(JSON.stringify({ payloadType: type, payload: body.toString('base64'), signatures: [{ keyid: '', sig }] }));
-    return { payload: envelope, mediaType: 'application/vnd.dsse.envelope.v1+json', annotations: { 'dev.cosignproject.cosign/signature': '', predicateType: (s as { predicateType: string }).predicateType } };
+    return {
+      payload: envelope,
+      mediaType: 'application/vnd.dsse.envelope.v1+json',
+      annotations: { 'dev.cosignproject.cosign/signature': '', predicateType: (s as { predicateType: string }).predicateType },
+    };
   });
   await pushLegacy(b, img.repo, img.digest, layers, 'att');
 }
@@ -173,7 +177,9 @@ describe('verify --key (keys from cosign encrypted key files)', { timeout: CLI_T
     const img2 = await b.pushImage('flags/rekor', 'v2', { platforms: [AMD64] });
     const p2 = simpleSigning(`${reg.host}/flags/rekor`, img2.digest);
     const theirsLogged = await sigstore.logKeyedSignature(p2, theirs.priv);
-    await pushLegacy(b, img2.repo, img2.digest, [{ payload: p2, annotations: { 'dev.cosignproject.cosign/signature': signPayload(p2, ours.priv), 'dev.sigstore.cosign/bundle': theirsLogged.annotation } }]);
+    await pushLegacy(b, img2.repo, img2.digest, [
+      { payload: p2, annotations: { 'dev.cosignproject.cosign/signature': signPayload(p2, ours.priv), 'dev.sigstore.cosign/bundle': theirsLogged.annotation } },
+    ]);
     expect(rules((await verify([img2.ref], ['--key', ours.pub])).report)).toEqual(['signature.invalid:fail']);
 
     // A SET that does not cover the entry (integratedTime moved).
@@ -317,9 +323,10 @@ describe('Ed25519 keys on legacy .sig signatures', { timeout: CLI_TIMEOUT }, () 
     const p5 = simpleSigning(`${reg.host}/ed25519/app`, img5.digest);
     const forged = JSON.parse((await sigstore.logKeyedSignature(p5, ed.priv)).annotation) as { Payload: { logIndex: number } };
     forged.Payload.logIndex += 1;
-    await pushLegacy(b, 'ed25519/app', img5.digest, [{ payload: p5, annotations: { 'dev.cosignproject.cosign/signature': signPayload(p5, ed.priv), 'dev.sigstore.cosign/bundle': JSON.stringify(forged) } }]);
+    await pushLegacy(b, 'ed25519/app', img5.digest, [
+      { payload: p5, annotations: { 'dev.cosignproject.cosign/signature': signPayload(p5, ed.priv), 'dev.sigstore.cosign/bundle': JSON.stringify(forged) } },
+    ]);
     expect(rules((await verify([img5.ref], ['--key', ed.pub])).report)).toEqual(['signature.invalid:fail']);
-
   });
 
   it('an Ed25519 signature of an older image copied onto a new one is signature.digest_mismatch', async () => {
@@ -353,7 +360,9 @@ describe('verify --certificate-identity (keyless bundles from @sigstore/mock)', 
     expect(rules(wrong.report)).toEqual(['signature.untrusted_identity:fail']);
     expect(wrong.report.images[0]!.findings![0]!.message).toContain(`found ${me.email} from ${ISSUER}`);
     expect(rules((await verify([img.ref], ['--certificate-identity-regexp', 'release', '--certificate-oidc-issuer', ISSUER])).report)).toEqual(['signature.untrusted_identity:fail']);
-    expect(rules((await verify([img.ref], ['--certificate-identity', me.email, '--certificate-oidc-issuer', 'https://token.actions.githubusercontent.com'])).report)).toEqual(['signature.untrusted_identity:fail']);
+    expect(rules((await verify([img.ref], ['--certificate-identity', me.email, '--certificate-oidc-issuer', 'https://token.actions.githubusercontent.com'])).report)).toEqual([
+      'signature.untrusted_identity:fail',
+    ]);
     const gh = await verify([img.ref], ['--certificate-identity', me.email, '--certificate-oidc-issuer', ISSUER, '--certificate-github-workflow-repository', 'acme/app']);
     expect(rules(gh.report)).toEqual(['signature.untrusted_identity:fail']);
     expect(gh.report.images[0]!.findings![0]!.message).toContain('GitHub repository is (absent), expected acme/app');
@@ -376,8 +385,7 @@ describe('attestations required by the policy', { timeout: CLI_TIMEOUT }, () => 
   let other: Signer;
 
   /** Keyed `.att` attestations carry no Rekor entry here: the signatures group's tlog setting (optional) applies to them. */
-  const keyedPolicy = (name: string, require: string) =>
-    policy(name, `version: 1\ndefaults:\n  signatures:\n    mode: off\n    tlog: optional\n  attestations:\n    require:\n${require}`);
+  const keyedPolicy = (name: string, require: string) => policy(name, `version: 1\ndefaults:\n  signatures:\n    mode: off\n    tlog: optional\n  attestations:\n    require:\n${require}`);
 
   beforeAll(() => {
     [key, other] = [cosignKeyPair('att'), cosignKeyPair('att-other')];
@@ -455,10 +463,17 @@ describe('attestations required by the policy', { timeout: CLI_TIMEOUT }, () => 
 
   it('keyless SLSA v0.2 provenance as a bundle referrer: the right identity passes, another fails', async () => {
     const img = await b.pushImage('att/keyless', 'v1', { platforms: [AMD64] });
-    const v02 = { builder: { id: BUILDER }, buildType: 'https://github.com/slsa-framework/slsa-github-generator/generic@v1', invocation: { configSource: { uri: `git+${SOURCE}@refs/heads/main`, entryPoint: '.github/workflows/release.yml' } } };
+    const v02 = {
+      builder: { id: BUILDER },
+      buildType: 'https://github.com/slsa-framework/slsa-github-generator/generic@v1',
+      invocation: { configSource: { uri: `git+${SOURCE}@refs/heads/main`, entryPoint: '.github/workflows/release.yml' } },
+    };
     await pushBundleReferrer(b, img.repo, subjectOf(img), await sigstore.signStatement(statement(img.digest, 'https://slsa.dev/provenance/v0.2', v02), me));
     const req = (identity: string) =>
-      policy(`kl-${identity}.yml`, `version: 1\ndefaults:\n  attestations:\n    require:\n      - type: slsa-provenance\n        signedBy: { identity: ${identity}, issuer: ${ISSUER} }\n        builderId: ${BUILDER}\n        sourceRepository: github.com/acme/app\n`);
+      policy(
+        `kl-${identity}.yml`,
+        `version: 1\ndefaults:\n  attestations:\n    require:\n      - type: slsa-provenance\n        signedBy: { identity: ${identity}, issuer: ${ISSUER} }\n        builderId: ${BUILDER}\n        sourceRepository: github.com/acme/app\n`,
+      );
     const ok = await verify([img.ref], [], req(me.email));
     expect(rules(ok.report)).toEqual([]);
     expect(ok.code).toBe(0);

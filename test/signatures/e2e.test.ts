@@ -33,7 +33,11 @@ const me = { email: 'release@acme.test', iss: ISSUER, repository: 'acme/app', re
 
 function keyPair(kind: 'p256' | 'p384' | 'ed25519' | 'rsa'): { priv: KeyObject; pubPath: string } {
   const kp =
-    kind === 'ed25519' ? generateKeyPairSync('ed25519') : kind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: kind === 'p256' ? 'prime256v1' : 'secp384r1' });
+    kind === 'ed25519'
+      ? generateKeyPairSync('ed25519')
+      : kind === 'rsa'
+        ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+        : generateKeyPairSync('ec', { namedCurve: kind === 'p256' ? 'prime256v1' : 'secp384r1' });
   const pubPath = join(dir, `${kind}-${Math.random().toString(36).slice(2)}.pub`);
   writeFileSync(pubPath, kp.publicKey.export({ format: 'pem', type: 'spki' }));
   return { priv: kp.privateKey, pubPath };
@@ -84,7 +88,9 @@ describe('keyed legacy signatures (.sig tags)', () => {
     for (const kind of ['p256', 'p384', 'rsa'] as const) {
       const k = keyPair(kind);
       const img = await b.pushImage(repo, `v-${kind}`, { platforms: [AMD64, ARM64] });
-      await pushLegacy(b, repo, img.digest, [{ payload: simpleSigning(name, img.digest), annotations: { 'dev.cosignproject.cosign/signature': signPayload(simpleSigning(name, img.digest), k.priv) } }]);
+      await pushLegacy(b, repo, img.digest, [
+        { payload: simpleSigning(name, img.digest), annotations: { 'dev.cosignproject.cosign/signature': signPayload(simpleSigning(name, img.digest), k.priv) } },
+      ]);
       const f = await check(img, requirement({ keys: keys(k.pubPath), tlog: 'optional' }), kind === 'p256' ? 'signed index, legacy .sig' : undefined);
       expect(rules(f), kind).toEqual(['signature.verified']);
       expect(f[0]!.evidence).toMatchObject({ formats: ['legacy-sig'] });
@@ -170,7 +176,12 @@ describe('keyless bundles as referrers (@sigstore/sign against @sigstore/mock)',
     expect(rules(await check(img3, requirement({ keyless: [want], tlog: 'optional' })))).toEqual(['signature.no_tlog']);
     // with a signed timestamp instead of Rekor: fine when tlog is optional, not when required
     const img4 = await b.pushImage(repo, 'v4', { platforms: [AMD64] });
-    await pushBundleReferrer(b, repo, { digest: img4.digest, size: img4.size, mediaType: img4.mediaType }, await sigstore.signStatement(cosignSignStatement(img4.digest), me, { tlog: false, tsa: true }));
+    await pushBundleReferrer(
+      b,
+      repo,
+      { digest: img4.digest, size: img4.size, mediaType: img4.mediaType },
+      await sigstore.signStatement(cosignSignStatement(img4.digest), me, { tlog: false, tsa: true }),
+    );
     expect(rules(await check(img4, requirement({ keyless: [want], tlog: 'optional' })))).toEqual(['signature.verified']);
     expect(rules(await check(img4, requirement({ keyless: [want] })))).toEqual(['signature.no_tlog']);
   });

@@ -101,7 +101,10 @@ function provenance(img: PushedImage, repository: string): object {
     subject: [{ name: `${reg.host}/${img.repo}`, digest: { sha256: img.digest.slice(7) } }],
     predicateType: SLSA_V1,
     predicate: {
-      buildDefinition: { buildType: 'https://actions.github.io/buildtypes/workflow/v1', externalParameters: { workflow: { ref: 'refs/heads/main', repository: `https://github.com/${repository}`, path: RELEASE } } },
+      buildDefinition: {
+        buildType: 'https://actions.github.io/buildtypes/workflow/v1',
+        externalParameters: { workflow: { ref: 'refs/heads/main', repository: `https://github.com/${repository}`, path: RELEASE } },
+      },
       runDetails: { builder: { id: 'https://github.com/actions/runner/github-hosted' }, metadata: { invocationId: `https://github.com/${repository}/actions/runs/4242/attempts/1` } },
     },
   };
@@ -223,7 +226,9 @@ describe('gh attestation verify flags on kamal-gate verify', { timeout: CLI_TIME
     expect(r.code).toBe(1);
     const f = only(r.report);
     expect(f.rule).toBe('attestation.invalid');
-    expect(f.message).toContain(`signer workflow (certificate identity) is https://github.com/acme/app/${RELEASE}@refs/heads/main, expected https://github.com/acme/app/.github/workflows/other.yml@<ref>`);
+    expect(f.message).toContain(
+      `signer workflow (certificate identity) is https://github.com/acme/app/${RELEASE}@refs/heads/main, expected https://github.com/acme/app/.github/workflows/other.yml@<ref>`,
+    );
     // A workflow whose name only starts like the one wanted is another workflow.
     const prefix = await verify([hosted.ref], ['--attestation-repo', 'acme/app', '--attestation-signer-workflow', 'acme/app/.github/workflows/release.y']);
     expect(prefix.code).toBe(1);
@@ -241,7 +246,9 @@ describe('gh attestation verify flags on kamal-gate verify', { timeout: CLI_TIME
   it('a reusable workflow of another repository: --attestation-repo alone fails, --attestation-signer-repo names it', async () => {
     const repoOnly = await verify([reusable.ref], ['--attestation-repo', 'acme/app']);
     expect(repoOnly.code).toBe(1);
-    expect(only(repoOnly.report).message).toContain('signer (certificate identity) https://github.com/acme/shared/.github/workflows/build.yml@refs/tags/v2 is not a workflow of https://github.com/acme/app');
+    expect(only(repoOnly.report).message).toContain(
+      'signer (certificate identity) https://github.com/acme/shared/.github/workflows/build.yml@refs/tags/v2 is not a workflow of https://github.com/acme/app',
+    );
     const ok = await verify([reusable.ref], ['--attestation-repo', 'acme/app', '--attestation-signer-repo', 'acme/shared']);
     expect(rules(ok.report), ok.stderr).toEqual([]);
     expect(ok.code).toBe(0);
@@ -339,7 +346,11 @@ describe('the same requirements in a policy: attestations.require[].signedBy.git
     expect(explain.code, explain.stderr).toBe(0);
     expect(explain.stdout).toContain(`keyless any workflow of github.com/acme/app from ${GITHUB_ISSUER}`);
     const bad: Array<[string, string, RegExp]> = [
-      ['b-two-signers.yml', '{ repository: acme/app, signerRepository: acme/shared, signerWorkflow: acme/shared/.github/workflows/build.yml }', /give only one of identity, identityRegexp, github\.signerRepository and github\.signerWorkflow/],
+      [
+        'b-two-signers.yml',
+        '{ repository: acme/app, signerRepository: acme/shared, signerWorkflow: acme/shared/.github/workflows/build.yml }',
+        /give only one of identity, identityRegexp, github\.signerRepository and github\.signerWorkflow/,
+      ],
       ['b-unscoped.yml', '{ ref: refs/heads/main }', /give identity or identityRegexp/],
       ['b-runner.yml', '{ repository: acme/app, runner: self-hosted }', /runner/],
       ['b-workflow.yml', '{ repository: acme/app, signerWorkflow: release.yml }', /expected owner\/name\/\.github\/workflows\/file\.yml/],

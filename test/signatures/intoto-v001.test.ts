@@ -85,8 +85,7 @@ const v19 = load('v1.9.0');
 let publicGood: TrustedRoot;
 const specs = new Map<string, SignerSpec>();
 /** Verifies `c` for the signer of vector `v` (its generator workflow), with the Rekor entry required. */
-const run = (c: Candidate, v: Vector, root = publicGood, digests = [v.digest]): Outcome =>
-  verifyCandidate(c, specs.get(v.tag)!, { root, tlog: 'required', digests, repositories: [] });
+const run = (c: Candidate, v: Vector, root = publicGood, digests = [v.digest]): Outcome => verifyCandidate(c, specs.get(v.tag)!, { root, tlog: 'required', digests, repositories: [] });
 
 beforeAll(async () => {
   publicGood = TrustedRoot.fromJSON(JSON.parse(await seededPublicGoodRoot()));

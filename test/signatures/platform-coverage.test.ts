@@ -93,11 +93,22 @@ async function signLegacy(repo: string, digest: string, key: KeyObject): Promise
 async function attestLegacy(repo: string, digest: string, key: KeyObject): Promise<void> {
   const type = 'application/vnd.in-toto+json';
   const body = Buffer.from(
-    JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: repo, digest: { sha256: digest.replace(/^sha256:/, '') } }], predicateType: 'https://slsa.dev/provenance/v1', predicate: { buildDefinition: {}, runDetails: { builder: { id: 'https://ci.example/builder' } } } }),
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: repo, digest: { sha256: digest.replace(/^sha256:/, '') } }],
+      predicateType: 'https://slsa.dev/provenance/v1',
+      predicate: { buildDefinition: {}, runDetails: { builder: { id: 'https://ci.example/builder' } } },
+    }),
   );
   const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${body.length} `), body]);
   const envelope = Buffer.from(JSON.stringify({ payloadType: type, payload: body.toString('base64'), signatures: [{ keyid: '', sig: sign('sha256', pae, key).toString('base64') }] }));
-  await pushLegacy(b, repo, digest, [{ payload: envelope, mediaType: 'application/vnd.dsse.envelope.v1+json', annotations: { 'dev.cosignproject.cosign/signature': '', predicateType: 'https://slsa.dev/provenance/v1' } }], 'att');
+  await pushLegacy(
+    b,
+    repo,
+    digest,
+    [{ payload: envelope, mediaType: 'application/vnd.dsse.envelope.v1+json', annotations: { 'dev.cosignproject.cosign/signature': '', predicateType: 'https://slsa.dev/provenance/v1' } }],
+    'att',
+  );
 }
 
 let parts = 0;
@@ -195,7 +206,10 @@ describe('one signed platform does not cover the index (issue 13.5)', { timeout:
   });
 
   it('attestations follow the same rule: provenance on amd64 only does not cover arm64; on the index it does', async () => {
-    const attPolicy = policy('att.yml', `version: 1\ndefaults:\n  signatures:\n    mode: off\n    tlog: optional\n  attestations:\n    require:\n      - type: slsa-provenance\n        signedBy: { key: ${ours.pub} }\n`);
+    const attPolicy = policy(
+      'att.yml',
+      `version: 1\ndefaults:\n  signatures:\n    mode: off\n    tlog: optional\n  attestations:\n    require:\n      - type: slsa-provenance\n        signedBy: { key: ${ours.pub} }\n`,
+    );
     const repo = 'cov/attested';
     const img = await b.pushImage(repo, 'v1', { platforms: [AMD64, ARM64] });
     await attestLegacy(repo, img.manifests[0]!.digest, ours.priv);

@@ -220,7 +220,11 @@ describe('the fixtures are what the README says', () => {
       expect(`${body.kind} ${body.apiVersion}`, a.version).toBe(a.tlog);
       expect(rekor.Payload.logID).toBe('c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d');
       const envelope = JSON.parse(readBlob(a, layer.digest)!.toString('utf8')) as { payload: string };
-      const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { predicateType: string; subject: Array<{ digest: { sha256: string } }>; predicate: { builder: { id: string } } };
+      const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as {
+        predicateType: string;
+        subject: Array<{ digest: { sha256: string } }>;
+        predicate: { builder: { id: string } };
+      };
       expect(statement.predicateType).toBe(SLSA_V02);
       expect(statement.subject.map((s) => `sha256:${s.digest.sha256}`)).toEqual([image.digest]);
       expect(statement.predicate.builder.id).toBe(`${GENERATOR}@${a.builderRef}`);

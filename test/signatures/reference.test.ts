@@ -70,7 +70,10 @@ async function verify(ref: string, args: string[], policyFile = emptyPolicy): Pr
 
 const sigFindings = (r: Report) => (r.images[0]?.findings ?? []).filter((f) => f.rule.startsWith('signature.'));
 /** `rule:fail|warn|ok` of every signature finding of the image. */
-const rules = (r: Report) => sigFindings(r).map((f) => `${f.rule}:${f.fails ? 'fail' : f.mode === 'warn' ? 'warn' : 'ok'}`).sort();
+const rules = (r: Report) =>
+  sigFindings(r)
+    .map((f) => `${f.rule}:${f.fails ? 'fail' : f.mode === 'warn' ? 'warn' : 'ok'}`)
+    .sort();
 
 /**
  * Copies a manifest (an index with its children, or an image) and every blob it names from one
@@ -130,7 +133,9 @@ describe('referenceMismatch (signatures.reference: match)', () => {
     expect(referenceMismatch('acme/app', own, ['docker.io/acme/*'])).toBeUndefined();
   });
   it('names both repositories otherwise; a missing or unparsable reference fails too', () => {
-    expect(referenceMismatch('ghcr.io/acme/team/app', own, ['ghcr.io/acme/*'])).toMatch(/names ghcr\.io\/acme\/team\/app, which is neither this image's repository 127\.0\.0\.1:5000\/mirror\/app nor in signatures\.allowedReferences \(ghcr\.io\/acme\/\*\)/);
+    expect(referenceMismatch('ghcr.io/acme/team/app', own, ['ghcr.io/acme/*'])).toMatch(
+      /names ghcr\.io\/acme\/team\/app, which is neither this image's repository 127\.0\.0\.1:5000\/mirror\/app nor in signatures\.allowedReferences \(ghcr\.io\/acme\/\*\)/,
+    );
     expect(referenceMismatch('ghcr.io/acme/app', own, [])).toMatch(/names ghcr\.io\/acme\/app, not this image's repository 127\.0\.0\.1:5000\/mirror\/app/);
     expect(referenceMismatch(undefined, own, [])).toMatch(/names no docker-reference/);
     expect(referenceMismatch('Not A Reference!', own, [])).toMatch(/is not an image reference/);

@@ -110,7 +110,13 @@ async function attach(repo: string, subject: { digest: string; size: number; med
   const entry: Entry =
     style === 'ggcr-0.21'
       ? { mediaType: OCI_MANIFEST, digest: pushed.digest, size: pushed.size, artifactType: manifest.config.mediaType }
-      : { mediaType: OCI_MANIFEST, digest: pushed.digest, size: pushed.size, artifactType: spec.artifactType ?? manifest.config.mediaType, ...(spec.annotations ? { annotations: spec.annotations } : {}) };
+      : {
+          mediaType: OCI_MANIFEST,
+          digest: pushed.digest,
+          size: pushed.size,
+          artifactType: spec.artifactType ?? manifest.config.mediaType,
+          ...(spec.annotations ? { annotations: spec.annotations } : {}),
+        };
   await addEntries(repo, subject.digest, [entry]);
   return entry;
 }
@@ -119,7 +125,8 @@ async function attach(repo: string, subject: { digest: string; size: number; med
 async function addEntries(repo: string, digest: string, entries: Entry[]): Promise<void> {
   const tag = digest.replace(':', '-');
   const got = await b.getManifest(repo, tag, OCI_INDEX);
-  const index = got.status === 200 ? (JSON.parse(got.bytes.toString('utf8')) as { schemaVersion: 2; mediaType: string; manifests: Entry[] }) : { schemaVersion: 2 as const, mediaType: OCI_INDEX, manifests: [] };
+  const index =
+    got.status === 200 ? (JSON.parse(got.bytes.toString('utf8')) as { schemaVersion: 2; mediaType: string; manifests: Entry[] }) : { schemaVersion: 2 as const, mediaType: OCI_INDEX, manifests: [] };
   for (const e of entries) if (!index.manifests.some((m) => m.digest === e.digest)) index.manifests.push(e);
   index.manifests.sort((x, y) => (x.digest < y.digest ? -1 : x.digest > y.digest ? 1 : 0));
   await b.pushManifest(repo, tag, index);
@@ -144,13 +151,21 @@ function cosignBundle(bundle: object, predicateType: string): ReferrerSpec {
     artifactType: BUNDLE,
     config: { mediaType: EMPTY, bytes: Buffer.from('{}'), artifactType: BUNDLE },
     layers: [{ mediaType: BUNDLE, bytes: Buffer.from(JSON.stringify(bundle)) }],
-    annotations: { 'org.opencontainers.image.created': new Date().toISOString().replace(/\.\d+Z$/, 'Z'), 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': predicateType },
+    annotations: {
+      'org.opencontainers.image.created': new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      'dev.sigstore.bundle.content': 'dsse-envelope',
+      'dev.sigstore.bundle.predicateType': predicateType,
+    },
   };
 }
 
 /** An SPDX SBOM attached as a referrer (oras attach / syft style): not a signature. */
 function sbom(n = 0): ReferrerSpec {
-  return { artifactType: SPDX, layers: [{ mediaType: SPDX, bytes: Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', name: `sbom-${n}`, packages: [] })) }], annotations: { 'org.opencontainers.image.created': '2026-11-01T00:00:00Z' } };
+  return {
+    artifactType: SPDX,
+    layers: [{ mediaType: SPDX, bytes: Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', name: `sbom-${n}`, packages: [] })) }],
+    annotations: { 'org.opencontainers.image.created': '2026-11-01T00:00:00Z' },
+  };
 }
 
 const subjectOf = (img: PushedImage) => ({ digest: img.digest, size: img.size, mediaType: img.mediaType });
@@ -184,7 +199,10 @@ describe('actions/attest-build-provenance: @sigstore/oci attachArtifactToImage',
       subject: [{ name: `${reg.host}/producers/attest-action`, digest: { sha256: img.digest.slice(7) } }],
       predicateType: SLSA_V1,
       predicate: {
-        buildDefinition: { buildType: 'https://actions.github.io/buildtypes/workflow/v1', externalParameters: { workflow: { ref: 'refs/heads/main', repository: 'https://github.com/acme/app', path: '.github/workflows/release.yml' } } },
+        buildDefinition: {
+          buildType: 'https://actions.github.io/buildtypes/workflow/v1',
+          externalParameters: { workflow: { ref: 'refs/heads/main', repository: 'https://github.com/acme/app', path: '.github/workflows/release.yml' } },
+        },
         runDetails: { builder: { id: BUILDER }, metadata: { invocationId: '1' } },
       },
     };
@@ -213,7 +231,10 @@ describe('actions/attest-build-provenance: @sigstore/oci attachArtifactToImage',
 
     const policy = (identity: string) => {
       const p = join(work, `attest-${identity}.yml`);
-      writeFileSync(p, `version: 1\ndefaults:\n  attestations:\n    require:\n      - type: slsa-provenance\n        signedBy: { identity: ${identity}, issuer: ${ISSUER} }\n        builderId: ${BUILDER}\n`);
+      writeFileSync(
+        p,
+        `version: 1\ndefaults:\n  attestations:\n    require:\n      - type: slsa-provenance\n        signedBy: { identity: ${identity}, issuer: ${ISSUER} }\n        builderId: ${BUILDER}\n`,
+      );
       return p;
     };
     const ok = await verify([img.ref], [], policy(me.email));
@@ -297,7 +318,12 @@ describe('cosign v2.5–v3.0.x bundles: the fallback index as go-containerregist
     const subject = subjectOf(img);
     await attach(img.repo, subject, sbom(), 'ggcr-new');
     // Some other artifact, as old ggcr lists it (empty config, nothing on the entry to tell).
-    await attach(img.repo, subject, { artifactType: 'application/vnd.example.notes+json', layers: [{ mediaType: 'application/vnd.example.notes+json', bytes: Buffer.from('{"notes":"hello"}') }] }, 'ggcr-0.21');
+    await attach(
+      img.repo,
+      subject,
+      { artifactType: 'application/vnd.example.notes+json', layers: [{ mediaType: 'application/vnd.example.notes+json', bytes: Buffer.from('{"notes":"hello"}') }] },
+      'ggcr-0.21',
+    );
     // The other image's valid bundle, its referrer manifest listed in our index: it refers to the other image.
     const replayed = await attach(other.repo, subjectOf(other), cosignBundle(await signed(other), COSIGN_SIGN), 'ggcr-0.21');
     // A plain image manifest listed as a referrer: no subject at all.
@@ -329,7 +355,14 @@ describe('a fallback index with more referrers than discovery reads', { timeout:
       const s = spec(i);
       const layers = [];
       for (const l of s.layers) layers.push({ mediaType: l.mediaType, digest: (await b.pushBlob(img.repo, l.bytes)).digest, size: l.bytes.length });
-      const m = { schemaVersion: 2, mediaType: OCI_MANIFEST, ...(s.artifactType ? { artifactType: s.artifactType } : {}), config: { mediaType: EMPTY, digest: cfg.digest, size: cfg.size }, layers, subject: subjectOf(img) };
+      const m = {
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        ...(s.artifactType ? { artifactType: s.artifactType } : {}),
+        config: { mediaType: EMPTY, digest: cfg.digest, size: cfg.size },
+        layers,
+        subject: subjectOf(img),
+      };
       const p = await b.pushManifest(img.repo, sha256(Buffer.from(JSON.stringify(m))), m);
       entries.push({ mediaType: OCI_MANIFEST, digest: p.digest, size: p.size, artifactType: style === 'ggcr-0.21' ? EMPTY : (s.artifactType ?? EMPTY) });
     }
@@ -378,7 +411,10 @@ describe('a fallback index with more referrers than discovery reads', { timeout:
           entries.splice(4321, 0, { mediaType: OCI_MANIFEST, digest, size: hostile.manifests.get(digest)!.bytes.length, artifactType: BUNDLE });
         }
         hostile.putManifest({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries }, OCI_INDEX, subject.digest.replace(':', '-'));
-        const r = await runCli(['verify', hostile.ref, '--policy', emptyPolicy, '--no-ledger', '--format', 'json', '--trusted-root', root, ...keyless], { cwd: work, env: { DOCKER_CONFIG: join(work, 'no-docker') } });
+        const r = await runCli(['verify', hostile.ref, '--policy', emptyPolicy, '--no-ledger', '--format', 'json', '--trusted-root', root, ...keyless], {
+          cwd: work,
+          env: { DOCKER_CONFIG: join(work, 'no-docker') },
+        });
         const report = JSON.parse(r.stdout) as Report;
         const fetched = hostile.seen(/^GET \/v2\/app\/manifests\/sha256:/).filter((x) => !x.endsWith(subject.digest));
         expect(fetched.length, r.stderr).toBeLessThanOrEqual(100);

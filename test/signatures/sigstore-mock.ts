@@ -107,7 +107,12 @@ export async function startMockSigstore(): Promise<MockSigstore> {
       const e = bundle.verificationMaterial.tlogEntries[0]!;
       const annotation = {
         SignedEntryTimestamp: Buffer.from(e.inclusionPromise!.signedEntryTimestamp).toString('base64'),
-        Payload: { body: Buffer.from(e.canonicalizedBody).toString('base64'), integratedTime: Number(e.integratedTime), logIndex: Number(e.logIndex), logID: Buffer.from(e.logId!.keyId).toString('hex') },
+        Payload: {
+          body: Buffer.from(e.canonicalizedBody).toString('base64'),
+          integratedTime: Number(e.integratedTime),
+          logIndex: Number(e.logIndex),
+          logID: Buffer.from(e.logId!.keyId).toString('hex'),
+        },
       };
       const content = bundle.content as { messageSignature: { signature: Buffer } };
       return { signature: Buffer.from(content.messageSignature.signature).toString('base64'), annotation: JSON.stringify(annotation) };

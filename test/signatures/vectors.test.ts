@@ -53,7 +53,9 @@ function manifestDigest(name: string): string {
   const p = resolve(legacyDir(name), 'manifest.json');
   const bytes = existsSync(p) ? readVector(p) : undefined;
   // No manifest (or its link target absent): a digest nothing was signed for.
-  return `sha256:${createHash('sha256').update(bytes ?? `absent:${name}`).digest('hex')}`;
+  return `sha256:${createHash('sha256')
+    .update(bytes ?? `absent:${name}`)
+    .digest('hex')}`;
 }
 
 /** The repository the c/image tests signed for, from the payload itself: these vectors test the crypto and the digest. */
@@ -161,11 +163,21 @@ describe('sigstore-js and cosign bundles', () => {
 describe('coverage of the vectors', () => {
   it('every cosign-legacy vector folder and sigstore bundle is exercised above; the two missing link targets are known', () => {
     const tested = [
-      'dir-img-cosign-valid', 'dir-img-cosign-valid-2', 'dir-img-cosign-valid-with-tag', 'dir-img-cosign-mixed', 'dir-img-cosign-key-rekor-valid',
-      'dir-img-cosign-fulcio-rekor-valid', 'dir-img-cosign-pki-valid', 'dir-img-cosign-manifest-digest-error', 'dir-img-cosign-modified-manifest',
-      'dir-img-cosign-other-attachment', 'dir-img-cosign-no-manifest',
+      'dir-img-cosign-valid',
+      'dir-img-cosign-valid-2',
+      'dir-img-cosign-valid-with-tag',
+      'dir-img-cosign-mixed',
+      'dir-img-cosign-key-rekor-valid',
+      'dir-img-cosign-fulcio-rekor-valid',
+      'dir-img-cosign-pki-valid',
+      'dir-img-cosign-manifest-digest-error',
+      'dir-img-cosign-modified-manifest',
+      'dir-img-cosign-other-attachment',
+      'dir-img-cosign-no-manifest',
     ];
-    const folders = readdirSync(resolve(VECTORS, 'cosign-legacy'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    const folders = readdirSync(resolve(VECTORS, 'cosign-legacy'), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
     expect(folders.sort()).toEqual([...tested].sort());
     // Link targets the vectors do not carry (containers/image keeps them one level up): their
     // candidates read as malformed, so dir-img-cosign-mixed's second signature and
@@ -177,7 +189,10 @@ describe('coverage of the vectors', () => {
         return target && !existsSync(target) ? [`${f}/${n} -> ${raw.toString('utf8').trim()}`] : [];
       }),
     );
-    expect(missing.sort()).toEqual(['dir-img-cosign-manifest-digest-error/manifest.json -> ../v2s1-invalid-signatures.manifest.json', 'dir-img-cosign-mixed/signature-1 -> ../unknown-cosign-key.signature']);
+    expect(missing.sort()).toEqual([
+      'dir-img-cosign-manifest-digest-error/manifest.json -> ../v2s1-invalid-signatures.manifest.json',
+      'dir-img-cosign-mixed/signature-1 -> ../unknown-cosign-key.signature',
+    ]);
   });
 
   it('rekor.pub and fulcio_v1.crt.pem are the Rekor key and a Fulcio CA of the public-good trusted root the vectors verify against', () => {

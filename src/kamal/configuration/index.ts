@@ -26,7 +26,13 @@ export class Configuration {
   private static readonly built = new WeakMap<ConfigMap, Configuration>();
 
   private readonly readService = lazy(() => readService(this.root));
-  private readonly readImage = lazy(() => readImage(this.root, () => this.service, () => this.registry));
+  private readonly readImage = lazy(() =>
+    readImage(
+      this.root,
+      () => this.service,
+      () => this.registry,
+    ),
+  );
   private readonly readSecretsPath = lazy(() => optionalString(entry(this.root, 'secrets_path'), 'secrets_path'));
   private readonly readPrimaryRole = lazy(() => optionalString(entry(this.root, 'primary_role'), 'primary_role') ?? 'web');
   private readonly readRegistry = lazy(() => Registry.read(entry(this.root, 'registry'), 'registry'));

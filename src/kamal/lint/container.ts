@@ -68,20 +68,31 @@ export const privileged: RuleChecks = {
     const name = optionName(key);
     const loc = at(option.loc);
     const values = option.values.map((v) => String(v.value ?? ''));
-    const priv = (severity: Severity, message: string, remedy: string) =>
-      report({ severity, target, source: loc, message: `${where}.${key}: ${message}`, remedy, evidence: { where, option: key } });
+    const priv = (severity: Severity, message: string, remedy: string) => report({ severity, target, source: loc, message: `${where}.${key}: ${message}`, remedy, evidence: { where, option: key } });
 
     if (isMountOption(name)) return; // config.docker_socket
     if (name === 'privileged') {
       if (isTruthy(value) && !(value.kind === 'scalar' && String(value.value).toLowerCase() === 'false')) {
-        priv('critical', 'the container runs privileged (--privileged): every device, every capability, no seccomp or AppArmor; it can take the host', 'remove privileged; add only the capability or device the service needs (cap-add, device) and say why');
+        priv(
+          'critical',
+          'the container runs privileged (--privileged): every device, every capability, no seccomp or AppArmor; it can take the host',
+          'remove privileged; add only the capability or device the service needs (cap-add, device) and say why',
+        );
       }
       return;
     }
     if (name === 'cap-add') {
-      const caps = values.flatMap((v) => v.split(',')).map((c) => c.trim().toUpperCase().replace(/^CAP_/, '')).filter(Boolean);
+      const caps = values
+        .flatMap((v) => v.split(','))
+        .map((c) => c.trim().toUpperCase().replace(/^CAP_/, ''))
+        .filter(Boolean);
       const bad = caps.filter((c) => DANGEROUS_CAPS.has(c));
-      if (bad.length) priv('high', `adds the capabilities ${bad.join(', ')}, which give the container control over the host`, 'drop these capabilities; if one is truly needed, run the service on a host of its own');
+      if (bad.length)
+        priv(
+          'high',
+          `adds the capabilities ${bad.join(', ')}, which give the container control over the host`,
+          'drop these capabilities; if one is truly needed, run the service on a host of its own',
+        );
       else if (caps.length) priv('medium', `adds the capabilities ${caps.join(', ')}`, 'check each added capability is needed; remove the ones that are not');
       return;
     }
@@ -91,7 +102,7 @@ export const privileged: RuleChecks = {
     }
     if (name === 'security-opt') {
       const off = values.filter((v) => /(?:seccomp|apparmor)[=:]unconfined|label[=:]disable|no-new-privileges[=:]false|systempaths[=:]unconfined/i.test(v));
-      if (off.length) priv('high', `turns a security profile off (${off.join(', ')})`, 'remove the option so Docker\'s default seccomp/AppArmor/SELinux profiles apply');
+      if (off.length) priv('high', `turns a security profile off (${off.join(', ')})`, "remove the option so Docker's default seccomp/AppArmor/SELinux profiles apply");
       return;
     }
     if (HOST_NAMESPACES.has(name) && values.some((v) => v.toLowerCase() === 'host')) {

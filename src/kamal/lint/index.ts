@@ -24,7 +24,12 @@ const LINT_RULES: readonly LintRule[] = [
   { id: 'config.docker_socket', family: 'container', checks: runtimeSocket, description: 'A container mounts the Docker (or containerd/podman) socket, which gives it root on the host' },
   { id: 'config.privileged', family: 'container', checks: privileged, description: 'A container runs privileged, with added capabilities, host namespaces, devices or security profiles turned off' },
   { id: 'config.secret_in_clear_env', family: 'secrets-in-config', checks: secretInClearEnv, description: 'A secret is written in env.clear, so it is in the repository and in docker inspect' },
-  { id: 'config.literal_registry_password', family: 'secrets-in-config', checks: literalRegistryPassword, description: 'The registry password is written in the Kamal config instead of naming a secret' },
+  {
+    id: 'config.literal_registry_password',
+    family: 'secrets-in-config',
+    checks: literalRegistryPassword,
+    description: 'The registry password is written in the Kamal config instead of naming a secret',
+  },
   { id: 'config.literal_ssh_key', family: 'ssh', checks: literalSshKey, description: 'A private SSH key is written in the Kamal config (ssh.key_data) instead of naming a secret' },
   { id: 'config.ssh_host_key_unchecked', family: 'ssh', checks: sshHostKeyUnchecked, description: 'SSH host key verification is turned off, so a man in the middle can take the deploy' },
   { id: 'config.image_latest', family: 'images', checks: imageLatest, description: 'An image is deployed by the latest tag (or no tag), whatever was pushed last' },

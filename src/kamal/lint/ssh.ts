@@ -19,7 +19,7 @@ function hostKeyFinding(report: Report, source: SourceLocation, what: string): v
     severity: 'high',
     source,
     message: `${what} turns SSH host key verification off: whoever answers on the host's address gets the deploy, its secrets and the registry login`,
-    remedy: 'remove it and record the hosts\' keys instead (ssh-keyscan HOST >> ~/.ssh/known_hosts once, checked against the provider\'s console; in CI, a known_hosts file from a secret)',
+    remedy: "remove it and record the hosts' keys instead (ssh-keyscan HOST >> ~/.ssh/known_hosts once, checked against the provider's console; in CI, a known_hosts file from a secret)",
     evidence: { setting: what },
   });
 }
@@ -33,7 +33,8 @@ export const literalSshKey: RuleChecks = {
         severity: 'critical',
         source: at(item.loc),
         message: 'ssh.key_data holds a private key written in the config: anyone who can read the repository can log in to every host',
-        remedy: 'name a secret instead (key_data: [SSH_PRIVATE_KEY]) and set SSH_PRIVATE_KEY in .kamal/secrets from the environment or a password manager; then replace the key on the hosts, it is in the git history',
+        remedy:
+          'name a secret instead (key_data: [SSH_PRIVATE_KEY]) and set SSH_PRIVATE_KEY in .kamal/secrets from the environment or a password manager; then replace the key on the hosts, it is in the git history',
         evidence: { where: 'ssh.key_data' },
       });
     }

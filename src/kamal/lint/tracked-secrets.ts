@@ -24,20 +24,15 @@ interface GitFiles {
  */
 function gitTrackedFiles(appRoot: string, env: NodeJS.ProcessEnv = process.env): Promise<GitFiles> {
   return new Promise((resolve) => {
-    execFile(
-      'git',
-      ['-C', appRoot, 'ls-files', '-z', '--', '.'],
-      { env: { ...env, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 64 * 1024 * 1024, windowsHide: true },
-      (error, stdout, stderr) => {
-        if (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT') return resolve({ skipped: 'git is not installed: skipped' });
-          if (/not a git repository/i.test(String(stderr))) return resolve({ skipped: 'not a git repository: skipped' });
-          return resolve({ skipped: `git ls-files failed: skipped (${String(stderr).trim().split('\n')[0] ?? error.message})` });
-        }
-        resolve({ files: stdout.split('\0').filter(Boolean) });
-      },
-    );
+    execFile('git', ['-C', appRoot, 'ls-files', '-z', '--', '.'], { env: { ...env, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 64 * 1024 * 1024, windowsHide: true }, (error, stdout, stderr) => {
+      if (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return resolve({ skipped: 'git is not installed: skipped' });
+        if (/not a git repository/i.test(String(stderr))) return resolve({ skipped: 'not a git repository: skipped' });
+        return resolve({ skipped: `git ls-files failed: skipped (${String(stderr).trim().split('\n')[0] ?? error.message})` });
+      }
+      resolve({ files: stdout.split('\0').filter(Boolean) });
+    });
   });
 }
 
