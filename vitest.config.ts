@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The tests mostly wait on servers and child processes, so three files at once keep two cores busy
+    // (vitest's default on two cores is one).
+    maxWorkers: 3,
   },
 });
