@@ -16,7 +16,9 @@
  * PolicyError, UsageError) from a message naming the limit.
  */
 import { constants, type Stats } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { mkdir, open, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { UsageError } from './errors.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -127,4 +129,29 @@ function formatBytes(n: number): string {
   if (n >= MiB && n % MiB === 0) return `${n / MiB} MiB`;
   if (n >= KiB && n % KiB === 0) return `${n / KiB} KiB`;
   return `${n.toLocaleString('en-US')} bytes`;
+}
+
+/**
+ * Writes a file the user named (`ledger export -o`, `policy init --path`), creating its folder when
+ * `mkdirs` says so. A path that cannot be written is the user's to fix: a UsageError naming the path,
+ * the reason and what to do, never an internal error.
+ */
+export async function writeUserFile(path: string, text: string, opts: { flag: string; shown?: string; mkdirs?: boolean }): Promise<void> {
+  try {
+    if (opts.mkdirs) await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, text);
+  } catch (e) {
+    const code = e && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : 'an error';
+    const why: Record<string, string> = {
+      EACCES: 'permission denied',
+      EPERM: 'permission denied',
+      ENOENT: 'its folder does not exist',
+      ENOTDIR: 'a part of the path is not a folder',
+      EEXIST: 'a part of the path is not a folder',
+      EISDIR: 'it is a folder',
+      EROFS: 'the file system is read-only',
+      ENOSPC: 'the disk is full',
+    };
+    throw new UsageError(`${opts.flag} ${opts.shown ?? path}: cannot write it (${why[code] ?? code}); name a file in a folder this user can write`);
+  }
 }

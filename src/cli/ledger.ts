@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { LedgerError } from '../errors.js';
 import { tagState } from '../ledger/state.js';
 import { formatTagRef } from '../ledger/tag-ref.js';
@@ -7,6 +6,7 @@ import { ledgerExportReport, ledgerHistoryReport, ledgerTagRow, ledgerTagsReport
 import { table } from '../report/table.js';
 import { checkpointRoot, openLedgerFor, type LedgerFlags } from './ledger-options.js';
 import type { Io } from './io.js';
+import { writeUserFile } from '../user-file.js';
 
 /**
  * `kamal-gate ledger verify`: checks the whole hash chain and names the first broken entry, then the
@@ -97,7 +97,7 @@ export async function ledgerExportCommand(opts: LedgerFlags & { output?: string 
     const entries = await ledger.all();
     const text = JSON.stringify(ledgerExportReport(ledger.location, entries), null, 2) + '\n';
     if (opts.output) {
-      await writeFile(opts.output, text);
+      await writeUserFile(opts.output, text, { flag: '--output' });
       io.err(`${entries.length} entries written to ${opts.output}\n`);
     } else io.out(text);
     return 0;

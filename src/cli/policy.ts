@@ -4,11 +4,12 @@
  * does not load (every problem listed) or a usage error.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { EXIT, UsageError } from '../errors.js';
 import { PROJECT_POLICY } from '../policy/project.js';
 import type { LoadedPolicy } from '../policy/types.js';
+import { writeUserFile } from '../user-file.js';
 import { policyCheckReport, policyExplainReport } from '../report/policy-models.js';
 import type { Role } from '../types.js';
 import type { Io } from './io.js';
@@ -24,8 +25,7 @@ export async function policyInitCommand(opts: { path: string; force?: boolean },
     throw new UsageError(`${opts.path} already exists; review it with \`kamal-gate policy check --policy ${opts.path}\`, or pass --force to overwrite it`);
   }
   const starter = await readFile(shippedPolicyPath('starter.yml'), 'utf8');
-  await mkdir(dirname(target), { recursive: true });
-  await writeFile(target, starter);
+  await writeUserFile(target, starter, { flag: '--path', shown: opts.path, mkdirs: true });
   io.out(`wrote ${opts.path}: read it, adjust it, then run \`kamal-gate policy check${opts.path === PROJECT_POLICY ? '' : ` --policy ${opts.path}`}\`\n`);
   return EXIT.ok;
 }

@@ -102,6 +102,11 @@ describe('usage errors exit 2', () => {
   it('refs together with -c', async () => {
     expectCleanError(await runCli(['verify', 'alpine:3', '-c', 'x.yml']), 2, /either image references or a Kamal config/);
   });
+  it('a file the user names that cannot be written: exit 2, the path and why, not an internal error', async () => {
+    const work = appWith({ 'l.jsonl': '', 'a-file': 'x' });
+    expectCleanError(await runCli(['ledger', 'export', '--ledger', 'l.jsonl', '-o', 'nowhere/x.json'], { cwd: work }), 2, /--output nowhere\/x\.json: cannot write it \(its folder does not exist\)/);
+    expectCleanError(await runCli(['policy', 'init', '--path', 'a-file/policy.yml'], { cwd: work }), 2, /--path a-file\/policy\.yml: cannot write it \(a part of the path is not a folder\)/);
+  });
   it('--version of kamal-gate itself and --help work', async () => {
     const v = await runCli(['--version']);
     expect(v.code).toBe(0);
