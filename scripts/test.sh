@@ -10,6 +10,7 @@ bash scripts/setup.sh \
   docker-registry:docker-registry \
   skopeo:skopeo \
   openssl:openssl \
+  ruby:ruby \
   '/usr/lib/postgresql/*/bin/initdb:postgresql'
 npx --no-install biome check
 npx --no-install knip --no-progress

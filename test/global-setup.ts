@@ -11,6 +11,7 @@ const NEEDED: Record<string, string> = {
   'docker-registry': 'docker-registry',
   skopeo: 'skopeo',
   openssl: 'openssl',
+  ruby: 'ruby',
 };
 
 export function onPath(command: string): boolean {
