@@ -147,6 +147,30 @@ describe('kamal-gate lint', () => {
     expect(tracked.map((f) => f.source?.file)).toEqual(['.kamal/secrets']);
   });
 
+  it('-d eu: only the secrets files Kamal reads for eu, and neither references nor values that are not secrets', async () => {
+    const multi = app(
+      {
+        'config/deploy.yml': DEPLOY,
+        'config/deploy.eu.yml': 'servers:\n  web:\n    hosts: [10.0.1.1]\n',
+        '.kamal/secrets': `KAMAL_REGISTRY_PASSWORD=${LITERAL}\n`,
+        '.kamal/secrets-common': 'REDIS_URL=redis://host.docker.internal:6379/0\nDATABASE_URL=postgres://app:${POSTGRES_PASSWORD}@db/app\nOP_ITEM="op://Vault/Item"\n',
+        '.kamal/secrets.eu': `KAMAL_REGISTRY_PASSWORD=$KAMAL_REGISTRY_PASSWORD\nDATABASE_URL=postgres://tf2@host/db\nDB_PASSWORD=${LITERAL}\nREPLICA_URL=postgres://app:s3cr3t@replica/app\n`,
+        '.kamal/secrets.us': `KAMAL_REGISTRY_PASSWORD=${LITERAL}\n`,
+      },
+      { git: true },
+    );
+    const tracked = async (args: string[]) => {
+      const r = await runCli(['lint', ...args, '--format', 'json'], { cwd: multi });
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toContain(LITERAL);
+      expect(r.stdout).not.toContain('s3cr3t');
+      const findings = (JSON.parse(r.stdout) as { findings: Array<{ rule: string; severity: string; source?: { file: string; line: number } }> }).findings;
+      return findings.filter((f) => f.rule === 'config.secrets_tracked').map((f) => `${f.source?.file}:${f.source?.line} ${f.severity}`);
+    };
+    expect((await tracked(['-d', 'eu'])).sort()).toEqual(['.kamal/secrets.eu:3 critical', '.kamal/secrets.eu:4 critical']);
+    expect(await tracked([])).toEqual(['.kamal/secrets:1 critical']);
+  });
+
   it('outside a git repository: tracked files are skipped with a note', async () => {
     const plain = app({ 'config/deploy.yml': DEPLOY, '.kamal/secrets': `KAMAL_REGISTRY_PASSWORD=${LITERAL}\n` }, { git: false });
     const r = await runCli(['lint'], { cwd: plain, env: noGit(plain) });

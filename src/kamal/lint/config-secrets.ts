@@ -1,21 +1,23 @@
 /**
  * Secrets written in the Kamal config itself: variables in `env.clear` whose name or value says
  * they are secrets (`config.secret_in_clear_env`), and registry passwords written as literals
- * (`config.literal_registry_password`). A value an ERB ENV lookup produced is not written in the file.
+ * (`config.literal_registry_password`). A value an ERB ENV lookup produced is not written in the file;
+ * public values (Stripe publishable keys and price ids, host lists: secret-values.ts) are not secrets.
  */
 import type { Target } from '../../types.js';
 import type { EnvVar } from '../configuration/env.js';
 import type { Registry } from '../configuration/registry.js';
 import { at, type Report, type RuleChecks } from './rule.js';
-import { isPlaceholder, isSecretName, secretValueKind } from './secret-values.js';
+import { isPlaceholder, isSecretName, publicValueKind, secretValueKind } from './secret-values.js';
 
 export const secretInClearEnv: RuleChecks = {
   clearEnv(report: Report, variable: EnvVar, target: Target): void {
     const { name: key, value, loc, where } = variable;
     if (value === null || typeof value === 'boolean') return;
     if (loc.erb) return;
-    const text = String(value);
-    if (isPlaceholder(text)) return;
+    // `${VAR}` (postgres://app:${POSTGRES_PASSWORD}@db/app) names a secret set elsewhere: only what is written literally counts.
+    const text = String(value).replace(/\$\{[A-Za-z_][A-Za-z0-9_]*\}/g, '');
+    if (isPlaceholder(text) || publicValueKind(text)) return;
     const kind = secretValueKind(text);
     const byName = isSecretName(key);
     if (!kind && !byName) return;

@@ -92,6 +92,8 @@ export interface LintAppOptions extends LintInput {
   appRoot: string;
   /** File names in findings are relative to this folder (default: appRoot). */
   cwd?: string;
+  /** The destination linted (`-d`): only the secrets files Kamal reads for it are looked at. */
+  destination?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -106,7 +108,7 @@ export async function lintApp(opts: LintAppOptions): Promise<LintResult> {
   const findings = lintConfig(opts);
   const app = appTarget(opts.targets);
   if (!app) return { findings, notes: [] };
-  const files: AppFiles = { config: Configuration.of(opts.root), appRoot: opts.appRoot, cwd: opts.cwd ?? opts.appRoot, env: opts.env ?? process.env };
+  const files: AppFiles = { config: Configuration.of(opts.root), appRoot: opts.appRoot, cwd: opts.cwd ?? opts.appRoot, destination: opts.destination, env: opts.env ?? process.env };
   const notes: string[] = [];
   for (const rule of LINT_RULES) {
     if (!rule.checks.files) continue;

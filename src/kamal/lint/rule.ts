@@ -23,6 +23,8 @@ export interface AppFiles {
   appRoot: string;
   /** File names in findings are relative to this folder. */
   cwd: string;
+  /** The destination linted (`-d`): it decides which secrets files Kamal reads. */
+  destination?: string;
   env: NodeJS.ProcessEnv;
 }
 

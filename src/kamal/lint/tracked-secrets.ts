@@ -1,7 +1,8 @@
 /**
  * Secrets files and `.env` files git tracks with literal values in them (`config.secrets_tracked`):
- * the secret is in the repository and its history. The only process started is `git ls-files`
- * (an argument array, no shell).
+ * the secret is in the repository and its history. Only the secrets files Kamal reads for the
+ * destination linted are looked at; references (`$VAR`, `${VAR}`, `$(command)`) and public values
+ * are not secrets. The only process started is `git ls-files` (an argument array, no shell).
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { FILE_LIMITS, readUserText } from '../../user-file.js';
 import { displayPath } from '../paths.js';
 import { DEFAULT_SECRETS_PATH } from '../secrets.js';
 import type { AppFiles, Report, RuleChecks } from './rule.js';
-import { isPlaceholder, isSecretName, secretValueKind } from './secret-values.js';
+import { isPlaceholder, isPublicName, isSecretName, looksPublic, publicValueKind, secretValueKind, withoutReferences } from './secret-values.js';
 
 interface GitFiles {
   /** Tracked paths relative to the app root, or undefined with the reason they could not be listed. */
@@ -36,10 +37,14 @@ function gitTrackedFiles(appRoot: string, env: NodeJS.ProcessEnv = process.env):
   });
 }
 
-function isSecretsFile(rel: string, secretsPath: string): boolean {
-  const p = rel.split(path.sep).join('/');
-  const base = secretsPath.replace(/^\.\//, '');
-  return p === base || p.startsWith(`${base}-`) || p.startsWith(`${base}.`) || /^\.kamal\/secrets(?:[-.][^/]*)?$/.test(p);
+/**
+ * The secrets files Kamal reads (`Kamal::Secrets#secrets_filenames`), relative to the app root:
+ * `<secrets_path>-common`, then `<secrets_path>` without a destination or `<secrets_path>.<dest>`
+ * with one. Other destinations' files are not read by this deploy, so they are not this lint's.
+ */
+function secretsFilesRead(appRoot: string, secretsPath: string, destination: string | undefined): Set<string> {
+  const base = path.relative(appRoot, path.resolve(appRoot, secretsPath)).split(path.sep).join('/');
+  return new Set([`${base}-common`, destination === undefined ? base : `${base}.${destination}`]);
 }
 
 function isEnvFile(rel: string): boolean {
@@ -47,30 +52,45 @@ function isEnvFile(rel: string): boolean {
   return /^\.env(?:\.[^/]+)?$/.test(name) && !/\.(?:example|sample|template|dist|defaults?)$/i.test(name);
 }
 
+/**
+ * What a dotenv value as written holds literally: unquoted, and (outside single quotes, where dotenv
+ * expands nothing) without its `$VAR`, `${VAR}` and `$(command)` references, `kamal secrets` forms included.
+ */
+function dotenvLiteralPart(raw: string): string {
+  const v = raw.trim();
+  if (v.length >= 2 && v.startsWith("'") && v.endsWith("'")) return v.slice(1, -1).trim();
+  return withoutReferences(v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v);
+}
+
 /** A dotenv value as written: true when it holds characters besides `$VAR`, `${VAR}` and `$(command)`. */
 export function isLiteralDotenvValue(raw: string): boolean {
-  let v = raw.trim();
-  if (v === '') return false;
-  if (v.startsWith("'") && v.endsWith("'") && v.length >= 2) return !isPlaceholder(v.slice(1, -1)); // no expansion in single quotes
-  if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1);
-  // Command substitutions (with nested parentheses), then variables.
-  let prev;
-  do {
-    prev = v;
-    v = v.replace(/\$\([^()]*\)/g, '');
-  } while (v !== prev);
-  v = v.replace(/\$\{[A-Za-z0-9_]*\}|\$[A-Za-z0-9_]+/g, '').trim();
-  return !isPlaceholder(v);
+  return !isPlaceholder(dotenvLiteralPart(raw));
+}
+
+/**
+ * Whether a tracked line holds a literal secret, and what it looks like. References and public values
+ * (password manager references, publishable keys) never do; a secret's format or name always does.
+ * In Kamal's secrets files every other value counts too, unless its name or value says it is public
+ * (a user name, a URL without a password, a host list); in .env files only those that look like one.
+ */
+function literalSecret(key: string, raw: string, secretsFile: boolean): { kind?: string } | undefined {
+  const value = dotenvLiteralPart(raw);
+  if (isPlaceholder(value) || publicValueKind(value)) return undefined;
+  const kind = secretValueKind(value);
+  if (kind) return { kind };
+  if (isSecretName(key)) return {};
+  if (secretsFile && !isPublicName(key) && !looksPublic(value)) return {};
+  return undefined;
 }
 
 export const secretsTracked: RuleChecks = {
   async files(report: Report, app: AppFiles): Promise<string[]> {
     const { appRoot, cwd } = app;
-    const secretsPath = app.config.secretsPath ?? DEFAULT_SECRETS_PATH;
+    const secretsFiles = secretsFilesRead(appRoot, app.config.secretsPath ?? DEFAULT_SECRETS_PATH, app.destination);
     const tracked = await gitTrackedFiles(appRoot, app.env);
     if (!tracked.files) return [`secrets files tracked by git: ${tracked.skipped ?? 'skipped'}`];
     for (const rel of tracked.files) {
-      const secretsFile = isSecretsFile(rel, secretsPath);
+      const secretsFile = secretsFiles.has(rel.split(path.sep).join('/'));
       if (!secretsFile && !isEnvFile(rel)) continue;
       const abs = path.resolve(appRoot, rel);
       const file = displayPath(abs, cwd);
@@ -86,10 +106,9 @@ export const secretsTracked: RuleChecks = {
         if (!m || line.trimStart().startsWith('#')) return;
         const key = m[1]!;
         const raw = m[2]!.replace(/\s+#.*$/, '');
-        if (!isLiteralDotenvValue(raw)) return;
-        // In Kamal's secrets files every value is a secret; in .env files, those that look like one.
-        const kind = secretValueKind(raw.replace(/^['"]|['"]$/g, ''));
-        if (!secretsFile && !kind && !isSecretName(key)) return;
+        const found = literalSecret(key, raw, secretsFile);
+        if (!found) return;
+        const { kind } = found;
         report({
           severity: 'critical',
           source: { file, line: i + 1 },
