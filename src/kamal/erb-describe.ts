@@ -11,6 +11,8 @@
  * description less precise; it can never put the content into the message.
  */
 
+import { parseExpr } from './erb-expr.js';
+
 const PHRASES = {
   shell: 'a shell command (backticks or %x)',
   program: 'a call that runs a program (system, exec, spawn, …)',
@@ -25,16 +27,16 @@ const PHRASES = {
   char: 'a character literal (?a)',
   symbol: 'a symbol (:name)',
   regexp: 'a regular expression',
-  number: 'a number',
-  escape: 'a string escape kamal-gate does not decode (\\u, \\x, octal, control)',
+  number: 'a number other than a decimal integer',
+  escape: 'a string escape kamal-gate does not decode (\\c, \\C-, \\M-, or a byte above \\x7F)',
   unterminated: 'an unterminated string or literal',
   call: 'a method call',
-  control: 'Ruby control flow (if, each, do … end)',
+  control: 'Ruby control flow other than <% if/elsif/else/unless/end %> tags (each, do … end, case, loops, and/or/not)',
   variable: 'a variable or method name',
   constant: 'a Ruby constant',
   operator: 'an operator or assignment',
   collection: 'an array, hash or block',
-  env: 'an ENV lookup in a form kamal-gate does not evaluate (it reads only ENV["NAME"], ENV.fetch("NAME") and ENV.fetch("NAME", "default"))',
+  env: 'an ENV lookup in a form kamal-gate does not evaluate (it reads ENV["NAME"], ENV.fetch("NAME"), ENV.fetch("NAME", default), ENV.fetch("NAME") { default } and ENV.key?("NAME"))',
 } as const;
 
 type Construct = keyof typeof PHRASES;
@@ -103,8 +105,11 @@ const CONTROL = new Set([
   'proc',
 ]);
 const PAIRS: Record<string, string> = { '(': ')', '[': ']', '{': '}', '<': '>' };
-/** Escapes the safe subset decodes in a double-quoted string (erb-expr.ts). */
-const SIMPLE_ESCAPES = new Set('ntrs0eabfv\\"\'#'.split(''));
+/** Escapes the subset does not decode in a double-quoted string (erb-lex.ts): control, meta, a byte above 0x7F. */
+const UNDECODED_ESCAPE = /[cCM]|x[89a-fA-F][0-9a-fA-F]?|[2-7][0-7]{2}/y;
+const PLAIN_INTEGER = /^(?:0|[1-9](?:_?[0-9])*)$/;
+const CONTROL_TAG = /^\s*(?:if|unless|elsif|else|end)(?![\w?!])/;
+const MAX_NESTING = 16;
 const PERCENT: Record<string, Construct> = { q: 'q', Q: 'Q', '': 'Q', w: 'w', W: 'w', i: 'i', I: 'i', s: 's', x: 'shell', r: 'regexp' };
 const PERCENT_START = /%([qQwWiIxsr]?)([^\w\s])/y;
 const HEREDOC_START = /<<([~-]?)(["'`]?)([A-Za-z_]\w*)\2/y;
@@ -116,9 +121,12 @@ function stickyMatch(re: RegExp, s: string, at: number): RegExpExecArray | null 
   return re.exec(s);
 }
 
-/** "contains a %q string literal and a method call", in general terms, never quoting the code. */
-export function describeRuby(code: string): string {
-  const found = scanRuby(code);
+/**
+ * "contains a %q string literal and a method call", in general terms, never quoting the code. For a
+ * control tag (`control`), its leading if/unless/elsif/else/end is not counted: the subset has those.
+ */
+export function describeRuby(code: string, control = false): string {
+  const found = scanRuby(control ? code.replace(CONTROL_TAG, '') : code, 0);
   const named = PRIORITY.filter((c) => found.has(c))
     .slice(0, MAX_NAMED)
     .map((c) => PHRASES[c]);
@@ -126,8 +134,8 @@ export function describeRuby(code: string): string {
   return named.length === 1 ? named[0]! : `${named.slice(0, -1).join(', ')} and ${named.at(-1)!}`;
 }
 
-/** The constructs found in `code`. Exported for tests. */
-function scanRuby(code: string): Set<Construct> {
+/** The constructs found in `code`; `nesting` counts the interpolations it is inside. */
+function scanRuby(code: string, nesting: number): Set<Construct> {
   const found = new Set<Construct>();
   const s = code;
   let i = 0;
@@ -144,11 +152,15 @@ function scanRuby(code: string): Set<Construct> {
     while (i < s.length) {
       const c = s[i]!;
       if (c === '\\') {
-        if (checkEscapes && !SIMPLE_ESCAPES.has(s[i + 1] ?? '')) found.add('escape');
+        if (checkEscapes && stickyMatch(UNDECODED_ESCAPE, s, i + 1)) found.add('escape');
         i += 2;
         continue;
       }
-      if (interpolating && c === '#' && /[{@$]/.test(s[i + 1] ?? '')) found.add('interpolation');
+      if (interpolating && c === '#' && /[@$]/.test(s[i + 1] ?? '')) found.add('interpolation');
+      if (interpolating && c === '#' && s[i + 1] === '{') {
+        interpolation();
+        continue;
+      }
       if (open !== undefined && c === open) depth++;
       else if (c === close && --depth === 0) {
         i++;
@@ -234,8 +246,8 @@ function scanRuby(code: string): Set<Construct> {
       continue;
     }
     if (/[0-9]/.test(c)) {
-      found.add('number');
       const m = stickyMatch(NUMBER, s, i);
+      if (!m || !PLAIN_INTEGER.test(m[0])) found.add('number');
       i += m ? m[0].length : 1;
       operand = false;
       continue;
@@ -296,6 +308,31 @@ function scanRuby(code: string): Set<Construct> {
   }
   if (heredocs.length) found.add('unterminated');
   return found;
+
+  /** `#{…}` at i: described only when what it holds is outside the subset (then with what that is). */
+  function interpolation(): void {
+    const from = i + 2;
+    let depth = 1;
+    let j = from;
+    for (; j < s.length && depth > 0; j++) {
+      const q = s[j]!;
+      if (q === '\\') j++;
+      else if (q === '"' || q === "'") {
+        for (j++; j < s.length && s[j] !== q; j++) if (s[j] === '\\') j++;
+      } else if (q === '{') depth++;
+      else if (q === '}') depth--;
+    }
+    if (depth > 0) {
+      found.add('unterminated');
+      i = s.length;
+      return;
+    }
+    const inner = s.slice(from, j - 1);
+    i = j;
+    if (parseExpr(inner) !== undefined) return;
+    found.add('interpolation');
+    if (nesting < MAX_NESTING) for (const c of scanRuby(inner, nesting + 1)) found.add(c);
+  }
 
   function skipHeredoc(h: { id: string; squiggly: boolean; raw: boolean; shell: boolean }): void {
     for (;;) {

@@ -242,7 +242,7 @@ describe('secrets never leak', () => {
     }
     const erb = join(work, 'erb');
     mkdirSync(join(erb, 'config'), { recursive: true });
-    writeFileSync(join(erb, 'config', 'deploy.yml'), `service: shop\nimage: acme/shop\nregistry:\n  server: ${reg.host}\n  username: demo\n  password: <%= "${PASSWORD}".strip %>\n`);
+    writeFileSync(join(erb, 'config', 'deploy.yml'), `service: shop\nimage: acme/shop\nregistry:\n  server: ${reg.host}\n  username: demo\n  password: <%= "${PASSWORD}".squeeze %>\n`);
     const erbRun = await run('unsupported ERB', ['verify', '--version', 'v1'], { cwd: erb });
     expect(erbRun.code).toBe(2);
 

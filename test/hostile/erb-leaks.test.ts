@@ -34,17 +34,18 @@ const percentForms: Form[] = PERCENT_KINDS.flatMap((kind) => DELIMITERS.map((d) 
 /** For the exhaustive CLI run: every delimiter once, the kinds taking turns (so every kind too). */
 const percentSample: Form[] = DELIMITERS.map((d, i) => percent(PERCENT_KINDS[i % PERCENT_KINDS.length]!, d));
 
+/** (Forms the subset evaluates, `"…".strip`, `ENV["A"] || "…"`, `"#{'…'}"`, `"\u00e9"`, carry a construct it refuses.) */
 const FORMS: Form[] = [
-  (s) => `"${s}".strip`,
-  (s) => `'${s}'.strip`,
+  (s) => `"${s}".squeeze`,
+  (s) => `'${s}'.squeeze`,
   (s) => `"${s}" + ENV["X"]`,
-  (s) => `ENV["A"] || "${s}"`,
-  (s) => `ENV.fetch("A", "${s}".upcase)`,
+  (s) => `ENV["A"] || "${s}" * 2`,
+  (s) => `ENV.fetch("A", "${s}".swapcase)`,
   (s) => `ENV.fetch("A", '${s}', 1)`,
-  (s) => `"${s}\\u00e9"`,
-  (s) => `"${s}\\x41"`,
-  (s) => `"#{'${s}'}"`,
-  (s) => `"x-#{ENV['${s}']}"`,
+  (s) => `"${s}\\M-a"`,
+  (s) => `"${s}\\xff"`,
+  (s) => `"#{'${s}' * 2}"`,
+  (s) => `"x-#{ENV['${s}'].succ}"`,
   (s) => `"#@${s}"`,
   (s) => `\`echo ${s}\``,
   (s) => `\`echo ${s}\`.strip`,
@@ -72,7 +73,7 @@ const FORMS: Form[] = [
 const anyForm = fc.oneof(fc.constantFrom(...FORMS), fc.constantFrom(...percentForms));
 
 /** Forms for a secret made of digits: numbers, and numbers as strings. */
-const NUMBER_FORMS: Form[] = [(s) => s, (s) => `${s}.to_s`, (s) => `"${s}".to_i`, (s) => `${s} + 0`, (s) => `%w(${s}).first`, (s) => `"#{${s}}"`, (s) => `:"${s}"`, (s) => `<<~N\n  ${s}\nN\n`];
+const NUMBER_FORMS: Form[] = [(s) => `-${s}`, (s) => `${s}.abs`, (s) => `"${s}".to_f`, (s) => `${s} + 0`, (s) => `%w(${s}).first`, (s) => `"#{-${s}}"`, (s) => `:"${s}"`, (s) => `<<~N\n  ${s}\nN\n`];
 
 type Tag = { open: string; close: string };
 const TAGS: Tag[] = [

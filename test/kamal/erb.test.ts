@@ -38,7 +38,16 @@ describe('renderErb: the safe subset', () => {
   });
 
   it('drops <%# comments %> and code tags holding only Ruby comments', () => {
-    expect(render('a<%# anything `rm -rf` %>b<% # note %>c').text).toBe('abc');
+    expect(render('a<%# anything `rm -rf` %>b<% # note\n%>c').text).toBe('abc');
+  });
+
+  it('refuses a Ruby comment that, in Ruby, would hide the text after its tag', async () => {
+    // Ruby's ERB compiles `c` onto the comment's line: Kamal renders "ab", not "abc".
+    const e = await configError(() => render('a: 1\nb<% # note %>c\n'));
+    expect([e.line, e.column]).toEqual([2, 2]);
+    expect(e.message).toContain('ends in a Ruby comment');
+    expect(e.message).toContain('--erb ruby');
+    expect(e.message).not.toContain('note');
   });
 
   it('turns <%% into a literal <% and leaves %> outside tags alone', () => {
@@ -53,7 +62,7 @@ describe('renderErb: the safe subset', () => {
     expect(render('a: 1\n<%# gone -%>\nb: 2\n').text).toBe('a: 1\nb: 2\n');
     expect(render('a:\n    <%- # gone -%>\n  b: 2\n').text).toBe('a:\n  b: 2\n');
     expect(render('v: <%= ENV["A"] -%>\nw: 1', { A: 'x' }).text).toBe('v: xw: 1');
-    expect(render('x <%- # mid-line keeps the space -%>y').text).toBe('x y');
+    expect(render('x <%- # mid-line keeps the space\n-%>y').text).toBe('x y');
   });
 
   it('maps rendered offsets back to source lines when trimming removed lines', () => {
@@ -73,17 +82,17 @@ describe('renderErb: everything else is refused, never run', () => {
     ['%x()', '<%= %x(aws ecr get-login-password) %>', 'contains a shell command (backticks or %x)'],
     ['a method call', '<%= Kamal::Utils.docker_arch %>', 'contains a method call and a Ruby constant'],
     ['YAML.load_file loops', '<% YAML.load_file("hosts.yml").each do |h| %>', 'contains a method call, Ruby control flow'],
-    ['if blocks', '<% if ENV["X"] %>', 'contains Ruby control flow'],
-    ['string interpolation', '<%= "#{ENV["A"]}-x" %>', 'contains string interpolation'],
+    ['if blocks on a local', '<% if host %>', 'contains a variable or method name'],
+    ['string interpolation', '<%= "#{RUBY_ENGINE}-x" %>', 'contains string interpolation'],
     ['interpolation in a default', '<%= ENV.fetch("A", "#{RUBY_ENGINE}") %>', 'contains string interpolation'],
     ['require', '<% require "dotenv"; Dotenv.load(".env") %>', 'contains loading Ruby code'],
-    ['ENV with ||', '<%= ENV["A"] || "b" %>', 'ENV lookup in a form kamal-gate does not evaluate'],
+    ['ENV with a space before [', '<%= ENV ["A"] %>', 'ENV lookup in a form kamal-gate does not evaluate'],
     ['a local variable', '<%= host %>', 'contains a variable or method name'],
     ['a %q literal', '<%= %q{x} %>', 'contains a %q string literal, which kamal-gate does not evaluate'],
     ['a nested %Q literal', '<%= %Q(a(b)c) %>', 'contains a %Q string literal, which kamal-gate does not evaluate'],
     ['a heredoc', '<%= <<~EOS\n  x\nEOS\n%>', 'contains a heredoc'],
     ['a symbol', '<%= :x %>', 'contains a symbol'],
-    ['a number', '<%= 42 %>', 'contains a number'],
+    ['a number', '<%= 4.2 %>', 'contains a number'],
   ];
   for (const [what, tag, reason] of cases) {
     it(`refuses ${what}, naming file and line and how to provide the value`, async () => {
@@ -94,6 +103,7 @@ describe('renderErb: everything else is refused, never run', () => {
       expect(e.message.startsWith('config/deploy.yml:3:4: this ERB tag (<%')).toBe(true);
       expect(e.message).toContain(reason);
       expect(e.message).toContain('Put the value in an environment variable and use <%= ENV["NAME"] %>, or write it literally');
+      expect(e.message).toContain('or run with --erb ruby to render the config with Ruby as Kamal does');
     });
   }
 
@@ -106,11 +116,11 @@ describe('renderErb: everything else is refused, never run', () => {
   });
 
   it('never shows a string written in a refused tag: it may be a secret, and it was never registered for redaction', async () => {
-    const e = await configError(() => render('registry:\n  password: <%= "hunter2-literal".strip %>\n'));
+    const e = await configError(() => render('registry:\n  password: <%= "hunter2-literal".squeeze %>\n'));
     expect(e.line).toBe(2);
     expect(e.message).toContain('this ERB tag (<%= … %>) contains a method call');
     expect(e.message).toContain("the tag's content is not shown");
-    expect(e.message).not.toMatch(/hunter2|strip/);
+    expect(e.message).not.toMatch(/hunter2|squeeze/);
     const open = await configError(() => render("a: <%= 'p4ss-open-tag\nb: more-secret-text\n"));
     expect(open.message).not.toMatch(/p4ss|more-secret/);
   });
