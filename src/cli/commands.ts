@@ -14,7 +14,7 @@ import { addOptions, optionsOf, type OptionName, type Tweak } from './options.js
 type TextJson = 'text' | 'json';
 const TEXT_JSON = ['text', 'json'] as const;
 
-const TARGET = ['configFile', 'destination', 'version'] as const;
+const TARGET = ['configFile', 'destination', 'version', 'erb'] as const;
 const REGISTRY = ['platform', 'insecureRegistry', 'registryUsername', 'registryPasswordStdin', 'registryServer', 'timeout', 'cacheDir', 'cache', 'cacheMaxSize', 'stats'] as const;
 const CHECKPOINT = ['checkpointKey', 'checkpointKeyless'] as const;
 const SIGNERS = [
@@ -33,7 +33,7 @@ const ATTESTATIONS = ['attestationOwner', 'attestationRepo', 'attestationSignerR
 
 const VERIFY = [...TARGET, ...REGISTRY, 'ledger', 'format', 'requireRecorded', 'policy', 'quiet', 'trustedRoot', ...SIGNERS, ...ATTESTATIONS] as const;
 const RECORD = [...TARGET, ...REGISTRY, 'ledger', 'format', ...CHECKPOINT, 'approveMove'] as const;
-const DRIFT = [...REGISTRY, 'ledger', 'format', 'configFile', 'destination', 'concurrency', 'quiet', 'watch', 'interval', 'metrics', 'webhook', 'shard'] as const;
+const DRIFT = [...REGISTRY, 'ledger', 'format', 'configFile', 'destination', 'erb', 'concurrency', 'quiet', 'watch', 'interval', 'metrics', 'webhook', 'shard'] as const;
 const LEDGER_REPORT = ['ledger', 'format'] as const;
 const LEDGER_SIGNED = ['ledger', 'format', ...CHECKPOINT] as const;
 const TARGETS = [...TARGET, 'format'] as const;
@@ -45,9 +45,13 @@ const LEDGER_FILE: Tweak = { flags: '--ledger <path>', help: 'the ledger file, f
 
 type Names<T extends readonly OptionName[]> = T[number];
 
+/** `--erb`: the ways to read the config's ERB (no default here: $KAMAL_GATE_ERB applies when it is not given). */
+const ERB: Tweak = { choices: ['safe', 'ruby'] };
+
 /** Adds `names` to `cmd`, with `format` offering `formats` when given. */
 function withOptions(cmd: Command, names: readonly OptionName[], formats?: readonly string[], tweaks: Partial<Record<OptionName, Tweak>> = {}): Command {
-  return addOptions(cmd, names, formats ? { ...tweaks, format: { choices: formats, ...tweaks.format } } : tweaks);
+  const all = { erb: ERB, ...tweaks };
+  return addOptions(cmd, names, formats ? { ...all, format: { choices: formats, ...tweaks.format } } : all);
 }
 
 export function registerCommands(program: Command, io: Io, set: (code: number) => void): void {
@@ -104,7 +108,7 @@ export function registerCommands(program: Command, io: Io, set: (code: number) =
 
   const targets = withOptions(program.command('targets'), TARGETS, TEXT_JSON)
     .description('list the images a deploy pulls, with the config line each comes from (no network)')
-    .addHelpText('after', '\nExample:\n  kamal-gate targets -d production --version v42');
+    .addHelpText('after', '\nExamples:\n  kamal-gate targets -d production --version v42\n  kamal-gate targets --erb ruby        # a config whose ERB runs Ruby (backticks, File.read, …)');
   targets.action(async () => {
     set(await (await import('./targets.js')).targetsCommand(optionsOf<Names<typeof TARGETS>, { format: TextJson }>(targets, TARGETS), io));
   });
@@ -144,7 +148,8 @@ export function registerCommands(program: Command, io: Io, set: (code: number) =
     .description('write .kamal/hooks/pre-deploy so every kamal deploy is verified first; an existing hook is kept and chained')
     .addHelpText(
       'after',
-      '\nThe hook runs `kamal-gate verify --version "$KAMAL_VERSION"` (with -d "$KAMAL_DESTINATION" when Kamal sets it).\n' +
+      '\nThe hook runs `kamal-gate verify --erb ruby --version "$KAMAL_VERSION"` (with -d "$KAMAL_DESTINATION" when Kamal sets it):\n' +
+        'Ruby renders the config as the deploy just did (--command "--erb safe" to read it without running it).\n' +
         'It finds kamal-gate in $KAMAL_GATE_BIN, then ./node_modules/.bin, then PATH.\n\nExamples:\n  kamal-gate hook install\n  kamal-gate hook install --command "--policy .kamal/strict.yml --require-recorded"',
     );
   install.action(async () => {

@@ -3,7 +3,7 @@
  * credentials in precedence order, and the registry client.
  */
 import { UsageError } from '../errors.js';
-import { readDeployPlanAndConfig, type LoadedConfig } from '../kamal/index.js';
+import { readDeployPlanAndConfig, type ErbMode, type LoadedConfig } from '../kamal/index.js';
 import { registerBasicAuth } from '../redact.js';
 import { ContentCache, DEFAULT_CACHE_MAX_BYTES, defaultContentCacheDir } from '../registry/cache.js';
 import { RegistryClient } from '../registry/client.js';
@@ -17,6 +17,17 @@ export interface TargetOptions {
   configFile?: string;
   destination?: string;
   version?: string;
+  /** `--erb safe|ruby` (commander checks the choice). */
+  erb?: string;
+}
+
+/** How to read the config's ERB: `--erb`, else $KAMAL_GATE_ERB, else `safe`. */
+export function erbMode(opts: Pick<TargetOptions, 'erb'>, env: NodeJS.ProcessEnv): ErbMode {
+  const given = opts.erb ?? env['KAMAL_GATE_ERB'];
+  if (given === undefined || given === '') return 'safe';
+  if (given === 'safe' || given === 'ruby') return given;
+  const where = opts.erb !== undefined ? '--erb' : 'KAMAL_GATE_ERB';
+  throw new UsageError(`${where}: "${given}" is not a way to read the config's ERB; use safe (runs nothing) or ruby (renders it with Ruby, as Kamal does)`);
 }
 
 export interface RegistryOptions {
@@ -60,6 +71,7 @@ export async function loadTargets(refs: string[], opts: TargetOptions, io: Pick<
     version: opts.version,
     env: io.env,
     cwd: io.cwd,
+    erb: erbMode(opts, io.env),
   });
   return { plan, config, targets: plan.targets, notes: plan.notes };
 }

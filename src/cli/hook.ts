@@ -5,7 +5,9 @@
  * after the image is pushed and pulled and before any container boots; a non-zero exit stops the
  * deploy. It sets KAMAL_VERSION (the version being deployed; the rollback target for `kamal
  * rollback`), KAMAL_DESTINATION when -d is given, and KAMAL_PERFORMER (which the CLI records as the
- * ledger actor). The hook hands those to `kamal-gate verify`.
+ * ledger actor). The hook hands those to `kamal-gate verify`, with `--erb ruby`: Kamal is a Ruby
+ * program, so Ruby is there, and the deploy has just rendered the same config with it (`--command
+ * "--erb safe"` comes later on the line and wins).
  *
  * The kamal-gate part is one block between marker lines, so install and uninstall touch nothing else:
  * - no hook yet: a new `#!/bin/sh` file (0755) holding the block;
@@ -65,7 +67,7 @@ export function hookBlock(kind: Kind, extra = ''): string {
     '    echo "kamal-gate pre-deploy hook: KAMAL_VERSION is not set (kamal sets it when it runs this hook). The deploy is stopped." >&2',
     '    exit 2',
     '  fi',
-    `  exec "$kamal_gate" verify --version "$KAMAL_VERSION" \${KAMAL_DESTINATION:+-d "$KAMAL_DESTINATION"}${extra ? ` ${extra}` : ''}`,
+    `  exec "$kamal_gate" verify --erb ruby --version "$KAMAL_VERSION" \${KAMAL_DESTINATION:+-d "$KAMAL_DESTINATION"}${extra ? ` ${extra}` : ''}`,
     ') || exit $?',
   );
   if (kind === 'wrapped') lines.push(`exec "$(dirname "$0")/${HOOK_NAME}${ORIGINAL_SUFFIX}" "$@"`);

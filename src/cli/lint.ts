@@ -17,7 +17,7 @@ import { lintFindingReport, lintReport, type LintReport } from '../report/lint-m
 import { VERIFY_SCHEMA, type VerifyReport } from '../report/model.js';
 import { renderVerifySarif } from '../report/sarif.js';
 import { SEVERITY_RANK } from '../types.js';
-import type { TargetOptions } from './context.js';
+import { erbMode, type TargetOptions } from './context.js';
 import type { Io } from './io.js';
 
 import { LINT_FORMATS, type LintFormat } from './formats.js';
@@ -34,18 +34,19 @@ const NO_VERSION = 'unversioned';
 export async function runLint(opts: LintOptions, io: Io, now = new Date()): Promise<LintReport> {
   const cwd = io.cwd;
   const env = io.env;
-  const common = { configFile: opts.configFile, destination: opts.destination, env, cwd };
+  const common = { configFile: opts.configFile, destination: opts.destination, env, cwd, erb: erbMode(opts, env) };
   const hasVersion = Boolean(opts.version || env['KAMAL_VERSION'] || env['VERSION']);
   const { plan, config } = await readDeployPlanAndConfig({ ...common, ...(hasVersion ? { version: opts.version } : { version: NO_VERSION }) });
   const appRoot = resolve(dirname(config.configPath), '..');
   const { policy, origin } = await loadPolicy({ path: opts.policy, cwd: appRoot });
-  const lint = await lintApp({ root: config.root, targets: plan.targets, appRoot, cwd, env });
+  const lint = await lintApp({ root: config.root, targets: plan.targets, appRoot, cwd, destination: config.destination, env });
   const decision = decide(configChecks(lint.findings, policy), policy, now);
   const findings = [...decision.findings].sort(worstFirst).map(lintFindingReport);
   return lintReport({
     config: config.configFile,
     files: config.files,
     ...(config.destination !== undefined ? { destination: config.destination } : {}),
+    ...(config.erb === 'ruby' ? { erb: 'ruby' as const } : {}),
     policy: { file: policy.file, origin },
     findings,
     notes: [...config.notes, ...lint.notes],

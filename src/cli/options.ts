@@ -47,6 +47,11 @@ const OPTIONS = {
   configFile: { flags: '-c, --config-file <path>', help: 'Kamal config file', kind: 'string' },
   destination: { flags: '-d, --destination <name>', help: 'Kamal destination (reads config/deploy.<name>.yml over deploy.yml)', kind: 'string' },
   version: { flags: '--version <version>', help: 'the version being deployed (default: $KAMAL_VERSION, $VERSION, then git HEAD)', kind: 'string' },
+  erb: {
+    flags: '--erb <mode>',
+    help: "how to read the config's ERB: safe runs nothing (ENV lookups and the like); ruby renders it with this machine's ruby as Kamal does, running the Ruby in it (default $KAMAL_GATE_ERB, else safe)",
+    kind: 'choice',
+  },
   // The registry.
   platform: { flags: '--platform <os/arch[/variant]>', help: 'platform to resolve in multi-platform images (repeatable; default: builder.arch, else linux/amd64)', kind: 'list' },
   insecureRegistry: { flags: '--insecure-registry <host>', help: 'allow plain HTTP to this registry (loopback registries always may)', kind: 'list' },

@@ -4,9 +4,9 @@ import { loadTargets, type TargetOptions } from './context.js';
 import type { Io } from './io.js';
 
 export async function targetsCommand(opts: TargetOptions & { format: 'text' | 'json' }, io: Io): Promise<number> {
-  const { plan, targets, notes } = await loadTargets([], opts, io);
+  const { plan, config, targets, notes } = await loadTargets([], opts, io);
   if (opts.format === 'json') {
-    io.out(JSON.stringify(targetsReport(plan, targets, notes), null, 2) + '\n');
+    io.out(JSON.stringify(targetsReport(plan, targets, notes, config?.erb === 'ruby' ? 'ruby' : undefined), null, 2) + '\n');
     return 0;
   }
   const rows = targets.map((t) => [t.role, t.name, t.ref, t.source ? `${t.source.file}:${t.source.line}` : '-']);

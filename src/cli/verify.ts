@@ -43,7 +43,7 @@ function emitReport(report: VerifyReport, format: VerifyFormat, io: Io): void {
 
 async function lintPlan(plan: DeployPlan, config: LoadedConfig, io: Io): Promise<Finding[]> {
   const appRoot = resolve(dirname(config.configPath), '..');
-  return (await lintApp({ root: config.root, targets: plan.targets, appRoot, cwd: io.cwd, env: io.env })).findings;
+  return (await lintApp({ root: config.root, targets: plan.targets, appRoot, cwd: io.cwd, destination: config.destination, env: io.env })).findings;
 }
 
 /** Said when `verify REF…` runs with no ledger because none was named and no Kamal config is here. */
@@ -113,6 +113,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
       if (plan) {
         report.config = plan.configFile;
         if (plan.destination) report.destination = plan.destination;
+        if (config?.erb === 'ruby') report.erb = 'ruby';
         report.version = plan.version;
         report.versionSource = plan.versionSource;
       }

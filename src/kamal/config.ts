@@ -1,13 +1,15 @@
 /**
  * Loads the Kamal config as `Kamal::Configuration.create_from` does: the config file, then with a
- * destination the `<name>.<dest>.yml` overlay beside it; each ERB-rendered (safe subset), YAML-loaded
- * and deep-merged. Top-level `x-` keys are dropped; `require_destination` is enforced.
+ * destination the `<name>.<dest>.yml` overlay beside it; each ERB-rendered (the safe subset, or with
+ * `erb: 'ruby'` by Ruby as Kamal renders it: erb-ruby.ts), YAML-loaded and deep-merged. Top-level `x-`
+ * keys are dropped; `require_destination` is enforced.
  */
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { FILE_LIMITS, readUserText } from '../user-file.js';
 import { Configuration } from './configuration/index.js';
 import { renderErb, type Env } from './erb.js';
+import { renderErbWithRuby, type ErbMode } from './erb-ruby.js';
 import { errorAt, isTruthy } from './fields.js';
 import { displayPath } from './paths.js';
 import { deepMerge, parseYaml, type ConfigMap } from './yaml-tree.js';
@@ -19,6 +21,8 @@ export interface LoadOptions {
   destination?: string;
   env?: Env;
   cwd?: string;
+  /** How the ERB is read: `safe` (default) runs nothing; `ruby` renders each file with Ruby, running it. */
+  erb?: ErbMode;
 }
 
 export interface LoadedConfig {
@@ -33,6 +37,8 @@ export interface LoadedConfig {
   /** Every file read, base first. */
   files: string[];
   destination?: string;
+  /** How the ERB was read: `ruby` when Ruby rendered it (--erb ruby). */
+  erb: ErbMode;
   /** What the user should know about the rendering (e.g. ENV lookups of unset variables). */
   notes: string[];
 }
@@ -44,13 +50,14 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   const paths = [configPath];
   if (opts.destination !== undefined) paths.push(overlayPath(configPath, opts.destination));
 
+  const erb = opts.erb ?? 'safe';
   const notes: string[] = [];
   const files: string[] = [];
   let root: ConfigMap | undefined;
   for (const [i, abs] of paths.entries()) {
     const file = displayPath(abs, cwd);
     const source = await readConfigFile(abs, file, i === 0 ? undefined : opts.destination);
-    const rendered = renderErb(source, { file, env });
+    const rendered = erb === 'ruby' ? { ...(await renderErbWithRuby({ path: abs, file, template: source, env, cwd })), unsetEnv: [] } : renderErb(source, { file, env });
     for (const u of rendered.unsetEnv) {
       notes.push(`${file}:${u.line}: ENV["${u.name}"] is not set, so it renders as an empty value (as in Kamal)`);
     }
@@ -62,6 +69,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
     root = root ? deepMerge(root, doc) : doc;
   }
   root = withoutExtensions(root!);
+  if (erb === 'ruby') notes.push(rubyNote(files));
 
   const required = root.entries.get('require_destination');
   if (opts.destination === undefined && required && isTruthy(required.value)) {
@@ -75,8 +83,15 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
     configPath,
     files,
     ...(opts.destination !== undefined ? { destination: opts.destination } : {}),
+    erb,
     notes,
   };
+}
+
+/** Said when Ruby rendered the config: its code ran, and where locations point. */
+function rubyNote(files: string[]): string {
+  const them = files.length > 1 ? 'them' : 'it';
+  return `${files.join(' and ')} rendered by Ruby (--erb ruby), as Kamal renders ${them}: the Ruby in the ERB ran; a location points at the template line its text came from`;
 }
 
 /** Kamal's `config_file.sub_ext(".<dest>.yml")`: config/foo.yml -d staging → config/foo.staging.yml. */

@@ -19,6 +19,8 @@ export interface LintReport {
   config: string;
   files: string[];
   destination?: string;
+  /** `ruby` when Ruby rendered the config's ERB (--erb ruby); absent when it was read without running it. */
+  erb?: 'ruby';
   policy: { file: string; origin: string };
   findings: LintFindingReport[];
   notes: string[];
@@ -37,6 +39,7 @@ export function lintReport(r: Omit<LintReport, 'schema' | 'tool'>): LintReport {
     config: r.config,
     files: r.files,
     ...(r.destination !== undefined ? { destination: r.destination } : {}),
+    ...(r.erb !== undefined ? { erb: r.erb } : {}),
     policy: r.policy,
     findings: r.findings,
     notes: r.notes,

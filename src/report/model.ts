@@ -67,6 +67,8 @@ export interface VerifyReport {
   tool: { name: 'kamal-gate'; version: string };
   config?: string;
   destination?: string;
+  /** `ruby` when Ruby rendered the config's ERB (--erb ruby); absent when it was read without running it. */
+  erb?: 'ruby';
   version?: string;
   versionSource?: string;
   images: ImageReport[];

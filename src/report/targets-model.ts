@@ -22,17 +22,20 @@ export interface TargetsReport {
   /** Absent when the targets were named on the command line. */
   config?: string;
   destination?: string;
+  /** `ruby` when Ruby rendered the config's ERB (--erb ruby); absent when it was read without running it. */
+  erb?: 'ruby';
   version?: string;
   versionSource?: string;
   targets: TargetReport[];
   notes: string[];
 }
 
-export function targetsReport(plan: DeployPlan | undefined, targets: readonly Target[], notes: string[]): TargetsReport {
+export function targetsReport(plan: DeployPlan | undefined, targets: readonly Target[], notes: string[], erb?: 'ruby'): TargetsReport {
   return {
     schema: TARGETS_SCHEMA,
     config: plan?.configFile,
     destination: plan?.destination,
+    ...(erb ? { erb } : {}),
     version: plan?.version,
     versionSource: plan?.versionSource,
     targets: targets.map((t) => ({

@@ -93,7 +93,7 @@ describe('kamal-gate hook install', () => {
     expect(statSync(file).mode & 0o777).toBe(0o755);
     const text = readFileSync(file, 'utf8');
     expect(text.startsWith('#!/bin/sh\n# >>> kamal-gate pre-deploy gate >>>\n')).toBe(true);
-    expect(text).toContain('exec "$kamal_gate" verify --version "$KAMAL_VERSION" ${KAMAL_DESTINATION:+-d "$KAMAL_DESTINATION"}\n');
+    expect(text).toContain('exec "$kamal_gate" verify --erb ruby --version "$KAMAL_VERSION" ${KAMAL_DESTINATION:+-d "$KAMAL_DESTINATION"}\n');
     expect(text.endsWith('# <<< kamal-gate pre-deploy gate <<<\n')).toBe(true);
     const second = await install(app);
     expect(second.code).toBe(0);
