@@ -1,15 +1,17 @@
 /**
  * The deploy plan: every image a Kamal deploy pulls, with where in the config it came from and the
  * credentials the config names for it. Reads the config exactly as Kamal does, running nothing but
- * `git rev-parse HEAD` (no shell) when no version is given.
+ * `git rev-parse HEAD` (no shell) when no version is given, and with `erb: 'ruby'` the config's ERB.
  */
 import path from 'node:path';
 import { ConfigError, isKamalGateError } from '../errors.js';
 import type { DeployPlan, SourceLocation, Target } from '../types.js';
 import { DEFAULT_CONFIG_FILE, kamalEnv, loadConfig, type LoadedConfig } from './config.js';
 import type { Configuration } from './configuration/index.js';
+import { validateKamalConfig } from './configuration/validator.js';
 import { readRegistry, type CredentialContext, type RegistryBlock } from './credentials.js';
 import type { Env } from './erb.js';
+import type { ErbMode } from './erb-ruby.js';
 import { doubledHostNote, latestTag, registryHostOf, repository } from './images.js';
 import { proxyTargets } from './proxy.js';
 import { readSecrets, type Secrets } from './secrets.js';
@@ -27,6 +29,8 @@ export interface ReadOptions {
   env?: Env;
   /** Default `process.cwd()`. */
   cwd?: string;
+  /** `--erb`: default `safe`; `ruby` renders the config's ERB with Ruby (config.ts). */
+  erb?: ErbMode;
 }
 
 export async function readDeployPlan(opts: ReadOptions = {}): Promise<DeployPlan> {
@@ -50,6 +54,8 @@ async function buildPlan(opts: ReadOptions): Promise<{ plan: DeployPlan; config:
   const env = kamalEnv(rawEnv, opts.destination);
   const config = await loadConfig({ ...opts, cwd, env: rawEnv });
   const kamal = config.configuration;
+  // Kamal 2's own validation first: a config Kamal refuses is refused with Kamal's message.
+  validateKamalConfig(kamal, { cwd });
   const notes = [...config.notes];
 
   const secretsPath = kamal.secretsPath;

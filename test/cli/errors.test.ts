@@ -47,11 +47,11 @@ describe('config errors exit 2 and name the file and line', () => {
     expectCleanError(await runCli(['targets', '--version', 'v1'], { cwd: app }), 2, /config\/deploy\.yml:\d+/);
   });
   it('missing service', async () => {
-    const app = appWith({ 'config/deploy.yml': 'image: acme/shop\n' });
+    const app = appWith({ 'config/deploy.yml': 'image: acme/shop\nregistry:\n  server: localhost:5555\nbuilder:\n  arch: amd64\n' });
     expectCleanError(await runCli(['verify', '--version', 'v1'], { cwd: app }), 2, /config\/deploy\.yml/, /service/);
   });
   it('missing image', async () => {
-    const app = appWith({ 'config/deploy.yml': 'service: shop\nregistry:\n  server: ghcr.io\n' });
+    const app = appWith({ 'config/deploy.yml': 'service: shop\nregistry:\n  server: ghcr.io\n  username: u\n  password: p\nbuilder:\n  arch: amd64\nservers: [1.1.1.1]\n' });
     expectCleanError(await runCli(['targets', '--version', 'v1'], { cwd: app }), 2, /config\/deploy\.yml/, /image/);
   });
   it('unknown destination', async () => {
@@ -71,12 +71,13 @@ describe('config errors exit 2 and name the file and line', () => {
     expect(existsSync(marker)).toBe(false);
   });
   it('no version and no git repository', async () => {
-    const app = appWith({ 'config/deploy.yml': 'service: shop\nimage: acme/shop\n' });
+    const app = appWith({ 'config/deploy.yml': 'service: shop\nimage: acme/shop\nregistry:\n  server: localhost:5555\nbuilder:\n  arch: amd64\nservers: [1.1.1.1]\n' });
     expectCleanError(await runCli(['targets'], { cwd: app, env: { GIT_CEILING_DIRECTORIES: dir } }), 2, /--version|VERSION/);
   });
   it('an invalid accessory reference is named at verify time', async () => {
     const app = appWith({
-      'config/deploy.yml': 'service: shop\nimage: acme/shop\nregistry:\n  server: 127.0.0.1:1\n  username: u\n  password: p\naccessories:\n  db:\n    image: Postgres:16\n    host: 1.2.3.4\n',
+      'config/deploy.yml':
+        'service: shop\nimage: acme/shop\nregistry:\n  server: 127.0.0.1:1\n  username: u\n  password: p\naccessories:\n  db:\n    image: Postgres:16\n    host: 1.2.3.4\nbuilder:\n  arch: amd64\n',
     });
     const r = await runCli(['verify', '--version', 'v1', '--format', 'json'], { cwd: app, env: noDocker() });
     const report = JSON.parse(r.stdout) as { images: Array<{ name: string; error?: { message: string } }> };
@@ -183,7 +184,8 @@ describe('inspect and targets', () => {
 
   it('targets lists roles, refs and source lines as JSON without touching the network', async () => {
     const app = appWith({
-      'config/deploy.yml': 'service: shop\nimage: acme/shop\nregistry:\n  server: registry.invalid:5000\naccessories:\n  db:\n    image: postgres:16\n    host: 1.2.3.4\n',
+      'config/deploy.yml':
+        'service: shop\nimage: acme/shop\nregistry: { server: registry.invalid:5000, username: u, password: p }\n\naccessories:\n  db:\n    image: postgres:16\n    host: 1.2.3.4\nbuilder:\n  arch: amd64\n',
     });
     const r = await runCli(['targets', '--version', 'v7', '--format', 'json'], { cwd: app });
     expect(r.code).toBe(0);

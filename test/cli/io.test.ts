@@ -33,7 +33,10 @@ describe('the in-process entry', () => {
   it('reads the Kamal config of the folder it is given, not of the process, with the environment it is given', async () => {
     const app = mkdtempSync(join(tmpdir(), 'kg-io-'));
     mkdirSync(join(app, 'config'));
-    writeFileSync(join(app, 'config', 'deploy.yml'), 'service: shop\nimage: acme/shop\nservers: [10.0.0.1]\nregistry:\n  server: ghcr.io\n  username: u\n  password: [KAMAL_REGISTRY_PASSWORD]\n');
+    writeFileSync(
+      join(app, 'config', 'deploy.yml'),
+      'service: shop\nimage: acme/shop\nservers: [10.0.0.1]\nregistry:\n  server: ghcr.io\n  username: u\n  password: [KAMAL_REGISTRY_PASSWORD]\nbuilder:\n  arch: amd64\n',
+    );
     expect(process.cwd()).not.toBe(app);
     const run = capture(app, { KAMAL_VERSION: 'v7', KAMAL_REGISTRY_PASSWORD: 'not-printed' });
     const code = await main(['node', 'kamal-gate', 'targets', '--format', 'json'], run.io);

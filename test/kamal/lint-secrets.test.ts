@@ -19,6 +19,12 @@ servers:
 builder:
   arch: amd64
 `;
+/** A registry Kamal 2 accepts (it requires one), appended at the end of each config so no asserted line moves. */
+const REGISTRY = `registry:
+  username: acme
+  password:
+    - KAMAL_REGISTRY_PASSWORD
+`;
 
 // Made-up values in the issuers' formats.
 const PRICE = 'price_1QzX8bL2eZvKYlo2C0mN4pQr';
@@ -53,7 +59,7 @@ async function lintTracked(files: Record<string, string>, destination?: string):
 }
 
 async function lintClearEnv(env: string): Promise<Finding[]> {
-  const cwd = project({ 'config/deploy.yml': `${HEAD}env:\n  clear:\n${env}` });
+  const cwd = project({ 'config/deploy.yml': `${HEAD}env:\n  clear:\n${env}${REGISTRY}` });
   const { plan, config } = await readDeployPlanAndConfig({ cwd, env: {}, version: 'v1' });
   return lintConfig({ root: config.root, targets: plan.targets }).filter((f) => f.rule === 'config.secret_in_clear_env');
 }
@@ -91,7 +97,7 @@ describe('config.secrets_tracked: references and public values are not literal s
       /* 21 */ 'SOMETHING=some-literal-value',
       /* 22 */ 'QUEUE_URL=postgres://app:pre${SUFFIX}@db/app',
     ].join('\n');
-    const found = await lintTracked({ 'config/deploy.yml': HEAD, '.kamal/secrets': `${secrets}\n` });
+    const found = await lintTracked({ 'config/deploy.yml': `${HEAD}${REGISTRY}`, '.kamal/secrets': `${secrets}\n` });
     expect(described(found)).toEqual([
       '.kamal/secrets:14 DB_PASSWORD',
       '.kamal/secrets:15 PRIMARY_DATABASE_URL (a URL with a password)',
@@ -121,7 +127,7 @@ describe('config.secrets_tracked: references and public values are not literal s
       /* 8 */ `STRIPE_RESTRICTED=${RK_LIVE}`,
       /* 9 */ `AUTH_TOKEN=${JWT}`,
     ].join('\n');
-    const found = await lintTracked({ 'config/deploy.yml': HEAD, '.env': `${env}\n` });
+    const found = await lintTracked({ 'config/deploy.yml': `${HEAD}${REGISTRY}`, '.env': `${env}\n` });
     expect(described(found)).toEqual([
       '.env:6 STRIPE_SECRET_KEY (a Stripe secret key)',
       '.env:7 REPLICA_URL (a URL with a password)',
@@ -142,7 +148,7 @@ describe('config.secrets_tracked: references and public values are not literal s
 
 describe('config.secrets_tracked: only the secrets files Kamal reads for the destination', () => {
   const files = {
-    'config/deploy.yml': HEAD,
+    'config/deploy.yml': `${HEAD}${REGISTRY}`,
     'config/deploy.eu.yml': 'servers:\n  - 10.0.1.1\n',
     'config/deploy.us.yml': 'servers:\n  - 10.0.2.1\n',
     '.kamal/secrets': 'DB_PASSWORD=literal-plain\n',
@@ -166,7 +172,7 @@ describe('config.secrets_tracked: only the secrets files Kamal reads for the des
     const found = await lintTracked(
       {
         ...files,
-        'config/deploy.yml': `${HEAD}secrets_path: config/secrets\n`,
+        'config/deploy.yml': `${HEAD}secrets_path: config/secrets\n${REGISTRY}`,
         'config/secrets-common': 'API_TOKEN=literal-token-value\n',
         'config/secrets.eu': 'API_TOKEN=literal-token-value\n',
         'config/secrets.us': 'API_TOKEN=literal-token-value\n',

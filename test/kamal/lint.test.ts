@@ -17,6 +17,13 @@ builder:
   arch: amd64
 `;
 
+/** A registry Kamal 2 accepts (it requires one), appended at the end of each config so no asserted line moves. */
+const REGISTRY = `registry:
+  username: acme
+  password:
+    - KAMAL_REGISTRY_PASSWORD
+`;
+
 async function load(yaml: string, files: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}) {
   const cwd = project({ 'config/deploy.yml': yaml, ...files });
   const config = await loadConfig({ cwd, env });
@@ -46,7 +53,7 @@ accessories:
     volumes:
       - /run/docker.sock:/var/run/docker.sock:ro
       - /srv/agent:/data
-`);
+${REGISTRY}`);
     expect(where(f, 'config.docker_socket')).toEqual(['config/deploy.yml:9', 'config/deploy.yml:15']);
     const agent = f.find((x) => x.rule === 'config.docker_socket' && x.source!.line === 15)!;
     expect(agent.target.role).toBe('accessory');
@@ -76,7 +83,7 @@ builder:
 volumes:
   - /var/lib/docker.socks:/x
   - storage:/rails/storage
-`);
+${REGISTRY}`);
     expect(where(f, 'config.docker_socket')).toEqual(['config/deploy.yml:7', 'config/deploy.yml:11']);
   });
 });
@@ -107,7 +114,7 @@ accessories:
     host: 10.0.0.3
     options:
       "--privileged": true
-`);
+${REGISTRY}`);
     const found = f.filter((x) => x.rule === 'config.privileged').map((x) => [x.source!.line, x.severity]);
     expect(found).toEqual([
       [7, 'critical'],
@@ -134,7 +141,7 @@ servers:
       security-opt: no-new-privileges
 builder:
   arch: amd64
-`);
+${REGISTRY}`);
     expect(f.filter((x) => x.rule === 'config.privileged')).toEqual([]);
   });
 });
@@ -157,7 +164,7 @@ accessories:
     env:
       POSTGRES_PASSWORD: plain-text-password
       POSTGRES_DB: shop
-`);
+${REGISTRY}`);
     expect(where(f, 'config.secret_in_clear_env')).toEqual(['config/deploy.yml:10', 'config/deploy.yml:11', 'config/deploy.yml:20']);
     for (const x of f) {
       expect(x.message).not.toContain('pa55word-here');
@@ -174,7 +181,7 @@ accessories:
     API_TOKEN: <%= ENV["API_TOKEN"] %>
   secret:
     - RAILS_MASTER_KEY
-`,
+${REGISTRY}`,
       { API_TOKEN: 'from-the-environment-123' },
     );
     expect(where(f, 'config.secret_in_clear_env')).toEqual([]);
@@ -222,7 +229,7 @@ describe('config.ssh_host_key_unchecked', () => {
       `${HEAD}ssh:
   config: config/ssh_config
   proxy_command: "ssh -o StrictHostKeyChecking=no -W %h:%p bastion"
-`,
+${REGISTRY}`,
       { 'config/ssh_config': 'Host *\n  User deploy\n  UserKnownHostsFile /dev/null\n  # StrictHostKeyChecking no\n' },
     );
     const { findings } = await lintApp({ root: config.root, targets: plan.targets, appRoot: cwd, cwd, env: {} });
@@ -234,7 +241,7 @@ describe('config.ssh_host_key_unchecked', () => {
       `${HEAD}ssh:
   config: config/ssh_config
   proxy_command: "ssh -o StrictHostKeyChecking=yes -W %h:%p bastion"
-`,
+${REGISTRY}`,
       { 'config/ssh_config': 'Host *\n  StrictHostKeyChecking accept-new\n' },
     );
     const { findings } = await lintApp({ root: config.root, targets: plan.targets, appRoot: cwd, cwd, env: {} });
@@ -248,7 +255,7 @@ describe('config.literal_ssh_key', () => {
   key_data:
     - SSH_PRIVATE_KEY
     - "-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAA\\n-----END OPENSSH PRIVATE KEY-----"
-`);
+${REGISTRY}`);
     expect(where(f, 'config.literal_ssh_key')).toEqual(['config/deploy.yml:10']);
     expect(f[0]!.message).not.toContain('b3BlbnNzaC1rZXktdjEAAAAA');
   });
@@ -269,7 +276,7 @@ describe('config.image_latest and config.accessory_unpinned', () => {
   pinned:
     image: busybox:1.36@sha256:${'e'.repeat(64)}
     host: 10.0.0.2
-`);
+${REGISTRY}`);
     expect(where(f, 'config.image_latest')).toEqual(['config/deploy.yml:9', 'config/deploy.yml:12']);
     expect(where(f, 'config.accessory_unpinned')).toEqual(['config/deploy.yml:15']);
     expect(f.find((x) => x.rule === 'config.accessory_unpinned')!.target.name).toBe('db');
@@ -279,7 +286,7 @@ describe('config.image_latest and config.accessory_unpinned', () => {
     const f = await lint(`${HEAD}proxy:
   run:
     version: latest
-`);
+${REGISTRY}`);
     expect(f.filter((x) => x.rule === 'config.image_latest').map((x) => x.target.role)).toEqual(['proxy']);
   });
 });
@@ -294,7 +301,7 @@ describe('config.secrets_tracked', () => {
   }
 
   it('finds literal values in tracked .kamal/secrets* and .env files, not references or untracked files', async () => {
-    const { cwd, config, plan } = await load(HEAD, {
+    const { cwd, config, plan } = await load(`${HEAD}${REGISTRY}`, {
       '.kamal/secrets': 'KAMAL_REGISTRY_PASSWORD=$KAMAL_REGISTRY_PASSWORD\nRAILS_MASTER_KEY=$(cat config/master.key)\nDB_PASSWORD=literal-db-password\n',
       '.kamal/secrets-common': '# shared\nSMTP_PASSWORD="$(op read op://x/y)"\nAPI_KEY=\'quoted-literal\'\n',
       '.env': 'RAILS_ENV=development\nSTRIPE_KEY=sk_live_abcdefghijklmnopqrstuvwx\n',
@@ -312,7 +319,7 @@ describe('config.secrets_tracked', () => {
   });
 
   it('says so, and finds nothing, outside a git repository', async () => {
-    const { cwd, config, plan } = await load(HEAD, { '.kamal/secrets': 'DB_PASSWORD=literal\n' });
+    const { cwd, config, plan } = await load(`${HEAD}${REGISTRY}`, { '.kamal/secrets': 'DB_PASSWORD=literal\n' });
     const { findings, notes } = await lintApp({ root: config.root, targets: plan.targets, appRoot: cwd, cwd, env: { ...process.env, GIT_CEILING_DIRECTORIES: cwd.split('/').slice(0, -1).join('/') } });
     expect(where(findings, 'config.secrets_tracked')).toEqual([]);
     expect(notes).toEqual(['secrets files tracked by git: not a git repository: skipped']);
@@ -338,7 +345,7 @@ describe('the policy governs config findings', () => {
   cache:
     image: redis
     host: 10.0.0.2
-`);
+${REGISTRY}`);
     const findings = lintConfig({ root: config.root, targets: plan.targets });
     expect(findings.map((f) => f.rule).sort()).toEqual(['config.accessory_unpinned', 'config.image_latest']);
     const ignore = parsePolicy('version: 1\ndefaults:\n  config:\n    mode: enforce\n    ignore: [config.accessory_*]\n', 'p.yml');

@@ -4,6 +4,11 @@ import { redact } from '../../src/redact.js';
 import type { DeployPlan, Target } from '../../src/types.js';
 import { configError, fixture, project } from './helpers.js';
 
+/** What Kamal 2 requires beyond the keys a test is about (hosts and `builder.arch`), appended so no line moves. */
+const HOSTS_AND_ARCH = 'servers:\n  - 1.1.1.1\nbuilder:\n  arch: amd64\n';
+/** A registry Kamal accepts (Docker Hub, with the password read as a secret). */
+const REGISTRY = 'registry:\n  username: u\n  password: [KAMAL_REGISTRY_PASSWORD]\n';
+
 const byRole = (plan: DeployPlan, role: Target['role']) => plan.targets.filter((t) => t.role === role);
 /** Everything in a plan a user or log could see, except the password fields themselves. */
 const visible = (plan: DeployPlan) => JSON.stringify(plan, (k, v) => (k === 'password' ? undefined : v));
@@ -124,7 +129,7 @@ describe('readDeployPlan: destinations, accessories and secrets', () => {
 describe('readDeployPlan: credentials from the environment, literals and ERB', () => {
   it('falls back to the environment when no secrets file has the secret', async () => {
     const dir = project({
-      'config/deploy.yml': 'service: a\nimage: acme/a\nregistry:\n  server: ghcr.io\n  username:\n    - GH_USER\n  password:\n    - GH_TOKEN\n',
+      'config/deploy.yml': 'service: a\nimage: acme/a\nregistry:\n  server: ghcr.io\n  username:\n    - GH_USER\n  password:\n    - GH_TOKEN\n' + HOSTS_AND_ARCH,
     });
     const plan = await readDeployPlan({ cwd: dir, version: 'v1', env: { GH_USER: 'octo', GH_TOKEN: 'ghp_from_env_999' } });
     expect(plan.targets[0]!.credential).toEqual({ server: 'ghcr.io', username: 'octo', password: 'ghp_from_env_999', origin: 'environment GH_TOKEN' });
@@ -133,7 +138,7 @@ describe('readDeployPlan: credentials from the environment, literals and ERB', (
 
   it('falls back to the environment when the secrets file needs command substitution (a Kamal hook has it resolved)', async () => {
     const dir = project({
-      'config/deploy.yml': 'service: a\nimage: acme/a\nregistry:\n  username: u\n  password: [TOKEN]\n',
+      'config/deploy.yml': `service: a\nimage: acme/a\nregistry:\n  username: u\n  password: [TOKEN]\n${HOSTS_AND_ARCH}`,
       '.kamal/secrets': '# from 1Password\nTOKEN=$(op read op://vault/registry/token)\n',
     });
     const hook = await readDeployPlan({ cwd: dir, version: 'v1', env: { TOKEN: 'resolved-by-kamal' } });
@@ -148,7 +153,7 @@ describe('readDeployPlan: credentials from the environment, literals and ERB', (
   });
 
   it('names the files it looked in when the secret is nowhere', async () => {
-    const dir = project({ 'config/deploy.yml': 'service: a\nimage: acme/a\nregistry:\n  username: u\n  password: [MISSING_PW]\n' });
+    const dir = project({ 'config/deploy.yml': `service: a\nimage: acme/a\nregistry:\n  username: u\n  password: [MISSING_PW]\n${HOSTS_AND_ARCH}` });
     const plan = await readDeployPlan({ cwd: dir, version: 'v1', env: {} });
     expect(plan.notes).toContain(
       'registry.password names the secret MISSING_PW, which is in no secrets file (none of .kamal/secrets-common, .kamal/secrets exists) and is not set in the environment; add MISSING_PW=$MISSING_PW to .kamal/secrets or set MISSING_PW in the environment (a Kamal pre-deploy hook already has it)',
@@ -233,7 +238,7 @@ describe('readDeployPlan: image forms', () => {
   });
 
   it('reads arch lists and variants as linux platforms', async () => {
-    const dir = project({ 'config/deploy.yml': 'service: a\nimage: acme/a\nbuilder:\n  arch: [amd64, arm/v7]\n' });
+    const dir = project({ 'config/deploy.yml': `service: a\nimage: acme/a\nbuilder:\n  arch: [amd64, arm/v7]\nservers:\n  - 1.1.1.1\n${REGISTRY}` });
     const plan = await readDeployPlan({ cwd: dir, version: 'v1', env: {} });
     expect(plan.targets[0]!.platforms).toEqual([
       { os: 'linux', architecture: 'amd64' },
@@ -241,11 +246,17 @@ describe('readDeployPlan: image forms', () => {
     ]);
   });
 
-  it('leaves platforms undefined without builder.arch', async () => {
-    const dir = project({ 'config/deploy.yml': 'service: a\nimage: acme/a\n' });
-    const plan = await readDeployPlan({ cwd: dir, version: 'v1', env: {} });
-    expect(plan.targets[0]!.platforms).toBeUndefined();
-    expect(plan.targets[0]).not.toHaveProperty('platforms');
+  it('refuses a config without builder.arch, as Kamal does ("Builder arch not set")', async () => {
+    const dir = project({ 'config/deploy.yml': `service: a\nimage: acme/a\nservers:\n  - 1.1.1.1\n${REGISTRY}builder:\n  context: .\n` });
+    const e = await configError(readDeployPlan({ cwd: dir, version: 'v1', env: {} }));
+    expect([e.file, e.line]).toEqual(['config/deploy.yml', 8]);
+    expect(e.message).toContain('builder: Builder arch not set');
+    expect(e.message).toContain('builder.arch');
+    // No builder section at all: the same refusal, naming the file.
+    const bare = project({ 'config/deploy.yml': `service: a\nimage: acme/a\nservers:\n  - 1.1.1.1\n${REGISTRY}` });
+    const none = await configError(readDeployPlan({ cwd: bare, version: 'v1', env: {} }));
+    expect(none.file).toBe('config/deploy.yml');
+    expect(none.message).toContain('builder: Builder arch not set');
   });
 });
 
@@ -256,28 +267,28 @@ describe('readDeployPlan: validation', () => {
   it('requires service', async () => {
     const e = await configError(read('config/missing-service.yml'));
     expect(e.file).toBe('config/missing-service.yml');
-    expect(e.message).toContain('service is missing');
+    expect(e.message).toContain('Missing required configuration for service');
   });
 
   it('checks the service name', async () => {
     const e = await configError(read('config/bad-service.yml'));
     expect([e.file, e.line]).toEqual(['config/bad-service.yml', 1]);
-    expect(e.message).toContain('service "my app!" may only contain letters, digits, hyphens and underscores');
+    expect(e.message).toContain('Service name can only include alphanumeric characters, hyphens, and underscores');
     // Kamal's check is case-insensitive.
-    const ok = project({ 'config/deploy.yml': 'service: My_App-2\nimage: a/b\n' });
+    const ok = project({ 'config/deploy.yml': `service: My_App-2\nimage: a/b\n${HOSTS_AND_ARCH}${REGISTRY}` });
     expect((await readDeployPlan({ cwd: ok, version: 'v1', env: {} })).service).toBe('My_App-2');
   });
 
   it('requires image unless the registry is local', async () => {
     const e = await configError(read('config/missing-image.yml'));
     expect(e.file).toBe('config/missing-image.yml');
-    expect(e.message).toContain('image is missing');
+    expect(e.message).toContain('Missing required configuration for image');
   });
 
   it('refuses an image that is a list, naming the line', async () => {
     const e = await configError(read('config/image-list.yml'));
-    expect([e.file, e.line]).toEqual(['config/image-list.yml', 3]);
-    expect(e.message).toContain('image must be a string, not a list');
+    expect([e.file, e.line]).toEqual(['config/image-list.yml', 2]);
+    expect(e.message).toContain('image: should be a string');
   });
 
   it('refuses an accessory without an image, naming its line', async () => {
@@ -287,10 +298,10 @@ describe('readDeployPlan: validation', () => {
   });
 
   it('refuses a password that is neither a string nor a one-item list', async () => {
-    const dir = project({ 'config/deploy.yml': 'service: a\nimage: acme/a\nregistry:\n  username: u\n  password:\n    - A\n    - B\n' });
+    const dir = project({ 'config/deploy.yml': 'service: a\nimage: acme/a\nregistry:\n  username: u\n  password:\n    - A\n    - B\n' + HOSTS_AND_ARCH });
     const e = await configError(readDeployPlan({ cwd: dir, version: 'v1', env: {} }));
-    expect([e.file, e.line]).toEqual(['config/deploy.yml', 6]);
-    expect(e.message).toContain('registry.password must be a string or a list with one secret name');
+    expect([e.file, e.line]).toEqual(['config/deploy.yml', 5]);
+    expect(e.message).toContain('registry/password: should be a string or an array with one string (for secret lookup)');
   });
 
   const forbidden: [string, number, string][] = [

@@ -2,6 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { readDeployPlan } from '../../src/kamal/index.js';
 import { configError, fixture, project } from './helpers.js';
 
+/**
+ * What Kamal 2 requires beyond the proxy settings under test: a registry (Kamal's local one, which needs
+ * no credentials) and `builder.arch`; appended at the end of each config so no asserted line moves.
+ */
+const REST = ['registry:', '  server: localhost:5555', 'builder:', '  arch: amd64'];
+const rest = `${REST.join('\n')}\n`;
+
 const proxies = async (cwd: string, configFile?: string, env: Record<string, string> = {}) => {
   const plan = await readDeployPlan({ cwd, configFile, version: 'v1', env });
   return { plan, proxy: plan.targets.filter((t) => t.role === 'proxy') };
@@ -49,6 +56,7 @@ describe('proxy targets from proxy.run', () => {
         '    host: 1.1.1.1',
         '    proxy:',
         '      run: {debug: true}',
+        ...REST,
         '',
       ].join('\n'),
     });
@@ -58,7 +66,7 @@ describe('proxy targets from proxy.run', () => {
 
   it('notes hosts without proxy.run when other hosts have one', async () => {
     const dir = project({
-      'config/deploy.yml': 'service: a\nimage: acme/a\nservers: ["1.1.1.1"]\naccessories:\n  lb:\n    image: acme/lb:1\n    host: 9.9.9.9\n    proxy:\n      run:\n        version: v0.9.5\n',
+      'config/deploy.yml': 'service: a\nimage: acme/a\nservers: ["1.1.1.1"]\naccessories:\n  lb:\n    image: acme/lb:1\n    host: 9.9.9.9\n    proxy:\n      run:\n        version: v0.9.5\n' + rest,
     });
     const { plan, proxy } = await proxies(dir);
     expect(proxy.map((t) => t.ref)).toEqual(['basecamp/kamal-proxy:v0.9.5']);
@@ -86,6 +94,7 @@ describe('proxy targets from proxy.run', () => {
         `    ${placement}`,
         '    proxy:',
         '      run: {version: v2.0.0}',
+        ...REST,
         '',
       ].join('\n'),
     });
@@ -110,13 +119,13 @@ describe('proxy targets from proxy.run', () => {
   });
 
   it('honours proxy: false on the primary role and primary_role', async () => {
-    const off = project({ 'config/deploy.yml': 'service: a\nimage: acme/a\nservers:\n  web:\n    hosts: ["1.1.1.1"]\n    proxy: false\nproxy:\n  run: {version: v1.0.0}\n' });
+    const off = project({ 'config/deploy.yml': 'service: a\nimage: acme/a\nservers:\n  web:\n    hosts: ["1.1.1.1"]\n    proxy: false\nproxy:\n  run: {version: v1.0.0}\n' + rest });
     const offPlan = await proxies(off);
     expect(offPlan.proxy).toEqual([]);
     expect(offPlan.plan.notes).toEqual([]);
 
     const primary = project({
-      'config/deploy.yml': 'service: a\nimage: acme/a\nprimary_role: api\nservers:\n  web: ["1.1.1.1"]\n  api: ["1.1.1.2"]\nproxy:\n  run: {version: v1.0.0}\n',
+      'config/deploy.yml': 'service: a\nimage: acme/a\nprimary_role: api\nservers:\n  web: ["1.1.1.1"]\n  api: ["1.1.1.2"]\nproxy:\n  run: {version: v1.0.0}\n' + rest,
     });
     expect((await proxies(primary)).proxy.map((t) => t.ref)).toEqual(['basecamp/kamal-proxy:v1.0.0']);
   });

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { readDeployPlan, resolveVersion } from '../../src/kamal/index.js';
 import { configError, project } from './helpers.js';
 
-const CONFIG = 'service: a\nimage: acme/a\n';
+/** A config Kamal 2 accepts: hosts, a registry (Docker Hub, password as a secret) and `builder` (last) with its arch. */
+const CONFIG = 'service: a\nimage: acme/a\nservers: [1.1.1.1]\nregistry:\n  username: u\n  password: [KAMAL_REGISTRY_PASSWORD]\nbuilder:\n  arch: amd64\n';
 
 function gitRepo(files: Record<string, string>): { dir: string; head: string } {
   const dir = project(files);
@@ -38,7 +39,7 @@ describe('version', () => {
   });
 
   it('notes the _uncommitted_ suffix Kamal adds for a dirty tree with builder.context', async () => {
-    const { dir, head } = gitRepo({ 'config/deploy.yml': `${CONFIG}builder:\n  context: .\n` });
+    const { dir, head } = gitRepo({ 'config/deploy.yml': `${CONFIG}  context: .\n` });
     const clean = await readDeployPlan({ cwd: dir, env: {} });
     expect(clean.notes.some((n) => n.includes('_uncommitted_'))).toBe(false);
     execFileSync('touch', [path.join(dir, 'dirty.txt')]);
