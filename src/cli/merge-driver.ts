@@ -28,6 +28,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUNDLED, STANDALONE } from '../embedded.js';
 import { UsageError } from '../errors.js';
 import { parseLedgerLocation } from '../ledger/location.js';
 import { DEFAULT_LEDGER } from './ledger-options.js';
@@ -58,8 +59,14 @@ export function shellQuote(s: string): string {
 }
 
 /** The driver command: this node and this kamal-gate's CLI script, by absolute path (see the top of the file). */
-export function driverCommand(nodePath = process.execPath, script = fileURLToPath(new URL('../cli.js', import.meta.url))): string {
-  return `${shellQuote(nodePath)} ${shellQuote(script)} ledger merge-file %O %A %B %P`;
+export function driverCommand(nodePath = process.execPath, script = ownScript()): string {
+  return `${shellQuote(nodePath)} ${script === undefined ? '' : `${shellQuote(script)} `}ledger merge-file %O %A %B %P`;
+}
+
+/** This kamal-gate's CLI script: dist/cli.js, or the single-file build itself; none for the standalone binary, which is the CLI. */
+function ownScript(): string | undefined {
+  if (STANDALONE) return undefined;
+  return fileURLToPath(BUNDLED ? import.meta.url : new URL('../cli.js', import.meta.url));
 }
 
 /**

@@ -7,6 +7,7 @@ import { renderVerifyJunit } from '../report/junit.js';
 import { renderVerifySarif } from '../report/sarif.js';
 import { loadPolicy } from '../policy/load.js';
 import { findingReport, imageReport, toolInfo, VERIFY_SCHEMA, type VerifyReport } from '../report/model.js';
+import { painter, colourOn } from '../report/colour.js';
 import { renderStats, renderVerifyText } from '../report/text.js';
 import { verifyTargets } from '../verify.js';
 import { DEFAULT_CONFIG_FILE, type LoadedConfig } from '../kamal/index.js';
@@ -18,6 +19,7 @@ import type { VerifyFormat } from './formats.js';
 import type { Io } from './io.js';
 import { commandLineSigners, type SignerFlags } from './signers.js';
 import { commandLineAttestations, type AttestationFlags } from './attestation-flags.js';
+import { reportRunError, writeReportFiles, type ReportFileFlags } from './verify-outputs.js';
 
 export { VERIFY_FORMATS, type VerifyFormat } from './formats.js';
 
@@ -38,7 +40,7 @@ function emitReport(report: VerifyReport, format: VerifyFormat, io: Io): void {
     }
     return;
   }
-  io.out(renderVerifyText(report));
+  io.out(renderVerifyText(report, painter(colourOn(io.outIsTty, io.env))));
 }
 
 async function lintPlan(plan: DeployPlan, config: LoadedConfig, io: Io): Promise<Finding[]> {
@@ -51,7 +53,7 @@ export const NO_LEDGER_NOTE =
   `no digest ledger: no Kamal config (${DEFAULT_CONFIG_FILE}) here and no --ledger or $KAMAL_GATE_LEDGER_URL, ` +
   'so tags are neither checked against nor recorded in a ledger (pass --ledger PATH|URL to use one, or --no-ledger to silence this note)';
 
-export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFlags, SignerFlags, AttestationFlags {
+export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFlags, SignerFlags, AttestationFlags, ReportFileFlags {
   format: VerifyFormat;
   stats?: boolean;
   requireRecorded?: boolean;
@@ -62,8 +64,26 @@ export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFla
 
 export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io): Promise<number> {
   const started = performance.now();
+  let report: VerifyReport;
+  try {
+    report = await buildVerifyReport(refs, opts, io);
+  } catch (e) {
+    reportRunError(e, opts, io);
+    throw e;
+  }
+  emitReport(report, opts.format, io);
+  writeReportFiles(report, opts, io);
+  if (report.stats && opts.format !== 'json') io.err(renderStats(Object.entries(report.stats), report.images.length, performance.now() - started));
+  return report.exitCode;
+}
+
+/**
+ * Everything `verify` does but print: the typed report (its exitCode included). Progress and warnings
+ * go to `io.err`; the library's `verifyImages` (src/api.ts) calls this with an Io of its own.
+ */
+export async function buildVerifyReport(refs: string[], opts: Omit<VerifyOptions, 'format'>, io: Io): Promise<VerifyReport> {
   // Signer flags and their key files are checked before anything else is read or asked.
-  const extraSignatures = await commandLineSigners(opts, io.cwd);
+  const extraSignatures = await commandLineSigners(opts, io.cwd, io.env);
   const extraAttestations = commandLineAttestations(opts);
   const { plan, config, targets, notes: planNotes } = await loadTargets(refs, opts, io);
   let notes = planNotes;
@@ -119,9 +139,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
       }
       if (ledger) report.ledger = ledger.location;
       if (opts.stats) report.stats = Object.fromEntries(client.stats.entries());
-      emitReport(report, opts.format, io);
-      if (opts.stats && opts.format !== 'json') io.err(renderStats(client.stats.entries(), targets.length, performance.now() - started));
-      return run.exitCode;
+      return report;
     } finally {
       await client.close();
     }

@@ -4,8 +4,9 @@
  * is refused as a whole, with every problem listed (file:line:column, key path, what is wrong).
  */
 import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUNDLED, EMBEDDED } from '../embedded.js';
 import { PolicyError, type PolicyProblem } from '../errors.js';
 import { FILE_LIMITS, readUserText } from '../user-file.js';
 import { compilePolicy } from './compile.js';
@@ -18,10 +19,21 @@ import { readPolicyTree } from './yaml.js';
 
 export { PROJECT_POLICY } from './project.js';
 
-/** The shipped policies, found relative to this module: src/policy/ under vitest, dist/policy/ when installed. */
+/** The shipped policies, found relative to this module: src/policy/ under vitest, dist/policy/ when installed, dist/kamal-gate.mjs in the single-file build. */
 export function shippedPolicyPath(name: 'baseline.yml' | 'strict.yml' | 'starter.yml' | 'schema.json'): string {
-  return fileURLToPath(new URL(`../../policies/${name}`, import.meta.url));
+  return fileURLToPath(new URL(`${BUNDLED ? '..' : '../..'}/policies/${name}`, import.meta.url));
 }
+
+/** A shipped policy file's text when `path` is one and this build embeds them (the single-file build and the binary have no policies/ beside them). */
+export function embeddedPolicy(path: string): string | undefined {
+  for (const name of ['baseline.yml', 'strict.yml', 'starter.yml', 'schema.json'] as const) {
+    if (path === shippedPolicyPath(name)) return EMBEDDED[`policies/${name}`];
+  }
+  return undefined;
+}
+
+/** `--policy NAME` for the shipped policies. */
+const SHIPPED_NAMES: Record<string, 'baseline.yml' | 'strict.yml'> = { baseline: 'baseline.yml', strict: 'strict.yml' };
 
 export interface ParseOptions {
   /** The folder relative paths (key files) are resolved against; default: the policy file's. */
@@ -48,7 +60,12 @@ export function parsePolicy(text: string, file: string, opts: ParseOptions = {})
 export async function loadPolicy(opts: { path?: string; cwd: string }): Promise<LoadedPolicy> {
   let path: string;
   let origin: LoadedPolicy['origin'];
-  if (opts.path !== undefined) {
+  const shipped = opts.path !== undefined && Object.hasOwn(SHIPPED_NAMES, opts.path) ? SHIPPED_NAMES[opts.path] : undefined;
+  if (shipped !== undefined) {
+    // A bare `strict` / `baseline` (no slash, no .yml) names the shipped policy, whatever the folder holds.
+    path = shippedPolicyPath(shipped);
+    origin = 'explicit';
+  } else if (opts.path !== undefined) {
     path = resolve(opts.cwd, opts.path);
     origin = 'explicit';
   } else if (existsSync(resolve(opts.cwd, PROJECT_POLICY))) {
@@ -58,14 +75,17 @@ export async function loadPolicy(opts: { path?: string; cwd: string }): Promise<
     path = shippedPolicyPath('baseline.yml');
     origin = 'builtin';
   }
-  const shown = display(path, opts.cwd);
+  // An embedded policy has no file a user could open where its path points: named as what it is.
+  const shown = embeddedPolicy(path) === undefined ? display(path, opts.cwd) : `built-in policies/${basename(path)}`;
   let text: string;
   try {
-    text = await readUserText(path, {
-      limit: FILE_LIMITS.yaml,
-      what: 'a policy',
-      refuse: (message) => new PolicyError('cannot read the policy', [{ file: shown, message }]),
-    });
+    text =
+      embeddedPolicy(path) ??
+      (await readUserText(path, {
+        limit: FILE_LIMITS.yaml,
+        what: 'a policy',
+        refuse: (message) => new PolicyError('cannot read the policy', [{ file: shown, message }]),
+      }));
   } catch (e) {
     if (e instanceof PolicyError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

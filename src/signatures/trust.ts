@@ -12,6 +12,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { EMBEDDED } from '../embedded.js';
 import { ConfigError } from '../errors.js';
 import { currentUid, unsafeFolder } from '../registry/cache-dir.js';
 import { FILE_LIMITS, readUserText } from '../user-file.js';
@@ -27,6 +28,8 @@ export interface LoadedRoot {
   root: TrustedRoot;
   /** What was read, for messages: a path, or `@sigstore/tuf seeds`. */
   source: string;
+  /** Which of the roots: `--trusted-root`, the one `trust refresh` cached, or the one shipped. */
+  kind: 'file' | 'cached' | 'shipped';
 }
 
 const PUBLIC_GOOD_MIRROR = 'https://tuf-repo-cdn.sigstore.dev';
@@ -37,6 +40,8 @@ function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** dist/trusted_root.json beside the compiled module (absent when running from src/). */
 const SHIPPED = fileURLToPath(new URL('../trusted_root.json', import.meta.url));
+/** The same root, embedded in the single-file build and the standalone binary (src/embedded.ts). */
+const BUILT_IN = 'the public-good root built into kamal-gate';
 
 function parseRoot(text: string, where: string): TrustedRoot {
   try {
@@ -81,13 +86,15 @@ async function readRoot(opts: TrustOptions): Promise<LoadedRoot> {
       if (e instanceof ConfigError) throw e;
       throw new ConfigError(`cannot read the trusted root: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, opts.trustedRoot);
     }
-    return { root: parseRoot(text, opts.trustedRoot), source: opts.trustedRoot };
+    return { root: parseRoot(text, opts.trustedRoot), source: opts.trustedRoot, kind: 'file' };
   }
   const cached = await ownCachedRoot(opts.cacheDir ?? defaultCacheDir());
-  if (cached) return { root: parseRoot(await readRootFile(cached), cached), source: cached };
-  if (existsSync(SHIPPED)) return { root: parseRoot(await readFile(SHIPPED, 'utf8'), SHIPPED), source: SHIPPED };
+  if (cached) return { root: parseRoot(await readRootFile(cached), cached), source: cached, kind: 'cached' };
+  const embedded = EMBEDDED['dist/trusted_root.json'];
+  if (embedded !== undefined) return { root: parseRoot(embedded, BUILT_IN), source: BUILT_IN, kind: 'shipped' };
+  if (existsSync(SHIPPED)) return { root: parseRoot(await readFile(SHIPPED, 'utf8'), SHIPPED), source: SHIPPED, kind: 'shipped' };
   // Running from source (tests, tsx): the same bytes the build step would ship.
-  return { root: parseRoot(await seededPublicGoodRoot(), '@sigstore/tuf seeds.json'), source: '@sigstore/tuf seeds.json' };
+  return { root: parseRoot(await seededPublicGoodRoot(), '@sigstore/tuf seeds.json'), source: '@sigstore/tuf seeds.json', kind: 'shipped' };
 }
 
 /**
@@ -113,6 +120,19 @@ function readRootFile(file: string): Promise<string> {
   return readUserText(file, { limit: FILE_LIMITS.trustedRoot, what: 'a Sigstore trusted root', refuse: (message) => new ConfigError(message, file) });
 }
 
+/** An error and its causes, one after the other, each said once (undici and TUF wrap the real cause). */
+function causes(e: unknown): string {
+  const out: string[] = [];
+  for (let c: unknown = e, depth = 0; c !== undefined && c !== null && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    const text = c instanceof Error ? c.message || String(code ?? c.name) : String(c);
+    const status = (c as { statusCode?: unknown }).statusCode;
+    const line = `${text}${typeof code === 'string' && !text.includes(code) ? ` (${code})` : ''}${typeof status === 'number' ? ` (HTTP ${status})` : ''}`;
+    if (line && !out.some((o) => o.includes(line))) out.push(line);
+  }
+  return out.join(': ') || 'unknown error';
+}
+
 /**
  * `kamal-gate trust refresh`: fetches the current public-good trusted root through TUF (signed
  * metadata checked from the root in @sigstore/tuf's seeds) and caches it for later offline runs.
@@ -120,12 +140,13 @@ function readRootFile(file: string): Promise<string> {
 export async function refreshTrustedRoot(opts: { cacheDir?: string; mirrorURL?: string; timeoutMs?: number } = {}): Promise<{ path: string }> {
   const { getTrustedRoot } = await import('@sigstore/tuf');
   const dir = opts.cacheDir ?? defaultCacheDir();
-  const root = await getTrustedRoot({
-    cachePath: join(dir, 'tuf'),
-    mirrorURL: opts.mirrorURL ?? PUBLIC_GOOD_MIRROR,
-    timeout: opts.timeoutMs ?? 15_000,
-    retry: false,
-  });
+  const mirrorURL = opts.mirrorURL ?? PUBLIC_GOOD_MIRROR;
+  let root: TrustedRoot;
+  try {
+    root = await getTrustedRoot({ cachePath: join(dir, 'tuf'), mirrorURL, timeout: opts.timeoutMs ?? 15_000, retry: false });
+  } catch (e) {
+    throw new Error(`the TUF repository ${mirrorURL}: ${causes(e)}`, { cause: e });
+  }
   await mkdir(dir, { recursive: true, mode: 0o700 }); // as the content cache makes it (registry/cache-dir.ts)
   const path = join(dir, 'trusted_root.json');
   await writeFile(`${path}.tmp`, JSON.stringify(TrustedRoot.toJSON(root), null, 2) + '\n');

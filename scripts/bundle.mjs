@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// Build step: the single-file builds, every dependency bundled by esbuild and the files the package
+// ships (policies/, dist/trusted_root.json, the version) embedded (src/embedded.ts), so each runs
+// with no node_modules and no file beside it.
+//   dist/kamal-gate.mjs       ES module, what the package's `kamal-gate` command runs; also usable
+//                             on its own: `node kamal-gate.mjs verify`
+//   dist/sea/kamal-gate.cjs   with --sea: CommonJS, the script scripts/build-binary.mjs embeds in
+//                             the standalone executable (Node's single executable applications
+//                             run CommonJS and load only built-in modules)
+// Run after `tsc` and scripts/trusted-root.mjs (it embeds dist/trusted_root.json).
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { build } from 'esbuild';
+
+const root = resolve(import.meta.dirname, '..');
+const sea = process.argv.includes('--sea');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+const files = { 'package.json': `${JSON.stringify({ name: pkg.name, version: pkg.version })}\n` };
+for (const name of ['policies/baseline.yml', 'policies/strict.yml', 'policies/starter.yml', 'policies/schema.json', 'dist/trusted_root.json']) {
+  files[name] = readFileSync(join(root, name), 'utf8');
+}
+
+/** Replaces src/embedded.ts with the files' text, BUNDLED = true and, for the binary, STANDALONE = true. */
+const embed = {
+  name: 'kamal-gate-embedded',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/]embedded\.ts$/ }, () => ({
+      contents: `export const EMBEDDED = ${JSON.stringify(files)};\nexport const BUNDLED = true;\nexport const STANDALONE = ${sea};\n`,
+      loader: 'js',
+    }));
+  },
+};
+
+const out = sea ? join(root, 'dist', 'sea', 'kamal-gate.cjs') : join(root, 'dist', 'kamal-gate.mjs');
+mkdirSync(dirname(out), { recursive: true });
+const result = await build({
+  absWorkingDir: root,
+  bundle: true,
+  platform: 'node',
+  target: 'node20.18',
+  outfile: out,
+  // pg's optional native binding: loaded only on request (NODE_PG_FORCE_NATIVE, pg.native); the pure-JS client is used.
+  external: ['pg-native'],
+  plugins: [embed],
+  legalComments: 'eof',
+  minify: true,
+  keepNames: true,
+  metafile: true,
+  logLevel: 'warning',
+  ...(sea
+    ? {
+        // CommonJS, no top-level await: a small entry instead of src/cli.ts. import.meta.url (used to find
+        // files beside the module, all embedded here) becomes the executable's own URL.
+        format: 'cjs',
+        stdin: {
+          contents: "import { main } from './src/cli/main.ts';\nmain(process.argv).then((code) => { process.exitCode = code; }, () => { process.exitCode = 3; });\n",
+          resolveDir: root,
+          sourcefile: 'sea-entry.ts',
+          loader: 'ts',
+        },
+        define: { 'import.meta.url': '__kgModuleUrl' },
+        banner: { js: "const __kgModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+      }
+    : {
+        format: 'esm',
+        entryPoints: ['src/cli.ts'],
+        // CommonJS dependencies call require() for built-in modules: give the ES module one.
+        banner: { js: "import { createRequire as __kgCreateRequire } from 'node:module';\nconst require = __kgCreateRequire(import.meta.url);" },
+      }),
+});
+const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+console.log(`${out.slice(root.length + 1)}: ${(bytes / 1024 / 1024).toFixed(1)} MiB, ${Object.keys(result.metafile.inputs).length} modules`);
