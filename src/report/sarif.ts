@@ -46,6 +46,7 @@ function describe(rule: string): string {
   if (RULE_DESCRIPTIONS[rule]) return RULE_DESCRIPTIONS[rule];
   if (rule.startsWith('registry.')) return `The image could not be resolved at the registry (${rule.slice('registry.'.length)}), so it could not be verified`;
   if (rule.startsWith('config.')) return 'The Kamal config has a dangerous setting';
+  if (rule.startsWith('error.')) return `kamal-gate could not run (${rule.slice('error.'.length)} error): no image was verified`;
   return `kamal-gate check ${rule}`;
 }
 
@@ -153,4 +154,55 @@ export function renderVerifySarif(report: VerifyReport, opts: SarifOptions = {})
   };
   const log = { $schema: SARIF_SCHEMA_URI, version: '2.1.0', runs: [run] };
   return JSON.stringify(log, null, 2) + '\n';
+}
+
+/** A failure that stopped `verify` before it had a report: a config, usage, policy or registry error. */
+export interface RunError {
+  /** The error's kind (`config`, `usage`, `policy`, `auth`, …; `internal` for a bug). */
+  kind: string;
+  message: string;
+  exitCode: number;
+  /** Where it is, when the error names a file (else the Kamal config, as code scanning needs a location). */
+  file?: string;
+  line?: number;
+  column?: number;
+}
+
+/**
+ * A SARIF log for a run that stopped on an error: one result (level error, rule `error.KIND`) carrying
+ * the message, located at the file the error names or else at `configFile` (code scanning refuses a
+ * result without a location), and the same message as an error notification of a failed invocation.
+ */
+export function renderErrorSarif(error: RunError, opts: SarifOptions & { version: string; configFile: string }): string {
+  const cwd = opts.cwd ?? process.cwd();
+  const ruleId = `error.${error.kind}`;
+  const where = physical({ file: error.file ?? opts.configFile, line: error.line ?? 1, ...(error.column ? { column: error.column } : {}) }, cwd);
+  const rule = {
+    id: ruleId,
+    name: `${error.kind.replace(/^[a-z]/, (c) => c.toUpperCase())}Error`,
+    shortDescription: { text: describe(ruleId) },
+    defaultConfiguration: { level: 'error' },
+    properties: { tags: ['kamal-gate'] },
+  };
+  const result = {
+    ruleId,
+    ruleIndex: 0,
+    level: 'error',
+    message: { text: error.message },
+    locations: [{ physicalLocation: where }],
+    partialFingerprints: { 'kamalGateFinding/v1': createHash('sha256').update(`${ruleId}\0${error.message}`).digest('hex') },
+    properties: { kind: error.kind, exitCode: error.exitCode },
+  };
+  const invocation = {
+    executionSuccessful: false,
+    exitCode: error.exitCode,
+    toolExecutionNotifications: [{ level: 'error', message: { text: error.message }, locations: [{ physicalLocation: where }] }],
+  };
+  const run = {
+    tool: { driver: { name: 'kamal-gate', version: opts.version, semanticVersion: opts.version, rules: [rule] } },
+    invocations: [invocation],
+    results: [result],
+    columnKind: 'utf16CodeUnits',
+  };
+  return JSON.stringify({ $schema: SARIF_SCHEMA_URI, version: '2.1.0', runs: [run] }, null, 2) + '\n';
 }
