@@ -27,6 +27,8 @@ export interface RegistryCredential {
   password?: string;
   /** Human description of where the credential came from, never the value (e.g. `secret KAMAL_REGISTRY_PASSWORD`). */
   origin: string;
+  /** When `password` is undefined: why (the secret named, where it was looked for, what to do); what a refused request says. */
+  missing?: string;
 }
 
 /** One image the deploy pulls. */

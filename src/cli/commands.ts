@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { PROJECT_POLICY } from '../policy/project.js';
 import type { Role } from '../types.js';
-import { LINT_FORMATS, VERIFY_FORMATS, type LintFormat, type VerifyFormat } from './formats.js';
+import { FAIL_ON, LINT_FORMATS, VERIFY_FORMATS, type FailOn, type LintFormat, type VerifyFormat } from './formats.js';
 import type { Io } from './io.js';
 import { addOptions, optionsOf, type OptionName, type Tweak } from './options.js';
 
@@ -31,15 +31,15 @@ const SIGNERS = [
 ] as const;
 const ATTESTATIONS = ['attestationOwner', 'attestationRepo', 'attestationSignerRepo', 'attestationSignerWorkflow', 'attestationOidcIssuer', 'predicateType', 'denySelfHostedRunners'] as const;
 
-const VERIFY = [...TARGET, ...REGISTRY, 'ledger', 'format', 'requireRecorded', 'policy', 'quiet', 'trustedRoot', ...SIGNERS, ...ATTESTATIONS] as const;
+const VERIFY = [...TARGET, ...REGISTRY, 'ledger', 'format', 'jsonOutput', 'sarifOutput', 'requireRecorded', 'policy', 'quiet', 'trustedRoot', ...SIGNERS, ...ATTESTATIONS] as const;
 const RECORD = [...TARGET, ...REGISTRY, 'ledger', 'format', ...CHECKPOINT, 'approveMove'] as const;
 const DRIFT = [...REGISTRY, 'ledger', 'format', 'configFile', 'destination', 'erb', 'concurrency', 'quiet', 'watch', 'interval', 'metrics', 'webhook', 'shard'] as const;
 const LEDGER_REPORT = ['ledger', 'format'] as const;
 const LEDGER_SIGNED = ['ledger', 'format', ...CHECKPOINT] as const;
 const TARGETS = [...TARGET, 'format'] as const;
-const LINT = [...TARGET, 'format', 'policy'] as const;
+const LINT = [...TARGET, 'format', 'policy', 'failOn'] as const;
 const INSPECT = [...REGISTRY, 'format'] as const;
-const POLICY_HELP = `policy file (default: ${PROJECT_POLICY} when present, else the built-in baseline)`;
+const POLICY_HELP = `policy file, or strict / baseline (a bare name, no / or .yml) for a shipped policy (default: ${PROJECT_POLICY} when present, else the built-in baseline)`;
 const HOOK_DIR = ['dir'] as const;
 const LEDGER_FILE: Tweak = { flags: '--ledger <path>', help: 'the ledger file, from the current folder (default .kamal/image-ledger.jsonl); it must be inside the git work tree' };
 
@@ -69,7 +69,7 @@ export function registerCommands(program: Command, io: Io, set: (code: number) =
         '--deny-self-hosted-runners, add one attestation requirement for every image, enforced, on top of the policy: a\n' +
         'Sigstore-signed attestation of that predicate type (default SLSA provenance v1), bound to the digest, whose certificate\n' +
         "names that owner (and repository), GitHub's OIDC issuer, and a signer workflow of the repository (or owner, or signer).\n" +
-        '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify --format sarif > kamal-gate.sarif   # also: github, junit\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64 --no-ledger\n' +
+        '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify --format sarif > kamal-gate.sarif   # also: github, junit\n  kamal-gate verify --format github --sarif-output kamal-gate.sarif --json-output report.json\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64 --no-ledger\n' +
         '  kamal-gate verify --key cosign.pub\n' +
         '  kamal-gate verify --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main \\\n' +
         '                    --certificate-oidc-issuer https://token.actions.githubusercontent.com\n' +
@@ -94,6 +94,7 @@ export function registerCommands(program: Command, io: Io, set: (code: number) =
   const drift = withOptions(program.command('drift'), DRIFT, TEXT_JSON, {
     configFile: { help: 'Kamal config whose registry credentials to use (default config/deploy.yml when present)' },
     destination: { help: 'Kamal destination' },
+    quiet: { help: 'print only what needs a person (drift, errors): nothing at all when every tag is as approved (for cron); JSON is always written' },
   })
     .description('re-resolve every tag in the ledger and report tags that were overwritten, rolled back or deleted')
     .addHelpText(
@@ -113,16 +114,16 @@ export function registerCommands(program: Command, io: Io, set: (code: number) =
     set(await (await import('./targets.js')).targetsCommand(optionsOf<Names<typeof TARGETS>, { format: TextJson }>(targets, TARGETS), io));
   });
 
-  const lint = withOptions(program.command('lint'), LINT, LINT_FORMATS)
+  const lint = withOptions(program.command('lint'), LINT, LINT_FORMATS, { failOn: { choices: FAIL_ON } })
     .description(
       'find dangerous settings in the Kamal config: docker socket mounts, privileged containers, secrets in clear env or tracked by git, unchecked SSH host keys, latest and unpinned images (no network)',
     )
     .addHelpText(
       'after',
-      '\nExit codes: 0 no failing finding, 1 an enforced finding fails, 2 config or policy error.\n\nExamples:\n  kamal-gate lint\n  kamal-gate lint -d production --format sarif > lint.sarif   # also: json, github',
+      '\nExit codes: 0 no failing finding, 1 a finding at or above --fail-on (default high) or one the policy enforces, 2 config or policy error.\n\nExamples:\n  kamal-gate lint\n  kamal-gate lint --fail-on critical   # only critical findings fail (none: only what the policy enforces)\n  kamal-gate lint -d production --format sarif > lint.sarif   # also: json, github',
     );
   lint.action(async () => {
-    set(await (await import('./lint.js')).lintCommand(optionsOf<Names<typeof LINT>, { format: LintFormat }>(lint, LINT), io));
+    set(await (await import('./lint.js')).lintCommand(optionsOf<Names<typeof LINT>, { format: LintFormat; failOn: FailOn }>(lint, LINT), io));
   });
 
   const inspect = withOptions(program.command('inspect').argument('<ref>', 'image reference'), INSPECT, TEXT_JSON)
@@ -140,6 +141,15 @@ export function registerCommands(program: Command, io: Io, set: (code: number) =
     .addHelpText('after', '\nExample:\n  kamal-gate trust refresh            # online, once in a while; verify then runs offline');
   refresh.action(async () => {
     set(await (await import('./trust.js')).trustRefreshCommand(optionsOf(refresh, TRUST), io));
+  });
+  const TRUST_SHOW = ['cacheDir', 'trustedRoot'] as const;
+  const show = withOptions(program.commands.find((c) => c.name() === 'trust')!.command('show'), TRUST_SHOW, undefined, {
+    cacheDir: { help: 'where `trust refresh` keeps it (default $XDG_CACHE_HOME/kamal-gate)' },
+  })
+    .description('print the trusted root verification uses now (the file given, the one refreshed, or the one shipped) and how old it is')
+    .addHelpText('after', '\nExample:\n  kamal-gate trust show');
+  show.action(async () => {
+    set(await (await import('./trust.js')).trustShowCommand(optionsOf(show, TRUST_SHOW), io));
   });
 
   const hook = program.command('hook').description("install kamal-gate as Kamal's pre-deploy hook");
@@ -257,15 +267,17 @@ function registerPolicyCommands(policy: Command, io: Io, set: (code: number) => 
     set(await (await import('./policy.js')).policyCheckCommand(optionsOf<Names<typeof CHECK>, { format: TextJson }>(check, CHECK), io));
   });
 
-  const EXPLAIN = ['policy', 'role', 'format'] as const;
+  const EXPLAIN = ['policy', 'role', 'format', ...TARGET] as const;
   const explain = withOptions(policy.command('explain').argument('<ref>', 'image reference (normalized as docker does: redis → docker.io/library/redis)'), EXPLAIN, TEXT_JSON, {
     policy: { help: POLICY_HELP },
-    role: { choices: ['app', 'accessory', 'proxy'] },
+    role: { choices: ['app', 'accessory', 'proxy'], help: "the image's role (default: its role in the Kamal config when it is one of its images, else app)" },
+    configFile: { help: 'Kamal config to take the role from (default config/deploy.yml when present)' },
   })
     .description('show which rules apply to an image and why, and what it must satisfy, with the line that set each requirement')
     .addHelpText('after', '\nExamples:\n  kamal-gate policy explain ghcr.io/acme/app:v42\n  kamal-gate policy explain redis:7.4 --role accessory --policy policies/strict.yml');
   explain.action(async (ref: string) => {
-    set(await (await import('./policy.js')).policyExplainCommand(ref, optionsOf<Names<typeof EXPLAIN>, { format: TextJson; role: Role }>(explain, EXPLAIN), io));
+    const roleGiven = explain.getOptionValueSource('role') !== 'default';
+    set(await (await import('./policy.js')).policyExplainCommand(ref, { ...optionsOf<Names<typeof EXPLAIN>, { format: TextJson; role: Role }>(explain, EXPLAIN), roleGiven }, io));
   });
 
   policy

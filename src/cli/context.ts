@@ -2,15 +2,17 @@
  * What every registry-facing command sets up from its options: the deploy plan or explicit refs,
  * credentials in precedence order, and the registry client.
  */
-import { UsageError } from '../errors.js';
-import { readDeployPlanAndConfig, type ErbMode, type LoadedConfig } from '../kamal/index.js';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { isKamalGateError, UsageError } from '../errors.js';
+import { DEFAULT_CONFIG_FILE, readDeployPlanAndConfig, type ErbMode, type LoadedConfig } from '../kamal/index.js';
 import { registerBasicAuth } from '../redact.js';
 import { ContentCache, DEFAULT_CACHE_MAX_BYTES, defaultContentCacheDir } from '../registry/cache.js';
 import { RegistryClient } from '../registry/client.js';
 import { ChainedCredentials, DockerConfigCredentials, StaticCredentials, basicCredential, normalizeRegistryName } from '../registry/credentials.js';
 import { parsePlatform } from '../registry/manifest.js';
 import { parseReference } from '../registry/reference.js';
-import type { DeployPlan, Platform, Target } from '../types.js';
+import type { DeployPlan, Platform, RegistryCredential, Target } from '../types.js';
 import type { Io } from './io.js';
 
 export interface TargetOptions {
@@ -53,15 +55,20 @@ export interface Plan {
   notes: string[];
 }
 
-/** Explicit refs, or the Kamal config in the current folder (or -c). */
-export async function loadTargets(refs: string[], opts: TargetOptions, io: Pick<Io, 'env' | 'cwd'>): Promise<Plan> {
+/**
+ * Explicit refs, or the Kamal config in the current folder (or -c). Refs given inside a Kamal app
+ * (config/deploy.yml here) carry the config's registry credentials for their registry, as `drift` uses them.
+ */
+export async function loadTargets(refs: string[], opts: TargetOptions, io: Pick<Io, 'env' | 'cwd' | 'err'>): Promise<Plan> {
   if (refs.length > 0) {
     if (opts.configFile || opts.destination) {
       throw new UsageError('give either image references or a Kamal config (-c/-d), not both');
     }
-    const targets = refs.map((ref): Target => {
-      parseReference(ref); // fail early, with the reason
-      return { ref, role: 'app', name: ref };
+    const parsed = refs.map((ref) => ({ ref, registry: parseReference(ref).registry })); // fail early, with the reason
+    const credentials = await appCredentials(opts, io);
+    const targets = parsed.map(({ ref, registry }): Target => {
+      const credential = credentials.get(registry);
+      return { ref, role: 'app', name: ref, ...(credential ? { credential } : {}) };
     });
     return { targets, notes: [] };
   }
@@ -74,6 +81,35 @@ export async function loadTargets(refs: string[], opts: TargetOptions, io: Pick<
     erb: erbMode(opts, io.env),
   });
   return { plan, config, targets: plan.targets, notes: plan.notes };
+}
+
+/**
+ * The registry credentials the Kamal config in the current folder names, by registry; none without a
+ * config. A config that cannot be read costs only its credentials (a warning), not the command.
+ */
+async function appCredentials(opts: TargetOptions, io: Pick<Io, 'env' | 'cwd' | 'err'>): Promise<Map<string, RegistryCredential>> {
+  const found = new Map<string, RegistryCredential>();
+  if (!existsSync(resolve(io.cwd, DEFAULT_CONFIG_FILE))) return found;
+  let targets: Target[];
+  try {
+    // The version only names the app image; credentials do not depend on it.
+    const { plan } = await readDeployPlanAndConfig({ version: opts.version ?? 'credentials', env: io.env, cwd: io.cwd, erb: erbMode(opts, io.env) });
+    targets = plan.targets;
+  } catch (e) {
+    if (!isKamalGateError(e)) throw e;
+    io.err(`warning: the registry credentials of ${DEFAULT_CONFIG_FILE} are not used: ${e.message}\n`);
+    return found;
+  }
+  for (const t of targets) {
+    if (!t.credential) continue;
+    try {
+      const registry = parseReference(t.ref).registry;
+      if (!found.has(registry)) found.set(registry, t.credential);
+    } catch {
+      // a reference the config forms that does not parse: verify of the config reports it; here it names no registry
+    }
+  }
+  return found;
 }
 
 export function parsePlatforms(values: string[] | undefined): Platform[] | undefined {
@@ -136,14 +172,15 @@ export async function makeClient(opts: RegistryOptions, targets: Target[], io: I
   const fromConfig = new StaticCredentials();
   for (const t of targets) {
     const c = t.credential;
-    if (!c || c.password === undefined) continue;
+    if (!c) continue;
     let registry: string;
     try {
       registry = parseReference(t.ref).registry;
     } catch {
       registry = normalizeRegistryName(c.server);
     }
-    fromConfig.set(registry, basicCredential(c.username, c.password, c.origin));
+    if (c.password !== undefined) fromConfig.set(registry, basicCredential(c.username, c.password, c.origin));
+    else if (c.missing !== undefined) fromConfig.setMissing(registry, c.missing);
   }
   sources.push(fromConfig, new DockerConfigCredentials(env));
   let timeoutMs: number | undefined;

@@ -11,6 +11,7 @@ import type { RegistryClient } from '../registry/client.js';
 import { driftReport, type DriftSummary } from '../report/drift-model.js';
 import { table } from '../report/table.js';
 import { combineExitCodes } from '../verify.js';
+import { VERSION } from '../version.js';
 import { loadTargets, makeClient, type RegistryOptions, type TargetOptions } from './context.js';
 import { actorFrom, openLedgerFor, type LedgerFlags } from './ledger-options.js';
 import type { Io } from './io.js';
@@ -78,6 +79,8 @@ async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions,
       exitCode,
     });
     io.out(JSON.stringify(doc, opts.watch ? undefined : null, opts.watch ? undefined : 2) + '\n');
+  } else if (opts.quiet && !drifted.length && !errors.length) {
+    // --quiet (cron): nothing needs a person, so nothing is printed (a cron job mails any output).
   } else {
     const lines: string[] = [];
     if (drifted.length)
@@ -91,7 +94,8 @@ async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions,
     const byMessage = new Map<string, string[]>();
     for (const e of errors) byMessage.set(e.error!.message, [...(byMessage.get(e.error!.message) ?? []), e.ref]);
     for (const [message, refs] of byMessage) lines.push(`error: ${refs.length === 1 ? refs[0] : `${refs.length} tags (${refs[0]}, …)`}: ${message}`);
-    for (const i of baseMoved) lines.push(`info: base tag ${i.ref} moved upstream to ${i.observed}${i.approved ? ` (was ${i.approved})` : ''}: expected for base images; rebuild to pick it up`);
+    if (!opts.quiet)
+      for (const i of baseMoved) lines.push(`info: base tag ${i.ref} moved upstream to ${i.observed}${i.approved ? ` (was ${i.approved})` : ''}: expected for base images; rebuild to pick it up`);
     const where = `${ledger.location}${ctx.shard ? ` (shard ${ctx.shard.index}/${ctx.shard.count})` : ''}`;
     lines.push(
       `${opts.watch ? `${new Date().toISOString()} ` : ''}${summary.tags} tags checked in ${where}: ${summary.unchanged} unchanged, ${summary.overwritten} overwritten, ${summary.rolledBack} rolled back, ${summary.deleted} deleted${summary.baseTags ? `, ${summary.baseTags} base tags observed` : ''}${summary.forgotten ? `, ${summary.forgotten} forgotten` : ''}${summary.errors ? `, ${summary.errors} could not be checked` : ''}`,
@@ -99,7 +103,7 @@ async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions,
     io.out(lines.join('\n') + '\n');
     if (opts.stats) io.err(`${requests} requests for ${summary.tags} tags (${summary.tags ? (requests / summary.tags).toFixed(2) : 0} per tag), ${Math.round(ms)} ms wall\n`);
   }
-  return { exitCode, drifted, errors: errors.length, tags: summary.tags, ms };
+  return { exitCode, drifted, items: result.items, ms };
 }
 
 /**
@@ -124,7 +128,7 @@ export async function driftCommand(opts: DriftOptions, io: Io, isTty: boolean): 
   const { plan, targets } = config ? await loadTargets([], { ...opts, configFile: config, version: opts.version ?? 'drift' }, io) : { plan: undefined, targets: [] };
   // drift only checks what the ledger holds: a missing ledger is a mistake, not zero tags that pass.
   const ledger = (await openLedgerFor(opts, io, plan, { mustExist: true }))!;
-  const metrics = new DriftMetrics();
+  const metrics = new DriftMetrics(VERSION);
   const served = opts.metrics ? await serveMetrics(opts.metrics, metrics) : undefined;
   if (served) io.err(`metrics on ${served.url}\n`);
   const ctx = { concurrency, ...(shard ? { shard } : {}), progress: isTty && !opts.quiet && !opts.watch };

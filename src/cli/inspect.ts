@@ -1,13 +1,15 @@
 import { parseReference } from '../registry/reference.js';
 import { inspectReport } from '../report/inspect-model.js';
 import { renderStats } from '../report/text.js';
-import { makeClient, parsePlatforms, type RegistryOptions } from './context.js';
+import { loadTargets, makeClient, parsePlatforms, type RegistryOptions } from './context.js';
 import type { Io } from './io.js';
 
 export async function inspectCommand(ref: string, opts: RegistryOptions & { format: 'text' | 'json'; stats?: boolean }, io: Io): Promise<number> {
   const started = performance.now();
   const parsed = parseReference(ref);
-  const client = await makeClient(opts, [{ ref, role: 'app', name: ref }], io);
+  // Inside a Kamal app, the config's registry credentials apply (loadTargets attaches them).
+  const { targets } = await loadTargets([ref], {}, io);
+  const client = await makeClient(opts, targets, io);
   try {
     const r = await client.resolve(parsed, parsePlatforms(opts.platform));
     const doc = inspectReport(parsed, r);

@@ -22,19 +22,38 @@ export interface Io {
   cwd: string;
   /** Whether stderr is a terminal (progress is shown only there). */
   isTty: boolean;
+  /** Whether stdout is a terminal (text output is coloured only there); absent: it is not. */
+  outIsTty?: boolean;
   stdin: Stdin;
   /** Calls `handler` once on the first of each of `signals` (a second one acts as if unhandled) until the returned function is called. */
   onSignal: (signals: readonly Signal[], handler: () => void) => () => void;
 }
 
+/**
+ * A writer for one of the process's output streams. When the reader has gone (`kamal-gate … | head`:
+ * EPIPE), output stops quietly: what follows is dropped, the command runs on and the process ends
+ * with the command's own exit code, not an 'Unhandled error' stack trace.
+ */
+function streamWriter(stream: NodeJS.WriteStream): (s: string) => void {
+  let closed = false;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') closed = true;
+    else throw e;
+  });
+  return (s) => {
+    if (!closed) stream.write(s);
+  };
+}
+
 /** The real process: its streams, environment, folder and signals. */
 export function processIo(): Io {
   return {
-    out: (s) => void process.stdout.write(s),
-    err: (s) => void process.stderr.write(s),
+    out: streamWriter(process.stdout),
+    err: streamWriter(process.stderr),
     env: process.env,
     cwd: process.cwd(),
     isTty: Boolean(process.stderr.isTTY),
+    outIsTty: Boolean(process.stdout.isTTY),
     stdin: {
       isTTY: Boolean(process.stdin.isTTY),
       chunks: () => process.stdin as AsyncIterable<Buffer>,

@@ -5,28 +5,40 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { EXIT, UsageError } from '../errors.js';
+import { dirname, join, resolve } from 'node:path';
+import { EXIT, KamalGateError, UsageError } from '../errors.js';
 import { PROJECT_POLICY } from '../policy/project.js';
 import type { LoadedPolicy } from '../policy/types.js';
 import { writeUserFile } from '../user-file.js';
 import { policyCheckReport, policyExplainReport } from '../report/policy-models.js';
-import type { Role } from '../types.js';
+import type { Role, Target } from '../types.js';
+import { parseReference, repositoryName } from '../registry/reference.js';
+import { loadTargets, type TargetOptions } from './context.js';
 import type { Io } from './io.js';
+
+/** The schema file `policy init` writes beside the policy, named by the starter's `$schema` line. */
+const STARTER_SCHEMA = 'gate-policy.schema.json';
 
 /** The policy modules (zod, yaml) load when a policy command runs, not when the CLI starts. */
 const policyModule = () => import('../policy/index.js');
 
 export async function policyInitCommand(opts: { path: string; force?: boolean }, io: Io, cwd = io.cwd): Promise<number> {
   if (opts.path === '') throw new UsageError('--path needs a file name');
-  const { shippedPolicyPath } = await policyModule();
+  const { embeddedPolicy, policySchemaJson, shippedPolicyPath } = await policyModule();
   const target = resolve(cwd, opts.path);
   if (existsSync(target) && !opts.force) {
     throw new UsageError(`${opts.path} already exists; review it with \`kamal-gate policy check --policy ${opts.path}\`, or pass --force to overwrite it`);
   }
-  const starter = await readFile(shippedPolicyPath('starter.yml'), 'utf8');
+  const starterPath = shippedPolicyPath('starter.yml');
+  const starter = embeddedPolicy(starterPath) ?? (await readFile(starterPath, 'utf8'));
   await writeUserFile(target, starter, { flag: '--path', shown: opts.path, mkdirs: true });
-  io.out(`wrote ${opts.path}: read it, adjust it, then run \`kamal-gate policy check${opts.path === PROJECT_POLICY ? '' : ` --policy ${opts.path}`}\`\n`);
+  // The starter's `$schema` names this file beside it: it works however kamal-gate is installed
+  // (globally, in node_modules, as the binary), offline, and it is the schema of the version that
+  // wrote it. Generated, so always rewritten (`kamal-gate policy schema` prints the same).
+  await writeUserFile(join(dirname(target), STARTER_SCHEMA), JSON.stringify(policySchemaJson(), null, 2) + '\n', { flag: '--path', shown: join(dirname(opts.path), STARTER_SCHEMA) });
+  io.out(
+    `wrote ${opts.path} (and ${STARTER_SCHEMA} beside it, the JSON Schema editors check it against): read it, adjust it, then run \`kamal-gate policy check${opts.path === PROJECT_POLICY ? '' : ` --policy ${opts.path}`}\`\n`,
+  );
   return EXIT.ok;
 }
 
@@ -38,14 +50,43 @@ export async function policyCheckCommand(opts: { policy?: string; format: 'text'
   return EXIT.ok;
 }
 
-export async function policyExplainCommand(ref: string, opts: { policy?: string; role: Role; format: 'text' | 'json' }, io: Io, cwd = io.cwd, now = new Date()): Promise<number> {
+/**
+ * The role REF has in the Kamal config (the first target of the same repository), when there is a
+ * config: `-c`, or config/deploy.yml in the working folder. Read without the network.
+ */
+async function roleInConfig(ref: string, opts: TargetOptions, io: Io): Promise<{ role: Role; source?: string } | undefined> {
+  const named = opts.configFile !== undefined || opts.destination !== undefined;
+  if (!named && !existsSync(resolve(io.cwd, 'config/deploy.yml'))) return undefined;
+  const repository = repositoryName(parseReference(ref));
+  let targets: Target[];
+  try {
+    ({ targets } = await loadTargets([], opts, io));
+  } catch (e) {
+    // A config named with -c/-d must load; the one merely found in the folder only informs.
+    if (named || !(e instanceof KamalGateError)) throw e;
+    io.err(`kamal-gate: note: the role is not taken from config/deploy.yml, which does not load (${e.message}); role app assumed; give --role to choose\n`);
+    return undefined;
+  }
+  const t = targets.find((t) => repositoryName(parseReference(t.ref)) === repository);
+  return t && { role: t.role, ...(t.source ? { source: `${t.source.file}:${t.source.line}` } : {}) };
+}
+
+export async function policyExplainCommand(
+  ref: string,
+  opts: TargetOptions & { policy?: string; role: Role; format: 'text' | 'json'; roleGiven: boolean },
+  io: Io,
+  cwd = io.cwd,
+  now = new Date(),
+): Promise<number> {
   const { exceptionsFor, loadPolicy, renderExplain, requirementsFor } = await policyModule();
   const loaded = await loadPolicy({ path: opts.policy, cwd });
-  const eff = requirementsFor(loaded.policy, { ref, role: opts.role });
+  // --role wins; else the role the image has in the deploy; else app.
+  const found = opts.roleGiven ? undefined : await roleInConfig(ref, opts, io);
+  const eff = requirementsFor(loaded.policy, { ref, role: found?.role ?? opts.role });
   const exceptions = exceptionsFor(loaded.policy, ref, now);
   if (opts.format === 'json') {
     io.out(JSON.stringify(policyExplainReport(loaded, eff, exceptions), null, 2) + '\n');
-  } else io.out(renderExplain(shown(loaded), eff, exceptions));
+  } else io.out(renderExplain(shown(loaded), eff, exceptions, found ? `from the Kamal config${found.source ? `, ${found.source}` : ''}` : undefined));
   return EXIT.ok;
 }
 

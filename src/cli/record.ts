@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ledgerFinding, ledgerTag, observation } from '../checks/ledger.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_CONFIG_FILE } from '../kamal/index.js';
@@ -49,7 +50,7 @@ export async function recordCommand(refs: string[], opts: RecordOptions, io: Io)
   // `record --approve-move X@D` alone approves only that move; the Kamal config (when present) only
   // says where the ledger lives.
   const movesOnly = moves.length > 0 && refs.length === 0;
-  const hasConfig = opts.configFile !== undefined || opts.destination !== undefined || existsSync(DEFAULT_CONFIG_FILE);
+  const hasConfig = opts.configFile !== undefined || opts.destination !== undefined || existsSync(resolve(io.cwd, DEFAULT_CONFIG_FILE));
   // With moves only, the config names where the ledger is and the registry credentials; the app
   // version is not needed (its images are not approved here).
   const loaded = !movesOnly

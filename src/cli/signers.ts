@@ -40,8 +40,30 @@ function nonEmpty(flag: string, value: string | undefined): string | undefined {
   return value;
 }
 
+/** Key references cosign takes that name a key kept elsewhere: a KMS, Vault, a Kubernetes secret. */
+const UNSUPPORTED_KEY_SCHEMES = ['awskms', 'gcpkms', 'hashivault', 'azurekms', 'k8s', 'pkcs11'];
+
+/** `--key` as given: a file path, or `env://NAME` (the PEM in the environment variable NAME). */
+function keyRef(ref: string, cwd: string, env: NodeJS.ProcessEnv): KeyFile {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(ref)?.[1]?.toLowerCase();
+  if (scheme === 'env') {
+    const name = ref.slice('env://'.length);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--key ${ref}: expected env://NAME, NAME an environment variable holding the PEM public key`);
+    const pem = env[name];
+    if (pem === undefined || pem.trim() === '') throw new UsageError(`--key ${ref}: the environment variable ${name} is not set (or empty); set it to the PEM public key (cosign.pub)`);
+    return { path: ref, resolved: ref, pem };
+  }
+  if (scheme !== undefined && UNSUPPORTED_KEY_SCHEMES.includes(scheme)) {
+    throw new UsageError(
+      `--key ${ref}: ${scheme}:// keys are not supported; only a public key file (PEM) and env://NAME are. Export the public key (cosign public-key --key ${scheme}://… > cosign.pub) and give that file`,
+    );
+  }
+  if (scheme !== undefined) throw new UsageError(`--key ${ref}: the scheme ${scheme}:// is not supported; give a public key file (PEM) or env://NAME`);
+  return { path: ref, resolved: resolve(cwd, ref) };
+}
+
 /** The requirement the flags ask for, or undefined when none is given. Throws UsageError (exit 2) for a bad combination or key. */
-export async function commandLineSigners(opts: SignerFlags, cwd: string): Promise<{ value: SignaturesRequirement; origin: Origin } | undefined> {
+export async function commandLineSigners(opts: SignerFlags, cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ value: SignaturesRequirement; origin: Origin } | undefined> {
   const keys = (opts.key ?? []).map((k) => nonEmpty('--key', k)!);
   const identity = nonEmpty('--certificate-identity', opts.certificateIdentity);
   const identityRegexp = nonEmpty('--certificate-identity-regexp', opts.certificateIdentityRegexp);
@@ -69,7 +91,7 @@ export async function commandLineSigners(opts: SignerFlags, cwd: string): Promis
 
   let value: SignaturesRequirement;
   if (keys.length) {
-    const files: KeyFile[] = keys.map((path) => ({ path, resolved: resolve(cwd, path) }));
+    const files: KeyFile[] = keys.map((ref) => keyRef(ref, cwd, env));
     for (const f of files) {
       try {
         await loadPublicKey(f);

@@ -19,41 +19,82 @@ export function parseInterval(text: string): number {
 }
 
 export interface RoundFigures {
-  tags: number;
-  drift: number;
-  errors: number;
+  /** Every tag the round checked (its registry and repository label the series). */
+  items: readonly DriftItem[];
+  drift: readonly DriftItem[];
   ms: number;
 }
 
-/** Counters for `--metrics`, in the Prometheus text format. */
+type Labels = Record<string, string>;
+
+/** A label value in the Prometheus text format: backslash, quote and newline escaped. */
+function labelText(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+/** Adds `n` to the series of `labels` in `series` (keyed by the label text). */
+function add(series: Map<string, number>, labels: Labels, n: number): void {
+  const key = labelText(labels);
+  series.set(key, (series.get(key) ?? 0) + n);
+}
+
+const byRepository = (i: DriftItem): Labels => ({ registry: i.tag.registry, repository: i.tag.repository });
+
+/**
+ * Counters and gauges for `--metrics`, in the Prometheus text format. Per-tag figures carry
+ * `registry` and `repository` labels; the last round's errors are a gauge per registry and repository
+ * (0 when it answered), so a dead registry is alertable: `kamal_gate_drift_last_round_errors > 0`.
+ */
 export class DriftMetrics {
   rounds = 0;
-  tagsChecked = 0;
-  driftFound = 0;
-  registryErrors = 0;
-  lastRoundSeconds = 0;
-  lastRoundTimestamp = 0;
-  lastRoundDrift = 0;
+  private readonly tagsChecked = new Map<string, number>();
+  private readonly driftFound = new Map<string, number>();
+  private readonly registryErrors = new Map<string, number>();
+  private lastDrift = new Map<string, number>();
+  private lastErrors = new Map<string, number>();
+  private lastRoundSeconds = 0;
+  private lastRoundTimestamp = 0;
+
+  constructor(private readonly version: string) {}
 
   round(f: RoundFigures, now = Date.now()): void {
     this.rounds++;
-    this.tagsChecked += f.tags;
-    this.driftFound += f.drift;
-    this.registryErrors += f.errors;
+    const lastDrift = new Map<string, number>();
+    const lastErrors = new Map<string, number>();
+    for (const i of f.items) {
+      if (i.forgotten) continue;
+      add(this.tagsChecked, byRepository(i), 1);
+      add(lastDrift, byRepository(i), 0);
+      add(lastErrors, byRepository(i), i.error ? 1 : 0);
+      // Every series exists from the round that first saw its repository (at 0), so increase() works.
+      add(this.registryErrors, byRepository(i), i.error ? 1 : 0);
+      add(this.driftFound, byRepository(i), 0);
+    }
+    for (const i of f.drift) {
+      add(this.driftFound, byRepository(i), 1);
+      add(lastDrift, byRepository(i), 1);
+    }
+    this.lastDrift = lastDrift;
+    this.lastErrors = lastErrors;
     this.lastRoundSeconds = f.ms / 1000;
     this.lastRoundTimestamp = now / 1000;
-    this.lastRoundDrift = f.drift;
   }
 
   render(): string {
-    const m = (name: string, type: string, help: string, value: number) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`;
+    const m = (name: string, type: string, help: string, values: Map<string, number> | number) => {
+      const series = typeof values === 'number' ? [['', values] as const] : [...values].sort(([a], [b]) => a.localeCompare(b));
+      return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${series.map(([labels, v]) => `${name}${labels} ${v}\n`).join('')}`;
+    };
     return [
+      m('kamal_gate_build_info', 'gauge', 'The kamal-gate version serving these metrics.', new Map([[labelText({ version: this.version }), 1]])),
       m('kamal_gate_drift_rounds_total', 'counter', 'Drift rounds completed.', this.rounds),
       m('kamal_gate_drift_tags_checked_total', 'counter', 'Tags re-resolved at their registry.', this.tagsChecked),
       m('kamal_gate_drift_found_total', 'counter', 'Tags found overwritten, rolled back or deleted, summed over rounds.', this.driftFound),
       m('kamal_gate_drift_registry_errors_total', 'counter', 'Tags that could not be checked, summed over rounds.', this.registryErrors),
+      m('kamal_gate_drift_last_round_drift', 'gauge', 'Tags found drifted in the last completed round.', this.lastDrift),
+      m('kamal_gate_drift_last_round_errors', 'gauge', 'Tags that could not be checked in the last completed round (registry unreachable, auth refused).', this.lastErrors),
       m('kamal_gate_drift_round_duration_seconds', 'gauge', 'Duration of the last completed round.', this.lastRoundSeconds),
-      m('kamal_gate_drift_last_round_drift', 'gauge', 'Tags found drifted in the last completed round.', this.lastRoundDrift),
       m('kamal_gate_drift_last_round_timestamp_seconds', 'gauge', 'When the last round completed (Unix time).', this.lastRoundTimestamp),
     ].join('');
   }
@@ -66,9 +107,13 @@ export async function serveMetrics(address: string, metrics: DriftMetrics): Prom
   if (!m || port > 65535) throw new UsageError(`--metrics: "${address}" is not HOST:PORT (e.g. 127.0.0.1:9464)`);
   const host = m[1]!.replace(/^\[|\]$/g, '');
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
+    const path = req.url?.split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
       res.end(metrics.render());
+    } else if (req.method === 'GET' && path === '/') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('kamal-gate drift --watch: Prometheus metrics at /metrics\n');
     } else res.writeHead(404).end();
   });
   await new Promise<void>((resolve, reject) => {
@@ -130,9 +175,8 @@ export interface RoundOutcome {
   exitCode: number;
   /** Tags found overwritten, rolled back or deleted. */
   drifted: DriftItem[];
-  /** Tags that could not be checked. */
-  errors: number;
-  tags: number;
+  /** Every tag checked, for the metrics. */
+  items: readonly DriftItem[];
   ms: number;
 }
 
@@ -157,7 +201,7 @@ export async function driftRounds(round: () => Promise<RoundOutcome>, opts: Roun
   let lastDrift = '';
   for (;;) {
     const r = await round();
-    opts.metrics.round({ tags: r.tags, drift: r.drifted.length, errors: r.errors, ms: r.ms });
+    opts.metrics.round({ items: r.items, drift: r.drifted, ms: r.ms });
     const key = r.drifted
       .map((d) => `${d.ref}|${d.observed}`)
       .sort()

@@ -50,6 +50,9 @@ export async function readRegistry(registry: Registry | undefined, ctx: Credenti
     password: password.value,
     origin: password.origin,
   };
+  // What a registry that asks for credentials is told instead of "set registry.username/password".
+  const missing = password.value === undefined ? (password.note ?? notes.at(-1)) : undefined;
+  if (missing !== undefined) credential.missing = missing;
   return { ...base, credential, notes };
 }
 

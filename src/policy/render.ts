@@ -21,10 +21,21 @@ function signer(k: KeylessIdentity): string {
   return `keyless ${who} from ${issuer}${claims}`;
 }
 
+/**
+ * The tags group: a moved tag's verdict comes from `immutable`, not from the group's mode (which
+ * governs `forbid` and `requireDigest` only), so each part says which of the two decides it.
+ */
+function describeTags(t: Requirements['tags']): string {
+  const moved = t.immutable ? 'a moved tag fails (immutable: true, whatever the mode)' : 'a moved tag only warns (immutable: false)';
+  const checks = [t.forbid.length && `forbidden tags ${t.forbid.join(', ')}`, t.requireDigest && 'a ref not pinned by digest'].filter(Boolean).join(' and ');
+  const verdict = t.mode === 'enforce' ? 'fail' : t.mode === 'warn' ? 'only warn (mode warn)' : 'are not checked (mode off)';
+  return checks ? `${moved}; ${checks} ${verdict}` : `${moved}; nothing else checked`;
+}
+
 /** One line saying what a requirement group asks for. */
 export function describeGroup<G extends Group>(group: G, value: Requirements[G]): string {
   const v = value as Requirements[Group];
-  if (group === 'tags' && v.mode === 'off') return `${(v as Requirements['tags']).immutable ? 'immutable (a moved tag fails)' : 'mutable (a moved tag warns)'}; forbid and requireDigest not checked`;
+  if (group === 'tags') return describeTags(v as Requirements['tags']);
   if (v.mode === 'off') return 'not checked (mode off)';
   switch (group) {
     case 'ledger': {
@@ -65,12 +76,6 @@ export function describeGroup<G extends Group>(group: G, value: Requirements[G])
       const i = v as Requirements['image'];
       return i.maxAge ? `maxAge ${i.maxAge.text}` : 'no age limit';
     }
-    case 'tags': {
-      const t = v as Requirements['tags'];
-      return [t.immutable ? 'immutable (a moved tag fails)' : 'mutable (a moved tag warns)', t.forbid.length && `forbid ${t.forbid.join(', ')}`, t.requireDigest && 'must be pinned by digest']
-        .filter(Boolean)
-        .join('; ');
-    }
     case 'platforms': {
       const p = (v as Requirements['platforms']).require;
       return p === 'builder' ? "require the platforms of Kamal's builder.arch" : `require ${p.join(', ')}`;
@@ -93,8 +98,9 @@ function table(rows: string[][]): string[] {
   return rows.map((r) => `  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`.trimEnd());
 }
 
-export function renderExplain(policyFile: string, eff: EffectiveRequirements, exceptions: ExceptionStatus[]): string {
-  const lines = [`Policy: ${policyFile}`, `Image:  ${eff.ref} (role ${eff.role})`, ''];
+/** `roleSource`: where the role came from when not from --role (the Kamal config line). */
+export function renderExplain(policyFile: string, eff: EffectiveRequirements, exceptions: ExceptionStatus[], roleSource?: string): string {
+  const lines = [`Policy: ${policyFile}`, `Image:  ${eff.ref} (role ${eff.role}${roleSource ? `, ${roleSource}` : ''})`, ''];
   if (eff.rules.length === 0) lines.push('Rules: none (only defaults apply)');
   else {
     lines.push('Rules, in order (a later rule replaces a group an earlier one set):');

@@ -55,6 +55,8 @@ export interface GithubClaims {
 export interface KeyFile {
   path: string;
   resolved: string;
+  /** The PEM itself, when it came from the environment (`--key env://NAME`) rather than a file. */
+  pem?: string;
 }
 
 export interface SignaturesRequirement {

@@ -102,10 +102,17 @@ export class Authenticator {
     return new AuthError(
       cred
         ? `${ep.registry} refused the credentials from ${cred.origin}${err ? ` (${err})` : ''}; check the username, password and access to the repository`
-        : `${ep.registry} requires credentials${err ? ` (${err})` : ''}: run docker login ${ep.registry}, set registry.username/password in the Kamal config, or pass --registry-username and --registry-password-stdin`,
+        : (this.missingCredentials(ep.registry) ??
+            `${ep.registry} requires credentials${err ? ` (${err})` : ''}: run docker login ${ep.registry}, set registry.username/password in the Kamal config, or pass --registry-username and --registry-password-stdin`),
       ep.registry,
       res.status,
     );
+  }
+
+  /** The Kamal config names credentials for `registry` whose password is missing: that is the cause of a refusal, said first. */
+  private missingCredentials(registry: string): string | undefined {
+    const why = this.credentials.missing?.(registry);
+    return why === undefined ? undefined : `${registry} requires credentials, and the Kamal config's are incomplete: ${why}`;
   }
 
   private async token(ep: Endpoint, st: RegistryAuthState, scope: string, cred: Credential | undefined, fresh: boolean): Promise<CachedToken> {
@@ -146,7 +153,8 @@ export class Authenticator {
       throw new AuthError(
         cred
           ? `${ep.registry}: the token service ${realm.host} refused the credentials from ${cred.origin}; check the username and password`
-          : `${ep.registry}: the token service ${realm.host} refused anonymous access to ${scope || 'the registry'}; log in (docker login ${ep.registry}) or pass --registry-username`,
+          : (this.missingCredentials(ep.registry) ??
+              `${ep.registry}: the token service ${realm.host} refused anonymous access to ${scope || 'the registry'}; log in (docker login ${ep.registry}) or pass --registry-username`),
         ep.registry,
         res.status,
       );

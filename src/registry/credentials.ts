@@ -22,6 +22,8 @@ export type Credential =
 
 export interface CredentialSource {
   get(registry: string): Promise<Credential | undefined>;
+  /** When `get` has none for `registry` though the user meant to give one: why (e.g. the secret the Kamal config names is not set). */
+  missing?(registry: string): string | undefined;
 }
 
 /** Registry names as users write them (`https://index.docker.io/v1/`, `ghcr.io/`) → the normalized name. */
@@ -41,11 +43,19 @@ export function basicCredential(username: string, password: string, origin: stri
 /** Fixed credentials per registry (command line, Kamal config). */
 export class StaticCredentials implements CredentialSource {
   private readonly map = new Map<string, Credential>();
+  private readonly why = new Map<string, string>();
   set(registry: string, cred: Credential): void {
     this.map.set(normalizeRegistryName(registry), cred);
   }
+  /** A credential the config names for `registry` but whose password is missing, and why. */
+  setMissing(registry: string, why: string): void {
+    this.why.set(normalizeRegistryName(registry), why);
+  }
   async get(registry: string): Promise<Credential | undefined> {
     return this.map.get(normalizeRegistryName(registry));
+  }
+  missing(registry: string): string | undefined {
+    return this.why.get(normalizeRegistryName(registry));
   }
 }
 
@@ -56,6 +66,13 @@ export class ChainedCredentials implements CredentialSource {
     for (const s of this.sources) {
       const c = await s.get(registry);
       if (c) return c;
+    }
+    return undefined;
+  }
+  missing(registry: string): string | undefined {
+    for (const s of this.sources) {
+      const why = s.missing?.(registry);
+      if (why !== undefined) return why;
     }
     return undefined;
   }

@@ -4,6 +4,7 @@
  * through the verify report (see cli/lint.ts).
  */
 import type { DecidedFinding } from '../policy/types.js';
+import type { Severity } from '../types.js';
 import { findingReport, toolInfo, type FindingReport, type VerifyReport } from './model.js';
 
 export const LINT_SCHEMA = 'kamal-gate/lint/v1';
@@ -22,6 +23,8 @@ export interface LintReport {
   /** `ruby` when Ruby rendered the config's ERB (--erb ruby); absent when it was read without running it. */
   erb?: 'ruby';
   policy: { file: string; origin: string };
+  /** `--fail-on`: a finding of this severity or worse fails the run (`fails: true`), whatever its mode; `none`: the policy's modes alone decide. */
+  failOn?: Severity | 'none';
   findings: LintFindingReport[];
   notes: string[];
   exitCode: number;
@@ -41,6 +44,7 @@ export function lintReport(r: Omit<LintReport, 'schema' | 'tool'>): LintReport {
     ...(r.destination !== undefined ? { destination: r.destination } : {}),
     ...(r.erb !== undefined ? { erb: r.erb } : {}),
     policy: r.policy,
+    ...(r.failOn !== undefined ? { failOn: r.failOn } : {}),
     findings: r.findings,
     notes: r.notes,
     exitCode: r.exitCode,

@@ -2,6 +2,7 @@ import { printable } from '../printable.js';
 import { SEVERITY_RANK } from '../types.js';
 import type { RegistryStats } from '../registry/stats.js';
 import { verdictOf } from './ci.js';
+import { PLAIN, type Paint } from './colour.js';
 import type { FindingReport, ImageReport, VerifyReport } from './model.js';
 import { shortDigest, table } from './table.js';
 
@@ -9,9 +10,9 @@ function verdict(f: FindingReport): string {
   return verdictOf(f).toUpperCase();
 }
 
-function renderFinding(f: FindingReport): string[] {
+function renderFinding(f: FindingReport, paint: Paint): string[] {
   const at = f.source ? ` (${f.source.file}:${f.source.line})` : '';
-  const lines = [`  ${verdict(f)} ${f.severity} ${f.rule}${at}: ${printable(f.message, Infinity)}`];
+  const lines = [`  ${paint(f.severity, `${verdict(f)} ${f.severity}`, verdict(f) === 'WAIVED')} ${f.rule}${at}: ${printable(f.message, Infinity)}`];
   if (f.remedy && verdict(f) !== 'WAIVED') lines.push(`       fix: ${printable(f.remedy, Infinity)}`);
   if (f.waivedBy) lines.push(`       waived until ${f.waivedBy.expires} by ${f.waivedBy.source.file}:${f.waivedBy.source.line}: ${printable(f.waivedBy.reason, Infinity)}`);
   return lines;
@@ -21,7 +22,8 @@ function where(r: ImageReport): string {
   return r.source ? `${r.source.file}:${r.source.line}` : '';
 }
 
-export function renderVerifyText(report: VerifyReport): string {
+/** `paint`: colour for a terminal (colour.ts); plain by default. */
+export function renderVerifyText(report: VerifyReport, paint: Paint = PLAIN): string {
   const out: string[] = [];
   if (report.config) {
     const dest = report.destination ? ` (destination ${report.destination})` : '';
@@ -30,10 +32,12 @@ export function renderVerifyText(report: VerifyReport): string {
   const rows = report.images.map((r) => [r.role, r.ref, r.status === 'pinned' ? shortDigest(r.digest) : r.status === 'error' ? 'ERROR' : r.status, r.platform ?? '-', r.created ?? '-']);
   out.push(table(['ROLE', 'IMAGE', 'DIGEST', 'PLATFORM', 'CREATED'], rows));
   const pinned = report.images.filter((r) => r.status === 'pinned');
-  if (pinned.length) {
+  // What to deploy: an image with a failing finding is resolved too, but is no pin to use.
+  const passed = pinned.filter((r) => !(r.findings ?? []).some((f) => verdictOf(f) === 'fail'));
+  if (passed.length) {
     out.push('', 'Pinned:');
     const shown = new Set<string>();
-    for (const r of pinned) {
+    for (const r of passed) {
       if (shown.has(r.pinned!)) continue;
       shown.add(r.pinned!);
       out.push(`  ${r.pinned}`);
@@ -47,11 +51,11 @@ export function renderVerifyText(report: VerifyReport): string {
   for (const r of withFindings) {
     const loc = where(r);
     out.push('', `${r.role} ${r.name === r.ref ? '' : `${r.name} `}${r.ref}${loc ? ` (${loc})` : ''}`);
-    for (const f of r.findings!) out.push(...renderFinding(f));
+    for (const f of r.findings!) out.push(...renderFinding(f, paint));
   }
   if (report.policyFindings?.length) {
     out.push('', `policy ${report.policy?.file ?? ''}`);
-    for (const f of report.policyFindings) out.push(...renderFinding(f));
+    for (const f of report.policyFindings) out.push(...renderFinding(f, paint));
   }
   const problems = report.images.filter((r) => r.status === 'absent' || r.status === 'error');
   if (problems.length) {

@@ -12,14 +12,16 @@ const KEY_TYPES = new Set(['ec', 'ed25519', 'rsa', 'rsa-pss']);
 /** A cosign public key file: ECDSA P-256/P-384, Ed25519 or RSA, PEM (SPKI or PKCS#1). */
 export async function loadPublicKey(file: KeyFile): Promise<KeyObject> {
   let text: string;
-  try {
-    text = await readUserText(file.resolved, { limit: FILE_LIMITS.key, what: 'a public key file', refuse: (message) => new ConfigError(message, file.path) });
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(e));
-    throw new ConfigError(`cannot read the public key (${why}, looked for ${file.resolved}); give the path of a cosign public key (cosign.pub)`, file.path);
-  }
+  if (file.pem !== undefined) text = file.pem;
+  else
+    try {
+      text = await readUserText(file.resolved, { limit: FILE_LIMITS.key, what: 'a public key file', refuse: (message) => new ConfigError(message, file.path) });
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(e));
+      throw new ConfigError(`cannot read the public key (${why}, looked for ${file.resolved}); give the path of a cosign public key (cosign.pub)`, file.path);
+    }
   // node:crypto derives a public key from a private one without a word: refuse it, so a private key
   // never ends up copied next to a policy or into CI settings believing it is the public half.
   const priv = /-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----/.exec(text);

@@ -42,14 +42,15 @@ async function until<T>(what: string, f: () => Promise<T | undefined>): Promise<
   throw new Error(`gave up waiting for ${what}`);
 }
 
+/** Each metric, summed over its label sets. */
 async function scrape(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(url)).text();
-  return Object.fromEntries(
-    text
-      .split('\n')
-      .filter((l) => l && !l.startsWith('#'))
-      .map((l) => [l.split(' ')[0]!, Number(l.split(' ')[1])]),
-  );
+  const sums: Record<string, number> = {};
+  for (const l of text.split('\n').filter((l) => l && !l.startsWith('#'))) {
+    const name = l.split(/[{ ]/)[0]!;
+    sums[name] = (sums[name] ?? 0) + Number(l.slice(l.lastIndexOf(' ') + 1));
+  }
+  return sums;
 }
 
 describe('drift --watch', () => {

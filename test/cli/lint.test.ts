@@ -67,26 +67,32 @@ describe('kamal-gate lint', () => {
     dir = app({ 'config/deploy.yml': DEPLOY, '.kamal/secrets': `KAMAL_REGISTRY_PASSWORD=${LITERAL}\nRAILS_MASTER_KEY=$RAILS_MASTER_KEY\n` }, { git: true });
   });
 
-  it('text: every finding at its file:line with the fix; baseline warns, so exit 0', async () => {
+  it('text: every finding at its file:line with the fix; critical findings fail at the default --fail-on high, so exit 1', async () => {
     const r = await runCli(['lint'], { cwd: dir });
     expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('config/deploy.yml:7: WARN critical config.privileged: servers.web.options.privileged');
-    expect(r.stdout).toContain('config/deploy.yml:23: WARN critical config.docker_socket: accessories.agent.volumes');
-    expect(r.stdout).toContain('.kamal/secrets:1: WARN critical config.secrets_tracked: .kamal/secrets is tracked by git and sets KAMAL_REGISTRY_PASSWORD to a literal value');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('config/deploy.yml:7: FAIL critical config.privileged: servers.web.options.privileged');
+    expect(r.stdout).toContain('config/deploy.yml:23: FAIL critical config.docker_socket: accessories.agent.volumes');
+    expect(r.stdout).toContain('.kamal/secrets:1: FAIL critical config.secrets_tracked: .kamal/secrets is tracked by git and sets KAMAL_REGISTRY_PASSWORD to a literal value');
     expect(r.stdout).toContain('config/deploy.yml:20: WARN medium config.accessory_unpinned');
     expect(r.stdout).toMatch(/fix: remove the mount/);
     expect(r.stdout).not.toContain('RAILS_MASTER_KEY to a literal');
     expect(r.stdout).not.toContain(LITERAL);
-    expect(r.stdout).toMatch(/kamal-gate lint passed: 4 findings, 4 warnings in config\/deploy\.yml/);
+    expect(r.stdout).toMatch(/kamal-gate lint FAILED: 4 findings, 3 failing, 1 warning in config\/deploy\.yml \(policy .*; --fail-on high: high or worse fails\)/);
+    // --fail-on none: the baseline policy only warns, so exit 0
+    const none = await runCli(['lint', '--fail-on', 'none'], { cwd: dir });
+    expect(none.code).toBe(0);
+    expect(none.stdout).toContain('config/deploy.yml:7: WARN critical config.privileged');
+    expect(none.stdout).toMatch(/kamal-gate lint passed: 4 findings, 4 warnings in config\/deploy\.yml/);
   });
 
   it('json: findings with rule, severity, verdict, source and the image they concern', async () => {
     const r = await runCli(['lint', '--format', 'json'], { cwd: dir });
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout) as {
       schema: string;
       exitCode: number;
+      failOn: string;
       findings: Array<{ rule: string; source: { file: string; line: number }; mode: string; fails: boolean; remedy: string; image: { role: string; name: string } }>;
     };
     expect(doc.schema).toBe('kamal-gate/lint/v1');
@@ -96,12 +102,16 @@ describe('kamal-gate lint', () => {
     expect(by['config.docker_socket']!.image).toMatchObject({ role: 'accessory', name: 'agent' });
     expect(by['config.secrets_tracked']!.source).toMatchObject({ file: '.kamal/secrets', line: 1 });
     expect(by['config.privileged']!.mode).toBe('warn');
+    // the policy only warns; --fail-on high (the default) fails it
+    expect(by['config.privileged']!.fails).toBe(true);
+    expect(by['config.accessory_unpinned']!.fails).toBe(false);
+    expect(doc).toMatchObject({ failOn: 'high', exitCode: 1 });
     expect(r.stdout).not.toContain(LITERAL);
   });
 
   it('sarif: a valid log whose results carry the file and line', async () => {
     const r = await runCli(['lint', '--format', 'sarif'], { cwd: dir });
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
     const log = JSON.parse(r.stdout) as {
       runs: Array<{ results: Array<{ ruleId: string; level: string; locations: Array<{ physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }> }> }>;
     };
@@ -110,26 +120,27 @@ describe('kamal-gate lint', () => {
     const at = log.runs[0]!.results.map((x) => `${x.ruleId} ${x.locations[0]!.physicalLocation.artifactLocation.uri}:${x.locations[0]!.physicalLocation.region.startLine} ${x.level}`);
     expect(at.sort()).toEqual([
       'config.accessory_unpinned config/deploy.yml:20 warning',
-      'config.docker_socket config/deploy.yml:23 warning',
-      'config.privileged config/deploy.yml:7 warning',
-      'config.secrets_tracked .kamal/secrets:1 warning',
+      'config.docker_socket config/deploy.yml:23 error',
+      'config.privileged config/deploy.yml:7 error',
+      'config.secrets_tracked .kamal/secrets:1 error',
     ]);
   });
 
   it('github: workflow commands at file and line, and a lint summary', async () => {
     const r = await runCli(['lint', '--format', 'github'], { cwd: dir });
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('::warning file=.kamal/secrets,line=1,title=config.secrets_tracked::');
-    expect(r.stdout).toMatch(/::warning file=config\/deploy\.yml,line=23,col=\d+,title=config.docker_socket::/);
-    expect(r.stdout.trim().split('\n').at(-1)).toMatch(/^kamal-gate lint passed: 4 findings/);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('::error file=.kamal/secrets,line=1,title=config.secrets_tracked::');
+    expect(r.stdout).toMatch(/::error file=config\/deploy\.yml,line=23,col=\d+,title=config.docker_socket::/);
+    expect(r.stdout).toMatch(/::warning file=config\/deploy\.yml,line=20,col=\d+,title=config.accessory_unpinned::/);
+    expect(r.stdout.trim().split('\n').at(-1)).toMatch(/^kamal-gate lint FAILED: 4 findings, 3 failing/);
   });
 
   it('exits 1 when the policy enforces config lint, and 0 again when the failing rules are ignored', async () => {
     write(dir, { 'strict.yml': 'version: 1\ndefaults:\n  config:\n    mode: enforce\n' });
-    const r = await runCli(['lint', '--policy', 'strict.yml'], { cwd: dir });
+    const r = await runCli(['lint', '--policy', 'strict.yml', '--fail-on', 'none'], { cwd: dir });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('FAIL critical config.docker_socket');
-    expect(r.stdout).toMatch(/kamal-gate lint FAILED \(policy violation\): 4 findings, 4 failing/);
+    expect(r.stdout).toMatch(/kamal-gate lint FAILED: 4 findings, 4 failing .*--fail-on none: only the policy's enforced rules fail/);
     write(dir, { 'ignore.yml': 'version: 1\ndefaults:\n  config:\n    mode: enforce\n    ignore: [config.*]\n' });
     const ok = await runCli(['lint', '--policy', 'ignore.yml'], { cwd: dir });
     expect(ok.code).toBe(0);
@@ -161,7 +172,7 @@ describe('kamal-gate lint', () => {
     );
     const tracked = async (args: string[]) => {
       const r = await runCli(['lint', ...args, '--format', 'json'], { cwd: multi });
-      expect(r.code).toBe(0);
+      expect(r.code).toBe(1); // critical findings, --fail-on high
       expect(r.stdout).not.toContain(LITERAL);
       expect(r.stdout).not.toContain('s3cr3t');
       const findings = (JSON.parse(r.stdout) as { findings: Array<{ rule: string; severity: string; source?: { file: string; line: number } }> }).findings;
@@ -173,7 +184,7 @@ describe('kamal-gate lint', () => {
 
   it('outside a git repository: tracked files are skipped with a note', async () => {
     const plain = app({ 'config/deploy.yml': DEPLOY, '.kamal/secrets': `KAMAL_REGISTRY_PASSWORD=${LITERAL}\n` }, { git: false });
-    const r = await runCli(['lint'], { cwd: plain, env: noGit(plain) });
+    const r = await runCli(['lint', '--fail-on', 'none'], { cwd: plain, env: noGit(plain) });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('note: secrets files tracked by git: not a git repository: skipped');
     expect(r.stdout).not.toContain('config.secrets_tracked');

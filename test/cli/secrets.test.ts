@@ -166,7 +166,7 @@ describe('secrets never leak', () => {
     expect((await run('policy explain json', ['policy', 'explain', cacheRef, '--format', 'json'])).code).toBe(0);
     for (const format of ['text', 'json', 'sarif', 'github']) {
       const r = await run(`lint --format ${format}`, ['lint', '--format', format], { env: env() });
-      expect(r.code).toBe(0);
+      expect(r.code).toBe(1); // config.secrets_tracked is critical: it fails at the default --fail-on high
       expect(r.stdout).toContain('config.secrets_tracked');
     }
 

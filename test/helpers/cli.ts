@@ -36,7 +36,7 @@ export interface CliOptions {
 function runContext(opts: CliOptions): { env: NodeJS.ProcessEnv; cwd: string } {
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   // A developer's own environment must not leak into what the tests see.
-  for (const k of ['KAMAL_VERSION', 'VERSION', 'KAMAL_DESTINATION']) if (!(opts.env && k in opts.env)) delete env[k];
+  for (const k of ['KAMAL_VERSION', 'VERSION', 'KAMAL_DESTINATION', 'FORCE_COLOR', 'NO_COLOR']) if (!(opts.env && k in opts.env)) delete env[k];
   // Each run gets an empty content cache unless the test chooses one: runs stay independent of
   // each other and of the developer's ~/.cache/kamal-gate.
   if (!(opts.env && ('KAMAL_GATE_CACHE_DIR' in opts.env || 'XDG_CACHE_HOME' in opts.env))) {
@@ -72,6 +72,7 @@ async function runInProcess(args: string[], opts: CliOptions): Promise<CliResult
       env,
       cwd,
       isTty: false,
+      outIsTty: false,
       stdin: stdinOf(opts.input),
       onSignal: () => () => undefined,
     });

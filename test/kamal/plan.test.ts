@@ -53,15 +53,17 @@ describe('readDeployPlan: Rails 8 template (Docker Hub, [KAMAL_REGISTRY_PASSWORD
 
   it('leaves the password undefined and says how to provide it when the secret resolves to nothing', async () => {
     const plan = await readDeployPlan({ cwd, version: 'v1', env: {} });
+    const why =
+      'registry.password names the secret KAMAL_REGISTRY_PASSWORD, which is empty in .kamal/secrets:6 because $KAMAL_REGISTRY_PASSWORD is not set in the environment; set KAMAL_REGISTRY_PASSWORD in the environment (a Kamal pre-deploy hook already has it)';
+    // `missing` is what a registry that asks for credentials is told (issue 17)
     expect(plan.targets[0]!.credential).toEqual({
       server: '',
       username: 'your-user',
       password: undefined,
       origin: 'secret KAMAL_REGISTRY_PASSWORD (unresolved)',
+      missing: why,
     });
-    expect(plan.notes).toContain(
-      'registry.password names the secret KAMAL_REGISTRY_PASSWORD, which is empty in .kamal/secrets:6 because $KAMAL_REGISTRY_PASSWORD is not set in the environment; set KAMAL_REGISTRY_PASSWORD in the environment (a Kamal pre-deploy hook already has it)',
-    );
+    expect(plan.notes).toContain(why);
   });
 });
 

@@ -32,7 +32,9 @@ describe('policy init', () => {
     const cwd = app();
     const first = await runCli(['policy', 'init'], { cwd });
     expect(first.code).toBe(0);
-    expect(first.stdout).toBe('wrote .kamal/gate-policy.yml: read it, adjust it, then run `kamal-gate policy check`\n');
+    expect(first.stdout).toBe(
+      'wrote .kamal/gate-policy.yml (and gate-policy.schema.json beside it, the JSON Schema editors check it against): read it, adjust it, then run `kamal-gate policy check`\n',
+    );
     const written = readFileSync(join(cwd, '.kamal/gate-policy.yml'), 'utf8');
     expect(written).toBe(readFileSync(shippedPolicyPath('starter.yml'), 'utf8'));
 
@@ -139,7 +141,9 @@ describe('policy explain', () => {
     expect(out).toContain('Image:  docker.io/library/redis:7.4 (role accessory)');
     expect(out).toMatch(/skipped {2}app-signed {10}.*strict\.yml:\d+:5 {2}any image; role accessory is not one of app/);
     expect(out).toMatch(/applies {2}accessories-pinned {2}.*strict\.yml:\d+:5 {2}any image; role accessory is one of accessory/);
-    expect(out).toMatch(/tags {10}enforce {2}immutable \(a moved tag fails\); forbid latest; must be pinned by digest {2}\(rule accessories-pinned at .*strict\.yml:\d+:5\)/);
+    expect(out).toMatch(
+      /tags {10}enforce {2}a moved tag fails \(immutable: true, whatever the mode\); forbidden tags latest and a ref not pinned by digest fail {2}\(rule accessories-pinned at .*strict\.yml:\d+:5\)/,
+    );
     expect(out).toMatch(/ledger {8}enforce {2}strict: every tag must have been recorded by `kamal-gate record` +\(defaults at .*strict\.yml:\d+:3\)/);
     expect(out).toMatch(/signatures {4}- {8}not required/);
   });
