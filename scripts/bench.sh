@@ -8,10 +8,13 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh \
   docker-registry:docker-registry \
   skopeo:skopeo \
+  ssh:openssh-client \
+  /usr/sbin/sshd:openssh-server \
+  /usr/sbin/dockerd:docker.io \
   '/usr/lib/postgresql/*/bin/initdb:postgresql'
 
 failed=()
-for bench in startup verify skopeo-resolve drift ledger; do
+for bench in startup verify skopeo-resolve drift ledger hosts; do
   echo
   echo "== bench/$bench.ts"
   started=$SECONDS

@@ -1,13 +1,16 @@
 /**
  * `npm run demo`: a registry on loopback, a sample Kamal app pushed to it, and kamal-gate run on
- * it through its real CLI. Every step prints the command a reader can run themselves.
+ * it through its real CLI. Every step prints the command a reader can run themselves. It ends on two
+ * deploy hosts (sshd + dockerd on loopback) where the installed pre-deploy hook stops a deploy
+ * because one host holds another image than the one the gate verified.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { pushLegacy, signPayload, simpleSigning } from '../test/helpers/cosign-format.js';
+import { startHosts, tarLayer } from '../test/helpers/hosts.js';
 import { ImageBuilder } from '../test/helpers/image-builder.js';
 import { blobFile, startRegistry } from '../test/helpers/registry.js';
 
@@ -24,6 +27,60 @@ function kamalGate(args: string[], cwd: string, env: NodeJS.ProcessEnv): number 
   const r = spawnSync(process.execPath, [cli, ...args], { cwd, env, stdio: 'inherit' });
   console.log(`(exit ${r.status})`);
   return r.status ?? 3;
+}
+
+/** Runs the installed pre-deploy hook as Kamal does (`/usr/bin/env .kamal/hooks/pre-deploy` in the app, with Kamal's hook variables). */
+function preDeployHook(cwd: string, env: NodeJS.ProcessEnv): number {
+  console.log(`$ KAMAL_VERSION=${env['KAMAL_VERSION']} KAMAL_HOSTS=${env['KAMAL_HOSTS']} .kamal/hooks/pre-deploy   # as kamal deploy runs it, after every host pulled`);
+  const r = spawnSync('/usr/bin/env', ['.kamal/hooks/pre-deploy'], { cwd, env, stdio: 'inherit' });
+  console.log(`(exit ${r.status})`);
+  return r.status ?? 3;
+}
+
+/**
+ * The deploy's hosts (sshd + dockerd on loopback, the test harness): after Kamal's pull, the
+ * pre-deploy hook checks what each host holds; a host that got another image stops the deploy.
+ */
+async function hostsStep(expect: (what: string, code: number, want: number) => void): Promise<void> {
+  step('A deploy to two hosts (sshd + dockerd on loopback): Kamal pulled the image on both; the pre-deploy hook checks what each host holds');
+  const reg = await startRegistry({ auth: 'none' });
+  const h = await startHosts({ count: 2, engines: 2 });
+  const app = mkdtempSync(join(tmpdir(), 'kamal-gate-demo-hosts-'));
+  try {
+    const builder = new ImageBuilder(reg);
+    const image = (id: string) => ({ layers: [tarLayer({ 'etc/build-id': id })], labels: { service: 'shop' }, created: '2026-11-01T00:00:00Z' });
+    const shop = await builder.pushImage('acme/shop', 'v1', image('the reviewed build'));
+    const other = await builder.pushImage('acme/shop', 'other', image('something else'));
+    mkdirSync(join(app, 'config'));
+    writeFileSync(
+      join(app, 'config', 'deploy.yml'),
+      `service: shop\nimage: acme/shop\nservers:\n  web:\n    hosts: [host1, host2]\nregistry:\n  server: ${reg.host}\n  username: demo\n  password: unused\nbuilder:\n  arch: amd64\nssh:\n  config: ${h.sshConfig}\n`,
+    );
+    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: join(app, '.docker'), KAMAL_GATE_CACHE_DIR: join(app, '.cache'), KAMAL_GATE_BIN: cli };
+    delete env['KAMAL_VERSION'];
+    delete env['VERSION'];
+    expect('record (hosts app)', kamalGate(['record', '--version', 'v1'], app, env), 0);
+    expect('hook install', kamalGate(['hook', 'install'], app, env), 0);
+    const pull = async (engine: number, args: string[]) => {
+      const r = await h.docker(engine, args);
+      if (r.code !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr}`);
+    };
+    for (const host of h.hosts) await pull(host.engine, ['pull', shop.ref]);
+    console.log(`host1, host2: docker pull ${shop.ref} (as Kamal's pull on every host)`);
+    const hookEnv = { ...env, KAMAL_VERSION: 'v1', KAMAL_HOSTS: 'host1,host2', KAMAL_COMMAND: 'deploy', KAMAL_SERVICE: 'shop', KAMAL_SERVICE_VERSION: 'shop@v1', KAMAL_PERFORMER: 'demo' };
+    expect('pre-deploy hook, hosts hold the gated image', preDeployHook(app, hookEnv), 0);
+
+    step('The next deploy: a mirror on host2\'s path hands it another image for the same tag; the registry still answers the gate with the reviewed one');
+    await pull(2, ['pull', other.ref]);
+    await pull(2, ['tag', other.ref, shop.ref]);
+    console.log(`host2 now holds ${shop.ref} → ${other.digest} (the registry says ${shop.digest})`);
+    expect('pre-deploy hook, host2 holds another image', preDeployHook(app, hookEnv), 1);
+    console.log('(Kamal stops the deploy on a failing pre-deploy hook: no container of this version boots on any host)');
+  } finally {
+    await h.stop();
+    await reg.stop();
+    rmSync(app, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<number> {
@@ -118,6 +175,8 @@ async function main(): Promise<number> {
     // The earlier runs cached the genuine config by its digest, so a plain verify would not even ask
     // the registry for it; --no-cache makes it fetch, and the swapped bytes are refused.
     expect('verify after tampering', kamalGate(['verify', '--version', 'v1', '--no-cache'], app, env), 3);
+
+    await hostsStep(expect);
   } finally {
     await reg.stop();
     rmSync(app, { recursive: true, force: true });
@@ -126,7 +185,7 @@ async function main(): Promise<number> {
   step(
     failures.length
       ? 'Demo FAILED'
-      : 'Done: a signed app passed with its images pinned, a stale base flagged, an overwritten (unsigned) tag caught, a moved accessory refused by record, a truncated ledger caught by its checkpoint, content that did not match its digest refused',
+      : 'Done: a signed app passed with its images pinned, a stale base flagged, an overwritten (unsigned) tag caught, a moved accessory refused by record, a truncated ledger caught by its checkpoint, content that did not match its digest refused, and a deploy stopped by the pre-deploy hook because a host held another image',
   );
   for (const f of failures) console.log(`  ${f}`);
   return failures.length ? 1 : 0;

@@ -11,6 +11,10 @@ bash scripts/setup.sh \
   skopeo:skopeo \
   openssl:openssl \
   ruby:ruby \
+  ssh:openssh-client \
+  /usr/sbin/sshd:openssh-server \
+  /usr/sbin/dockerd:docker.io \
+  /bin/busybox:busybox-static \
   '/usr/lib/postgresql/*/bin/initdb:postgresql'
 npx --no-install biome check
 npx --no-install knip --no-progress

@@ -6,15 +6,20 @@
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-/** command on PATH → Debian package that provides it */
+/** command on PATH, or an absolute path (sbin is not on every PATH) → Debian package that provides it */
 const NEEDED: Record<string, string> = {
   'docker-registry': 'docker-registry',
   skopeo: 'skopeo',
   openssl: 'openssl',
   ruby: 'ruby',
+  ssh: 'openssh-client',
+  '/usr/sbin/sshd': 'openssh-server',
+  '/usr/sbin/dockerd': 'docker.io',
+  '/bin/busybox': 'busybox-static',
 };
 
 export function onPath(command: string): boolean {
+  if (command.startsWith('/')) return executable(command);
   return (process.env.PATH ?? '').split(delimiter).some((dir) => {
     if (!dir) return false;
     try {
@@ -24,6 +29,15 @@ export function onPath(command: string): boolean {
       return false;
     }
   });
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** PostgreSQL's server binaries are not on PATH in Debian: /usr/lib/postgresql/<version>/bin. */

@@ -4,6 +4,7 @@
  * runs the list: the target checks first, over every target in turn, then the image checks, images
  * concurrently and each image's checks in list order.
  */
+import type { HostsRun } from '../hosts/verify-hosts.js';
 import type { Ledger, LedgerSource, NewEntry } from '../ledger/types.js';
 import type { EffectiveRequirements, Policy } from '../policy/types.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -29,6 +30,8 @@ export interface CheckOptions {
   extraSignatures?: SignatureCheckOptions['extraSignatures'];
   /** Attestations every image must also have, from `verify --attestation-owner` / `--attestation-repo` (enforced, on top of the policy). */
   extraAttestations?: SignatureCheckOptions['extraAttestations'];
+  /** `verify --hosts`: what the hosts hold, asked once per run (hosts/verify-hosts.ts). */
+  hosts?: HostsRun;
 }
 
 /** Whether a ledger checkpoint vouches for the ledger: the seq up to which approvals count, or why not. */

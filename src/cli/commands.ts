@@ -31,9 +31,9 @@ const SIGNERS = [
 ] as const;
 const ATTESTATIONS = ['attestationOwner', 'attestationRepo', 'attestationSignerRepo', 'attestationSignerWorkflow', 'attestationOidcIssuer', 'predicateType', 'denySelfHostedRunners'] as const;
 
-const VERIFY = [...TARGET, ...REGISTRY, 'ledger', 'format', 'jsonOutput', 'sarifOutput', 'requireRecorded', 'policy', 'quiet', 'trustedRoot', ...SIGNERS, ...ATTESTATIONS] as const;
+const VERIFY = [...TARGET, ...REGISTRY, 'ledger', 'format', 'jsonOutput', 'sarifOutput', 'requireRecorded', 'policy', 'quiet', 'trustedRoot', 'hosts', ...SIGNERS, ...ATTESTATIONS] as const;
 const RECORD = [...TARGET, ...REGISTRY, 'ledger', 'format', ...CHECKPOINT, 'approveMove'] as const;
-const DRIFT = [...REGISTRY, 'ledger', 'format', 'configFile', 'destination', 'erb', 'concurrency', 'quiet', 'watch', 'interval', 'metrics', 'webhook', 'shard'] as const;
+const DRIFT = [...REGISTRY, 'ledger', 'format', 'configFile', 'destination', 'erb', 'concurrency', 'quiet', 'watch', 'interval', 'metrics', 'webhook', 'shard', 'hosts'] as const;
 const LEDGER_REPORT = ['ledger', 'format'] as const;
 const LEDGER_SIGNED = ['ledger', 'format', ...CHECKPOINT] as const;
 const TARGETS = [...TARGET, 'format'] as const;
@@ -55,7 +55,10 @@ function withOptions(cmd: Command, names: readonly OptionName[], formats?: reado
 }
 
 export function registerCommands(program: Command, io: Io, set: (code: number) => void): void {
-  const verify = withOptions(program.command('verify').argument('[refs...]', 'image references (default: the images of the Kamal config)'), VERIFY, VERIFY_FORMATS, { ledger: { no: true } })
+  const verify = withOptions(program.command('verify').argument('[refs...]', 'image references (default: the images of the Kamal config)'), VERIFY, VERIFY_FORMATS, {
+    ledger: { no: true },
+    hosts: { help: "also check, over SSH as Kamal connects, that every host holds the gated image under the reference Kamal boots (for Kamal's pre-deploy hook, after the hosts pulled)" },
+  })
     .description('resolve every image of the deploy, pin it to a digest, and check each tag against the digest ledger')
     .addHelpText(
       'after',
@@ -71,6 +74,7 @@ export function registerCommands(program: Command, io: Io, set: (code: number) =
         "names that owner (and repository), GitHub's OIDC issuer, and a signer workflow of the repository (or owner, or signer).\n" +
         '\nExamples:\n  kamal-gate verify --version "$GITHUB_SHA"\n  kamal-gate verify -d staging --format json\n  kamal-gate verify --format sarif > kamal-gate.sarif   # also: github, junit\n  kamal-gate verify --format github --sarif-output kamal-gate.sarif --json-output report.json\n  kamal-gate verify ghcr.io/acme/app:1.4.2 --platform linux/arm64 --no-ledger\n' +
         '  kamal-gate verify --key cosign.pub\n' +
+        '  kamal-gate verify --hosts --version "$KAMAL_VERSION"   # in .kamal/hooks/pre-deploy: what the hosts pulled\n' +
         '  kamal-gate verify --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main \\\n' +
         '                    --certificate-oidc-issuer https://token.actions.githubusercontent.com\n' +
         '  kamal-gate verify --attestation-repo acme/app --deny-self-hosted-runners   # gh attestation verify oci://… --repo acme/app --deny-self-hosted-runners',
@@ -95,11 +99,14 @@ export function registerCommands(program: Command, io: Io, set: (code: number) =
     configFile: { help: 'Kamal config whose registry credentials to use (default config/deploy.yml when present)' },
     destination: { help: 'Kamal destination' },
     quiet: { help: 'print only what needs a person (drift, errors): nothing at all when every tag is as approved (for cron); JSON is always written' },
+    hosts: {
+      help: "also read what every app host of the Kamal config runs (over SSH): a container of the service started from an image other than the ledger's approved digest for its tag is host.unapproved_image",
+    },
   })
     .description('re-resolve every tag in the ledger and report tags that were overwritten, rolled back or deleted')
     .addHelpText(
       'after',
-      '\nExamples:\n  kamal-gate drift                                  # exit 1 when a tag drifted\n  kamal-gate drift --ledger "$KAMAL_GATE_LEDGER_URL" --format json --shard 1/4\n  kamal-gate drift --watch --interval 15m --metrics 127.0.0.1:9464 --webhook "$SLACK_WEBHOOK_URL"',
+      '\nExamples:\n  kamal-gate drift                                  # exit 1 when a tag drifted\n  kamal-gate drift --ledger "$KAMAL_GATE_LEDGER_URL" --format json --shard 1/4\n  kamal-gate drift --watch --interval 15m --metrics 127.0.0.1:9464 --webhook "$SLACK_WEBHOOK_URL"\n  kamal-gate drift --hosts -d production            # also what each host runs',
     );
   drift.action(async () => {
     set(await (await import('./drift.js')).driftCommand(optionsOf<Names<typeof DRIFT>, { format: TextJson }>(drift, DRIFT), io, io.isTty));
@@ -158,7 +165,7 @@ export function registerCommands(program: Command, io: Io, set: (code: number) =
     .description('write .kamal/hooks/pre-deploy so every kamal deploy is verified first; an existing hook is kept and chained')
     .addHelpText(
       'after',
-      '\nThe hook runs `kamal-gate verify --erb ruby --version "$KAMAL_VERSION"` (with -d "$KAMAL_DESTINATION" when Kamal sets it):\n' +
+      '\nThe hook runs `kamal-gate verify --hosts --erb ruby --version "$KAMAL_VERSION"` (with -d "$KAMAL_DESTINATION" when Kamal sets it):\n' +
         'Ruby renders the config as the deploy just did (--command "--erb safe" to read it without running it).\n' +
         'It finds kamal-gate in $KAMAL_GATE_BIN, then ./node_modules/.bin, then PATH.\n\nExamples:\n  kamal-gate hook install\n  kamal-gate hook install --command "--policy .kamal/strict.yml --require-recorded"',
     );

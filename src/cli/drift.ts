@@ -4,11 +4,16 @@ import { DRIFT_KINDS, runDrift, type DriftItem } from '../drift/run.js';
 import { parseShard, type Shard } from '../drift/shard.js';
 import { DriftMetrics, driftRounds, parseInterval, serveMetrics, webhookUrl, type RoundOutcome } from '../drift/watch.js';
 import { UsageError } from '../errors.js';
-import { DEFAULT_CONFIG_FILE } from '../kamal/index.js';
+import { driftHosts, type HostsDrift } from '../hosts/drift-hosts.js';
+import type { RunOnHost } from '../hosts/running.js';
+import { runOnHost } from '../hosts/ssh.js';
+import { checkHostName, sshSettings } from '../hosts/targets.js';
+import { DEFAULT_CONFIG_FILE, type LoadedConfig } from '../kamal/index.js';
 import type { ClassificationKind } from '../ledger/state.js';
 import type { Ledger } from '../ledger/types.js';
 import type { RegistryClient } from '../registry/client.js';
 import { driftReport, type DriftSummary } from '../report/drift-model.js';
+import { hostsText } from '../report/drift-hosts-text.js';
 import { table } from '../report/table.js';
 import { combineExitCodes } from '../verify.js';
 import { VERSION } from '../version.js';
@@ -26,7 +31,12 @@ export interface DriftOptions extends RegistryOptions, LedgerFlags, TargetOption
   metrics?: string;
   webhook?: string;
   shard?: string;
+  /** `--hosts`: also read what each host of the Kamal config runs. */
+  hosts?: boolean;
 }
+
+/** Hosts read at once by `drift --hosts`. */
+const HOST_CONCURRENCY = 16;
 
 const LABEL: Record<string, string> = { overwritten: 'OVERWRITTEN', rolled_back: 'ROLLED BACK', deleted: 'DELETED' };
 
@@ -37,7 +47,13 @@ function describe(i: DriftItem): string {
 }
 
 /** One drift round: check every tag (of this shard), append what changed, print the result. */
-async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions, io: Io, ctx: { concurrency: number; shard?: Shard; progress: boolean }): Promise<RoundOutcome> {
+async function round(
+  ledger: Ledger,
+  client: RegistryClient,
+  opts: DriftOptions,
+  io: Io,
+  ctx: { concurrency: number; shard?: Shard; progress: boolean; hosts?: () => Promise<HostsDrift> },
+): Promise<RoundOutcome> {
   const started = performance.now();
   const requestsBefore = client.stats.total().requests;
   const result = await runDrift(ledger, client, {
@@ -52,7 +68,8 @@ async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions,
   const baseMoved = result.items.filter((i) => i.kind === 'base_moved');
   const forgotten = result.items.filter((i) => i.forgotten).length;
   const errors = result.items.filter((i) => i.error);
-  const exitCode = combineExitCodes([drifted.length ? 1 : 0, ...errors.map((e) => e.error!.exitCode)]);
+  const hosts = ctx.hosts ? await ctx.hosts() : undefined;
+  const exitCode = combineExitCodes([drifted.length || hosts?.unapproved.length ? 1 : 0, hosts?.failed.length ? 3 : 0, ...errors.map((e) => e.error!.exitCode)]);
   const ms = performance.now() - started;
   const requests = client.stats.total().requests - requestsBefore;
   const summary: DriftSummary = {
@@ -75,11 +92,12 @@ async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions,
       baseMoved,
       errors,
       entriesWritten: result.entries.length,
+      ...(hosts ? { hosts } : {}),
       ...(opts.stats ? { stats: { requests, wallMs: Math.round(ms) } } : {}),
       exitCode,
     });
     io.out(JSON.stringify(doc, opts.watch ? undefined : null, opts.watch ? undefined : 2) + '\n');
-  } else if (opts.quiet && !drifted.length && !errors.length) {
+  } else if (opts.quiet && !drifted.length && !errors.length && !hosts?.unapproved.length && !hosts?.failed.length) {
     // --quiet (cron): nothing needs a person, so nothing is printed (a cron job mails any output).
   } else {
     const lines: string[] = [];
@@ -100,10 +118,30 @@ async function round(ledger: Ledger, client: RegistryClient, opts: DriftOptions,
     lines.push(
       `${opts.watch ? `${new Date().toISOString()} ` : ''}${summary.tags} tags checked in ${where}: ${summary.unchanged} unchanged, ${summary.overwritten} overwritten, ${summary.rolledBack} rolled back, ${summary.deleted} deleted${summary.baseTags ? `, ${summary.baseTags} base tags observed` : ''}${summary.forgotten ? `, ${summary.forgotten} forgotten` : ''}${summary.errors ? `, ${summary.errors} could not be checked` : ''}`,
     );
+    if (hosts) lines.push('', ...hostsText(hosts, opts.quiet ?? false));
     io.out(lines.join('\n') + '\n');
+    if (hosts && opts.stats) io.err(hosts.hosts.map((h) => `ssh ${h.host}: ${h.ms} ms`).join('\n') + '\n');
     if (opts.stats) io.err(`${requests} requests for ${summary.tags} tags (${summary.tags ? (requests / summary.tags).toFixed(2) : 0} per tag), ${Math.round(ms)} ms wall\n`);
   }
   return { exitCode, drifted, items: result.items, ms };
+}
+
+/** `--hosts`: every app host of the config (each once), read over SSH as Kamal connects, against the ledger. */
+function hostsRound(config: LoadedConfig, ledger: Ledger, io: Io, progress: boolean): () => Promise<HostsDrift> {
+  const c = config.configuration;
+  const hosts = [...new Set(c.servers.asWritten.flatMap((r) => r.hosts))].map(checkHostName);
+  const settings = sshSettings(c);
+  const run: RunOnHost = (host, script) => runOnHost(host, script, settings, { env: io.env });
+  return async () => {
+    const result = await driftHosts(hosts, run, ledger, {
+      service: c.service.value,
+      ...(config.destination ? { destination: config.destination } : {}),
+      concurrency: HOST_CONCURRENCY,
+      onProgress: progress ? (done, total) => io.err(`\rreading ${done}/${total} hosts…`) : undefined,
+    });
+    if (progress) io.err('\r\x1b[K');
+    return result;
+  };
 }
 
 /**
@@ -125,13 +163,18 @@ export async function driftCommand(opts: DriftOptions, io: Io, isTty: boolean): 
   // A Kamal config beside the ledger supplies registry credentials (and the default ledger
   // location); drift checks every tag in the ledger, so the version does not matter.
   const config = opts.configFile ?? (existsSync(resolve(io.cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
-  const { plan, targets } = config ? await loadTargets([], { ...opts, configFile: config, version: opts.version ?? 'drift' }, io) : { plan: undefined, targets: [] };
+  if (opts.hosts && !config)
+    throw new UsageError(`drift --hosts reads the hosts and their ssh settings from the Kamal config, and there is no ${DEFAULT_CONFIG_FILE} here; run it in the app or give -c/--config-file`);
+  const loaded = config ? await loadTargets([], { ...opts, configFile: config, version: opts.version ?? 'drift' }, io) : undefined;
+  const { plan, targets } = loaded ?? { plan: undefined, targets: [] };
   // drift only checks what the ledger holds: a missing ledger is a mistake, not zero tags that pass.
   const ledger = (await openLedgerFor(opts, io, plan, { mustExist: true }))!;
   const metrics = new DriftMetrics(VERSION);
   const served = opts.metrics ? await serveMetrics(opts.metrics, metrics) : undefined;
   if (served) io.err(`metrics on ${served.url}\n`);
-  const ctx = { concurrency, ...(shard ? { shard } : {}), progress: isTty && !opts.quiet && !opts.watch };
+  const progress = isTty && !opts.quiet && !opts.watch;
+  const hosts = opts.hosts && loaded?.config ? hostsRound(loaded.config, ledger, io, progress) : undefined;
+  const ctx = { concurrency, ...(shard ? { shard } : {}), progress, ...(hosts ? { hosts } : {}) };
   // SIGTERM or SIGINT stops the rounds (the one in flight finishes): the loop only sees the AbortSignal.
   const stopper = new AbortController();
   const unsubscribe = opts.watch ? io.onSignal(['SIGTERM', 'SIGINT'], () => stopper.abort()) : undefined;

@@ -67,7 +67,7 @@ export function hookBlock(kind: Kind, extra = ''): string {
     '    echo "kamal-gate pre-deploy hook: KAMAL_VERSION is not set (kamal sets it when it runs this hook). The deploy is stopped." >&2',
     '    exit 2',
     '  fi',
-    `  exec "$kamal_gate" verify --erb ruby --version "$KAMAL_VERSION" \${KAMAL_DESTINATION:+-d "$KAMAL_DESTINATION"}${extra ? ` ${extra}` : ''}`,
+    `  exec "$kamal_gate" verify --hosts --erb ruby --version "$KAMAL_VERSION" \${KAMAL_DESTINATION:+-d "$KAMAL_DESTINATION"}${extra ? ` ${extra}` : ''}`,
     ') || exit $?',
   );
   if (kind === 'wrapped') lines.push(`exec "$(dirname "$0")/${HOOK_NAME}${ORIGINAL_SUFFIX}" "$@"`);

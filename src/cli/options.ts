@@ -150,6 +150,8 @@ const OPTIONS = {
   metrics: { flags: '--metrics <host:port>', help: 'with --watch: serve Prometheus metrics at http://HOST:PORT/metrics', kind: 'string' },
   webhook: { flags: '--webhook <url>', help: 'POST a Slack-compatible message when a round finds drift (the URL is kept secret)', kind: 'string' },
   shard: { flags: '--shard <i/n>', help: "check only this runner's share of the ledger (e.g. 2/4), split by a hash of each tag", kind: 'string' },
+  // hosts (verify, drift).
+  hosts: { flags: '--hosts', help: 'also check the Kamal hosts over SSH, as Kamal connects to them', kind: 'flag' },
   // trust and hook.
   mirror: { flags: '--mirror <url>', help: 'TUF repository (default the Sigstore public-good one)', kind: 'string' },
   dir: {

@@ -6,10 +6,13 @@ import { renderVerifyGithub, renderVerifySummaryMarkdown } from '../report/githu
 import { renderVerifyJunit } from '../report/junit.js';
 import { renderVerifySarif } from '../report/sarif.js';
 import { loadPolicy } from '../policy/load.js';
-import { findingReport, imageReport, toolInfo, VERIFY_SCHEMA, type VerifyReport } from '../report/model.js';
+import { findingReport, imageReport, toolInfo, VERIFY_SCHEMA, withHosts, type VerifyReport } from '../report/model.js';
 import { painter, colourOn } from '../report/colour.js';
-import { renderStats, renderVerifyText } from '../report/text.js';
+import { renderSshStats, renderStats, renderVerifyText } from '../report/text.js';
 import { verifyTargets } from '../verify.js';
+import { HostsRun } from '../hosts/verify-hosts.js';
+import { runOnHost } from '../hosts/ssh.js';
+import { imageHosts, sshSettings } from '../hosts/targets.js';
 import { DEFAULT_CONFIG_FILE, type LoadedConfig } from '../kamal/index.js';
 import { lintApp } from '../kamal/lint/index.js';
 import type { DeployPlan, Finding } from '../types.js';
@@ -60,6 +63,8 @@ export interface VerifyOptions extends TargetOptions, RegistryOptions, LedgerFla
   policy?: string;
   trustedRoot?: string;
   quiet?: boolean;
+  /** `--hosts`: also check what every host holds, over SSH. */
+  hosts?: boolean;
 }
 
 export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io): Promise<number> {
@@ -74,6 +79,7 @@ export async function verifyCommand(refs: string[], opts: VerifyOptions, io: Io)
   emitReport(report, opts.format, io);
   writeReportFiles(report, opts, io);
   if (report.stats && opts.format !== 'json') io.err(renderStats(Object.entries(report.stats), report.images.length, performance.now() - started));
+  if (report.sshStats && opts.format !== 'json') io.err(renderSshStats(report.sshStats));
   return report.exitCode;
 }
 
@@ -87,6 +93,19 @@ export async function buildVerifyReport(refs: string[], opts: Omit<VerifyOptions
   const extraAttestations = commandLineAttestations(opts);
   const { plan, config, targets, notes: planNotes } = await loadTargets(refs, opts, io);
   let notes = planNotes;
+  let hosts: HostsRun | undefined;
+  if (opts.hosts) {
+    if (refs.length) throw new UsageError('verify --hosts checks the images of the Kamal config on its hosts; give no image references with it');
+    if (!config)
+      throw new UsageError(
+        `verify --hosts reads the hosts and their ssh settings from the Kamal config, and there is none (${DEFAULT_CONFIG_FILE}); run it in the app (or give -c) without image references`,
+      );
+    const settings = sshSettings(config.configuration);
+    hosts = new HostsRun(imageHosts(config.configuration, targets, io.env), (host, script) => runOnHost(host, script, settings, { env: io.env }), {
+      rollback: io.env['KAMAL_COMMAND'] === 'rollback',
+      ...(io.isTty && !opts.quiet ? { onProgress: (done: number, total: number) => io.err(`\rchecking ${done}/${total} hosts…${done === total ? '\r\x1b[K' : ''}`) } : {}),
+    });
+  }
   // The app root (the folder holding config/) is where .kamal/ lives: policy and ledger both.
   const root = plan ? resolve(dirname(plan.configFile), '..') : io.cwd;
   const { policy, origin } = await loadPolicy({ path: opts.policy, cwd: root });
@@ -117,6 +136,7 @@ export async function buildVerifyReport(refs: string[], opts: Omit<VerifyOptions
         ...checkpointRootOption(checkpointRoot(opts, io.env)),
         ...(extraSignatures ? { extraSignatures } : {}),
         ...(extraAttestations ? { extraAttestations } : {}),
+        ...(hosts ? { hosts } : {}),
         source: sourceFrom(io.env, 'verify'),
         actor: actorFrom(io.env),
         now: new Date(),
@@ -124,7 +144,7 @@ export async function buildVerifyReport(refs: string[], opts: Omit<VerifyOptions
       const report: VerifyReport = {
         schema: VERIFY_SCHEMA,
         tool: toolInfo(),
-        images: run.results.map((r) => imageReport(r, r.findings, r.base)),
+        images: run.results.map((r) => withHosts(imageReport(r, r.findings, r.base), hosts?.reportFor(r.target))),
         notes,
         policy: { file: policy.file, origin },
         exitCode: run.exitCode,
@@ -139,6 +159,7 @@ export async function buildVerifyReport(refs: string[], opts: Omit<VerifyOptions
       }
       if (ledger) report.ledger = ledger.location;
       if (opts.stats) report.stats = Object.fromEntries(client.stats.entries());
+      if (opts.stats && hosts) report.sshStats = hosts.sessionTimes;
       return report;
     } finally {
       await client.close();

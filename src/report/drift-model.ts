@@ -3,6 +3,7 @@
  * --watch one line per round). Versioned by `schema`, bumped on any incompatible change.
  */
 import type { DriftItem } from '../drift/run.js';
+import type { HostsDrift } from '../hosts/drift-hosts.js';
 import { toolInfo, type VerifyReport } from './model.js';
 
 const DRIFT_SCHEMA = 'kamal-gate/drift/v1';
@@ -31,9 +32,55 @@ export interface DriftReport {
   baseMoved: Array<{ ref: string; observed?: string | null; previous?: string }>;
   errors: Array<{ ref: string; kind: string; message: string }>;
   entriesWritten: number;
+  /** With --hosts: what each host runs, against the ledger. */
+  hosts?: HostsSection;
   /** With --stats. */
   stats?: { requests: number; wallMs: number };
   exitCode: number;
+}
+
+/** `hosts` in drift JSON: each host's containers of the service, and a finding per unapproved one. */
+interface HostsSection {
+  summary: { hosts: number; containers: number; unapproved: number; failed: number };
+  hosts: Array<{
+    host: string;
+    ms: number;
+    error?: string;
+    containers: Array<{ name: string; id: string; role?: string; image: string; imageId: string; pulled?: string; approved?: string; approvedImage: boolean }>;
+  }>;
+  findings: Array<{ rule: 'host.unapproved_image'; severity: 'critical'; host: string; container: string; image: string; imageId: string; pulled?: string; approved?: string; message: string }>;
+}
+
+function hostsSection(h: HostsDrift): HostsSection {
+  return {
+    summary: { hosts: h.hosts.length, containers: h.hosts.reduce((n, x) => n + x.containers.length, 0), unapproved: h.unapproved.length, failed: h.failed.length },
+    hosts: h.hosts.map((x) => ({
+      host: x.host,
+      ms: x.ms,
+      ...(x.error !== undefined ? { error: x.error } : {}),
+      containers: x.containers.map((c) => ({
+        name: c.name,
+        id: c.id,
+        ...(c.role ? { role: c.role } : {}),
+        image: c.image,
+        imageId: c.imageId,
+        ...(c.pulled ? { pulled: c.pulled } : {}),
+        ...(c.approved ? { approved: c.approved } : {}),
+        approvedImage: c.ok,
+      })),
+    })),
+    findings: h.unapproved.map((c) => ({
+      rule: 'host.unapproved_image',
+      severity: 'critical',
+      host: c.host,
+      container: c.name,
+      image: c.image,
+      imageId: c.imageId,
+      ...(c.pulled ? { pulled: c.pulled } : {}),
+      ...(c.approved ? { approved: c.approved } : {}),
+      message: `host ${c.host}: container ${c.name} ${c.reason ?? 'runs an unapproved image'}`,
+    })),
+  };
 }
 
 export interface DriftRound {
@@ -47,6 +94,7 @@ export interface DriftRound {
   /** Tags that could not be checked (each with its `error`). */
   errors: readonly DriftItem[];
   entriesWritten: number;
+  hosts?: HostsDrift;
   stats?: { requests: number; wallMs: number };
   exitCode: number;
 }
@@ -62,6 +110,7 @@ export function driftReport(r: DriftRound): DriftReport {
     baseMoved: r.baseMoved.map((i) => ({ ref: i.ref, observed: i.observed, previous: i.approved })),
     errors: r.errors.map((i) => ({ ref: i.ref, kind: i.error!.kind, message: i.error!.message })),
     entriesWritten: r.entriesWritten,
+    ...(r.hosts ? { hosts: hostsSection(r.hosts) } : {}),
     stats: r.stats,
     exitCode: r.exitCode,
   };

@@ -3,12 +3,13 @@
  * the version, bumped on any incompatible change.
  */
 import { formatPlatform } from '../registry/manifest.js';
+import type { HostImageReport, HostSession } from '../hosts/verify-hosts.js';
 import type { RegistryStats } from '../registry/stats.js';
 import type { DecidedFinding } from '../policy/types.js';
 import type { BaseSummary, Finding, Role, Severity, SourceLocation, TargetResult } from '../types.js';
 import { VERSION } from '../version.js';
 
-export const VERIFY_SCHEMA = 'kamal-gate/verify/v1';
+export const VERIFY_SCHEMA = 'kamal-gate/verify/v2';
 
 export interface ImageReport {
   role: Role;
@@ -42,6 +43,8 @@ export interface ImageReport {
   findings?: FindingReport[];
   /** The base image, when the policy asks about it. */
   base?: BaseSummary;
+  /** `verify --hosts`: what each host that must hold the image holds under its reference. */
+  hosts?: HostImageReport[];
 }
 
 export interface FindingReport {
@@ -80,6 +83,8 @@ export interface VerifyReport {
   /** Findings about the policy itself, not tied to an image (an expired exception). */
   policyFindings?: FindingReport[];
   stats?: Record<string, RegistryStats>;
+  /** `--stats` with `--hosts`: each host's SSH session. */
+  sshStats?: HostSession[];
   exitCode: number;
 }
 
@@ -122,6 +127,11 @@ export function imageReport(r: TargetResult, findings: Array<Finding | DecidedFi
   if (findings.length) out.findings = findings.map(findingReport);
   if (base) out.base = base;
   return out;
+}
+
+/** The image's report with what its hosts hold (`verify --hosts`), when they were checked. */
+export function withHosts(report: ImageReport, hosts: HostImageReport[] | undefined): ImageReport {
+  return hosts ? { ...report, hosts } : report;
 }
 
 export function toolInfo(): VerifyReport['tool'] {

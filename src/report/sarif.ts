@@ -19,6 +19,8 @@ type Level = 'error' | 'warning' | 'note';
 /** What each rule checks, for `rules[].shortDescription`; a rule not listed gets a generic one. */
 const RULE_DESCRIPTIONS: Record<string, string> = {
   'tag.overwritten': 'The tag points to another digest than the one the digest ledger recorded',
+  'host.image_mismatch': 'A host holds another image under the reference Kamal boots than the digest the gate verified',
+  'host.image_missing': 'A host does not hold the image Kamal is about to boot',
   'tag.rolled_back': 'The tag points back to an older digest the ledger recorded',
   'tag.deleted': 'A tag the ledger recorded is gone from the registry',
   'tag.unrecorded': 'The tag has never been recorded in the digest ledger',

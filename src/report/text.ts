@@ -31,6 +31,7 @@ export function renderVerifyText(report: VerifyReport, paint: Paint = PLAIN): st
   }
   const rows = report.images.map((r) => [r.role, r.ref, r.status === 'pinned' ? shortDigest(r.digest) : r.status === 'error' ? 'ERROR' : r.status, r.platform ?? '-', r.created ?? '-']);
   out.push(table(['ROLE', 'IMAGE', 'DIGEST', 'PLATFORM', 'CREATED'], rows));
+  out.push(...hostsSection(report.images));
   const pinned = report.images.filter((r) => r.status === 'pinned');
   // What to deploy: an image with a failing finding is resolved too, but is no pin to use.
   const passed = pinned.filter((r) => !(r.findings ?? []).some((f) => verdictOf(f) === 'fail'));
@@ -78,6 +79,25 @@ export function renderVerifyText(report: VerifyReport, paint: Paint = PLAIN): st
       `${report.policy ? ` (policy ${report.policy.file}` : ''}${report.ledger ? `${report.policy ? ', ' : ' ('}ledger ${report.ledger}` : ''}${report.policy || report.ledger ? ')' : ''}`,
   );
   return out.join('\n') + '\n';
+}
+
+/** `verify --hosts`: what each host holds under each image's reference. */
+function hostsSection(images: ImageReport[]): string[] {
+  const rows = images.flatMap((r) =>
+    (r.hosts ?? []).map((h) => [
+      h.host,
+      r.ref,
+      h.status === 'pass' ? 'ok' : h.status === 'error' ? 'ERROR' : h.status.toUpperCase(),
+      h.status === 'error' ? printable(h.error ?? '', 80) : h.id ? shortDigest(h.id) : '-',
+    ]),
+  );
+  return rows.length ? ['', 'HOSTS', table(['HOST', 'IMAGE', 'HOLDS', 'ID'], rows)] : [];
+}
+
+/** `--stats` with `--hosts`: each host's SSH session. */
+export function renderSshStats(sessions: Array<{ host: string; ms: number; images: number; error?: string }>): string {
+  const rows = sessions.map((s) => [s.host, '1', String(s.images), `${s.ms} ms`, s.error ? 'unreachable' : 'ok']);
+  return table(['HOST', 'SSH SESSIONS', 'IMAGES', 'TIME', 'STATUS'], rows) + '\n';
 }
 
 export function renderStats(stats: Array<[string, RegistryStats]>, images: number, wallMs: number): string {

@@ -2,7 +2,8 @@
  * `kamal-gate hook install|uninstall`, and the installed pre-deploy hook run exactly as Kamal runs it:
  * from the app folder, as `/usr/bin/env .kamal/hooks/pre-deploy`, with the environment Kamal gives
  * hooks (the whole parent environment plus KAMAL_VERSION, KAMAL_PERFORMER, KAMAL_HOSTS, …), against the
- * real registry. A non-zero exit is what makes Kamal abort the deploy.
+ * real registry and real hosts (sshd + dockerd on loopback, test/helpers/hosts.ts: the hook passes
+ * --hosts, so the hosts must hold what the registry serves). A non-zero exit is what makes Kamal abort the deploy.
  * The hook finds kamal-gate through KAMAL_GATE_BIN, pointed here at the repo's built dist/cli.js.
  */
 import { spawn } from 'node:child_process';
@@ -11,24 +12,40 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli, type CliResult } from '../helpers/cli.js';
+import { startHosts, tarLayer, type TestHosts } from '../helpers/hosts.js';
 import { ImageBuilder } from '../helpers/image-builder.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const FIXTURE = resolve(import.meta.dirname, '..', '..', 'fixtures', 'demo-app');
 const AMD64 = { os: 'linux', architecture: 'amd64' };
 const ARM64 = { os: 'linux', architecture: 'arm64', variant: 'v8' };
+const LAYER = tarLayer({ app: 'the demo shop\n' });
 const HOOK = join('.kamal', 'hooks', 'pre-deploy');
 
 let reg: TestRegistry;
+let hosts: TestHosts;
 let builder: ImageBuilder;
 let work: string;
 let n = 0;
 
-/** A fresh copy of the demo Kamal app. */
+/** A fresh copy of the demo Kamal app, its hosts the test hosts (host1, host2) reached through their ssh_config. */
 function newApp(): string {
   const app = join(work, `app-${++n}`);
   cpSync(FIXTURE, app, { recursive: true });
+  const deploy = join(app, 'config', 'deploy.yml');
+  const toTestHosts = (text: string): string => text.replaceAll('192.0.2.10', 'host1').replaceAll('192.0.2.11', 'host2').replaceAll('192.0.2.12', 'host1').replaceAll('192.0.2.20', 'host2');
+  writeFileSync(deploy, `${toTestHosts(readFileSync(deploy, 'utf8'))}\nssh:\n  config: ${hosts.sshConfig}\n`);
+  const staging = join(app, 'config', 'deploy.staging.yml');
+  writeFileSync(staging, toTestHosts(readFileSync(staging, 'utf8')));
   return app;
+}
+
+/** Pulls `refs` (repository:tag in the test registry) on the hosts' engine, as Kamal's pull does before the hook. */
+async function pull(...refs: string[]): Promise<void> {
+  for (const ref of refs) {
+    const r = await hosts.docker(1, ['pull', `${reg.host}/${ref}`]);
+    expect(r.code, r.stderr).toBe(0);
+  }
 }
 
 function baseEnv(app: string): NodeJS.ProcessEnv {
@@ -48,7 +65,7 @@ function runHook(app: string, version: string, opts: { destination?: string; env
     KAMAL_VERSION: version,
     KAMAL_SERVICE_VERSION: `shop@${version}`,
     KAMAL_SERVICE: 'shop',
-    KAMAL_HOSTS: '192.0.2.10,192.0.2.11',
+    KAMAL_HOSTS: 'host1,host2',
     KAMAL_LOCK: 'true',
     KAMAL_COMMAND: 'deploy',
     ...(opts.destination ? { KAMAL_DESTINATION: opts.destination } : {}),
@@ -69,17 +86,22 @@ const install = (app: string, args: string[] = []) => runCli(['hook', 'install',
 const uninstall = (app: string) => runCli(['hook', 'uninstall'], { cwd: app, env: baseEnv(app) });
 
 beforeAll(async () => {
-  reg = await startRegistry({ auth: 'htpasswd', users: { demo: 'demo-registry-password-42' } });
+  [reg, hosts] = await Promise.all([startRegistry({ auth: 'htpasswd', users: { demo: 'demo-registry-password-42' } }), startHosts({ count: 2, engines: 1 })]);
   builder = new ImageBuilder(reg);
-  await builder.pushImage('acme/shop', 'v1', { seed: 'shop-v1', platforms: [AMD64, ARM64] });
-  await builder.pushImage('library/postgres', '16.4', { seed: 'pg' });
-  await builder.pushImage('library/valkey', '8.0', { seed: 'valkey', platforms: [AMD64, ARM64] });
-  await builder.pushImage('library/valkey', '8.0-staging', { seed: 'valkey-staging', platforms: [AMD64, ARM64] });
+  await builder.pushImage('acme/shop', 'v1', { seed: 'shop-v1', platforms: [AMD64, ARM64], layers: [LAYER] });
+  // Each image its own content: with one shared layer and config, two tags would be the same image.
+  await builder.pushImage('library/postgres', '16.4', { seed: 'pg', layers: [tarLayer({ app: 'postgres\n' })] });
+  await builder.pushImage('library/valkey', '8.0', { seed: 'valkey', platforms: [AMD64, ARM64], layers: [tarLayer({ app: 'valkey\n' })] });
+  await builder.pushImage('library/valkey', '8.0-staging', { seed: 'valkey-staging', platforms: [AMD64, ARM64], layers: [tarLayer({ app: 'valkey staging\n' })] });
+  const login = await hosts.docker(1, ['login', '-u', 'demo', '-p', 'demo-registry-password-42', reg.host]);
+  expect(login.code, login.stderr).toBe(0);
+  await pull('acme/shop:v1', 'library/postgres:16.4', 'library/valkey:8.0', 'library/valkey:8.0-staging');
   work = mkdtempSync(join(tmpdir(), 'kg-hook-'));
-});
+}, 120_000);
 
 afterAll(async () => {
   await reg?.stop();
+  await hosts?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -93,7 +115,7 @@ describe('kamal-gate hook install', () => {
     expect(statSync(file).mode & 0o777).toBe(0o755);
     const text = readFileSync(file, 'utf8');
     expect(text.startsWith('#!/bin/sh\n# >>> kamal-gate pre-deploy gate >>>\n')).toBe(true);
-    expect(text).toContain('exec "$kamal_gate" verify --erb ruby --version "$KAMAL_VERSION" ${KAMAL_DESTINATION:+-d "$KAMAL_DESTINATION"}\n');
+    expect(text).toContain('exec "$kamal_gate" verify --hosts --erb ruby --version "$KAMAL_VERSION" ${KAMAL_DESTINATION:+-d "$KAMAL_DESTINATION"}\n');
     expect(text.endsWith('# <<< kamal-gate pre-deploy gate <<<\n')).toBe(true);
     const second = await install(app);
     expect(second.code).toBe(0);
@@ -144,14 +166,32 @@ describe('the installed hook, run as Kamal runs it', () => {
   it('stops the deploy of an overwritten tag (non-zero exit)', async () => {
     const app = newApp();
     await install(app);
-    await builder.pushImage('acme/shop', 'v2', { seed: 'shop-v2', platforms: [AMD64, ARM64] });
+    await builder.pushImage('acme/shop', 'v2', { seed: 'shop-v2', platforms: [AMD64, ARM64], layers: [LAYER] });
+    await pull('acme/shop:v2');
     const rec = await runCli(['record', '--version', 'v2'], { cwd: app, env: baseEnv(app) });
     expect(rec.code).toBe(0);
     expect((await runHook(app, 'v2')).code).toBe(0);
-    await builder.pushImage('acme/shop', 'v2', { seed: 'shop-v2-evil', platforms: [AMD64, ARM64] });
+    await builder.pushImage('acme/shop', 'v2', { seed: 'shop-v2-evil', platforms: [AMD64, ARM64], layers: [LAYER] });
     const r = await runHook(app, 'v2');
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAIL critical tag\.overwritten: .*acme\/shop:v2 now points to sha256:/);
+  });
+
+  it('stops the deploy when a host holds another image under the tag than the registry serves the gate', async () => {
+    const app = newApp();
+    await install(app);
+    const tag = await hosts.docker(1, ['tag', `${reg.host}/library/postgres:16.4`, `${reg.host}/acme/shop:v1`]);
+    expect(tag.code).toBe(0);
+    try {
+      const r = await runHook(app, 'v1');
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(1);
+      expect(r.stdout).toMatch(/FAIL critical host\.image_mismatch: host host1 holds another image under .*acme\/shop:v1/);
+      expect(r.stdout).toMatch(/host2 +\S+acme\/shop:v1 +MISMATCH/);
+    } finally {
+      await hosts.docker(1, ['image', 'rm', `${reg.host}/acme/shop:v1`]);
+      await pull('acme/shop:v1');
+    }
+    expect((await runHook(app, 'v1')).code).toBe(0);
   });
 
   it('fails closed when the version does not resolve, and when kamal-gate cannot be found', async () => {

@@ -6,7 +6,7 @@ const D2 = 'sha256:' + 'b'.repeat(64);
 
 export function sampleReport(): VerifyReport {
   return {
-    schema: 'kamal-gate/verify/v1',
+    schema: 'kamal-gate/verify/v2',
     tool: { name: 'kamal-gate', version: '0.1.0' },
     config: 'config/deploy.yml',
     destination: 'staging',
