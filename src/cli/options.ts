@@ -79,7 +79,14 @@ const OPTIONS = {
   checkpointKeyless: { flags: '--checkpoint-keyless', help: 'sign the ledger head keyless through Sigstore (GitHub Actions OIDC, or SIGSTORE_ID_TOKEN)', kind: 'flag' },
   requireRecorded: { flags: '--require-recorded', help: 'fail tags the ledger has never seen (tag.unrecorded) instead of recording them on first use', kind: 'flag' },
   approveMove: { flags: '--approve-move <ref@digest>', help: 'approve a tag that moved, to exactly this digest (repeatable)', kind: 'list' },
+  approveConfig: {
+    flags: '--approve-config <fingerprint>',
+    help: 'approve the effective Kamal deploy only when its fingerprint is exactly this one (as `verify` prints it for config.changed)',
+    kind: 'string',
+  },
   keepConflicts: { flags: '--keep-conflicts', help: 'merge even when both branches decided a tag differently (theirs then comes last); for resolving a conflict by hand', kind: 'flag' },
+  // config diff.
+  from: { flags: '--from <version>', help: 'compare with the config approved with this version (default: the latest approved for the destination)', kind: 'string' },
   // Output and policy.
   format: { flags: '-o, --format <format>', help: 'output format (-o as cosign)', kind: 'choice', default: 'text' },
   quiet: { flags: '-q, --quiet', help: 'no progress on the terminal', kind: 'flag' },

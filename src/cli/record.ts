@@ -10,6 +10,7 @@ import { recordReport, type RecordRow } from '../report/record-model.js';
 import { table } from '../report/table.js';
 import type { Target, TargetResult } from '../types.js';
 import { combineExitCodes, resolveTargets } from '../verify.js';
+import { decideConfig } from './record-config.js';
 import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
 import { checkpointSigner, signAfterWrite, type CheckpointFlags } from './checkpoint-options.js';
 import { actorFrom, openLedgerFor, type LedgerFlags } from './ledger-options.js';
@@ -19,6 +20,8 @@ export interface RecordOptions extends TargetOptions, RegistryOptions, LedgerFla
   format: 'text' | 'json';
   /** `--approve-move REF@DIGEST`, repeatable: approve a tag that moved, to exactly this digest. */
   approveMove?: string[];
+  /** `--approve-config FINGERPRINT`: approve the effective Kamal deploy only when it has this fingerprint. */
+  approveConfig?: string;
 }
 
 interface MoveRequest {
@@ -70,7 +73,17 @@ export async function recordCommand(refs: string[], opts: RecordOptions, io: Io)
     try {
       const results = await resolveTargets(client, targets, { platforms: parsePlatforms(opts.platform) });
       const actor = actorFrom(io.env) ?? (io.env['USER'] ? `user:${io.env['USER']}` : undefined);
-      const { rows, entries, violations } = await decide(ledger, results, moves, actor);
+      const { rows, entries, violations: imageViolations } = await decide(ledger, results, moves, actor);
+      let violations = imageViolations;
+      let configLine = '';
+      if (!movesOnly && loaded.plan && loaded.config) {
+        const config = await decideConfig(ledger, { plan: loaded.plan, config: loaded.config }, opts.approveConfig, actor);
+        if (config.entry) entries.push(config.entry);
+        violations ||= config.refused;
+        configLine = config.line;
+      } else if (opts.approveConfig !== undefined) {
+        throw new UsageError('--approve-config approves the Kamal config of the deploy: run record with the config (-c/-d), not with image references or --approve-move alone');
+      }
       if (entries.length) await ledger.append(entries);
       // The head is signed after every record when a key is at hand, also when nothing was written
       // (a ledger merged or checkpointed by hand gets its signature here).
@@ -79,7 +92,7 @@ export async function recordCommand(refs: string[], opts: RecordOptions, io: Io)
       const exitCode = combineExitCodes([...errors.map((r) => r.error!.exitCode), violations ? 1 : 0]);
       if (opts.format === 'json') {
         io.out(JSON.stringify(recordReport(ledger.location, rows, entries.length, errors, exitCode), null, 2) + '\n');
-      } else io.out(renderText(rows, errors, entries.length, ledger.location));
+      } else io.out(renderText(rows, errors, entries.length, ledger.location, configLine));
       return exitCode;
     } finally {
       await client.close();
@@ -167,7 +180,7 @@ async function decide(ledger: Ledger, results: TargetResult[], moves: MoveReques
   return { rows, entries, violations };
 }
 
-function renderText(rows: RecordRow[], errors: TargetResult[], written: number, location: string): string {
+function renderText(rows: RecordRow[], errors: TargetResult[], written: number, location: string, configLine: string): string {
   let out =
     table(
       ['IMAGE', 'ROLE', 'DIGEST', 'LEDGER'],
@@ -179,6 +192,7 @@ function renderText(rows: RecordRow[], errors: TargetResult[], written: number, 
     } else if (r.message) out += `${r.change === 'not approved' ? 'error' : 'note'}: ${r.ref}: ${r.message}\n`;
   }
   for (const r of errors) out += `error: ${r.target.ref}: ${r.error!.message}\n`;
+  out += configLine;
   const approved = rows.filter((r) => r.change === 'approved' || r.change === 'approved move');
   if (approved.length) out += `approved: ${approved.map((r) => `${r.ref} (${r.role}${r.change === 'approved move' ? ', move' : ', first use'})`).join(', ')}\n`;
   out += `${written} ledger entr${written === 1 ? 'y' : 'ies'} written to ${location}\n`;

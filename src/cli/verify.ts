@@ -13,6 +13,7 @@ import { verifyTargets } from '../verify.js';
 import { HostsRun } from '../hosts/verify-hosts.js';
 import { runOnHost } from '../hosts/ssh.js';
 import { imageHosts, sshSettings } from '../hosts/targets.js';
+import { effectiveDeploy } from '../kamal/effective.js';
 import { DEFAULT_CONFIG_FILE, type LoadedConfig } from '../kamal/index.js';
 import { lintApp } from '../kamal/lint/index.js';
 import type { DeployPlan, Finding } from '../types.js';
@@ -112,6 +113,8 @@ export async function buildVerifyReport(refs: string[], opts: Omit<VerifyOptions
   const platforms = parsePlatforms(opts.platform);
   // The config's dangerous settings, as `kamal-gate lint` finds them; the policy's config group decides.
   const configFindings = plan && config ? await lintPlan(plan, config, io) : [];
+  // The effective deploy, compared with the one `record` approved (checks/config-approval.ts).
+  const deployConfig = plan && config ? { document: effectiveDeploy({ plan, config }), ...(plan.destination !== undefined ? { destination: plan.destination } : {}) } : undefined;
   // Explicit refs outside an app (no config/deploy.yml here) and no --ledger or $KAMAL_GATE_LEDGER_URL:
   // no ledger, rather than a .kamal/ folder created wherever the command happens to run.
   const ledger = await openLedgerFor(opts, io, plan, { defaultWithoutPlan: existsSync(resolve(io.cwd, DEFAULT_CONFIG_FILE)) });
@@ -132,6 +135,7 @@ export async function buildVerifyReport(refs: string[], opts: Omit<VerifyOptions
         ...(io.isTty && !opts.quiet ? { onProgress: (done: number, total: number) => io.err(`\rresolving ${done}/${total} images…${done === total ? '\r\x1b[K' : ''}`) } : {}),
         requireRecorded: opts.requireRecorded ?? false,
         configFindings,
+        ...(deployConfig ? { deployConfig } : {}),
         ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
         ...checkpointRootOption(checkpointRoot(opts, io.env)),
         ...(extraSignatures ? { extraSignatures } : {}),

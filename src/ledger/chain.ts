@@ -15,7 +15,7 @@ export interface ChainTip {
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 // OCI digest grammar: algorithm ":" encoded.
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
-const FIELDS = new Set(['seq', 'time', 'registry', 'repository', 'tag', 'digest', 'platformDigests', 'event', 'source', 'role', 'actor', 'prev', 'hash']);
+const FIELDS = new Set(['seq', 'time', 'registry', 'repository', 'tag', 'digest', 'platformDigests', 'event', 'source', 'role', 'actor', 'config', 'prev', 'hash']);
 const EVENTS = new Set<string>(LEDGER_EVENTS);
 const SOURCES = new Set<string>(LEDGER_SOURCES);
 const ROLES = new Set<string>(LEDGER_ROLES);
@@ -66,6 +66,19 @@ function contentProblem(e: Record<string, unknown>): string | undefined {
   const pd = platformDigestsProblem(e.platformDigests);
   if (pd) return pd;
   if (e.actor !== undefined && typeof e.actor !== 'string') return 'actor must be a string';
+  return configProblem(e);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** `config` is there exactly for `config-approved`, with a version and a document. */
+function configProblem(e: Record<string, unknown>): string | undefined {
+  if (e.event !== 'config-approved') return e.config === undefined ? undefined : 'config is only for event "config-approved"';
+  const c = e.config;
+  if (!isPlainObject(c) || typeof c.version !== 'string' || !isPlainObject(c.document)) return 'config must be {version, document}';
+  for (const key of Object.keys(c)) if (key !== 'version' && key !== 'document') return `unknown field "config.${key}"`;
   return undefined;
 }
 
@@ -104,6 +117,7 @@ export function chainBatch(batch: NewEntry[], tip: ChainTip | null, now = new Da
       source: e.source,
       ...(e.role !== undefined ? { role: e.role } : {}),
       ...(e.actor !== undefined && e.actor !== '' ? { actor: e.actor } : {}),
+      ...(e.config !== undefined ? { config: { version: e.config.version, document: e.config.document } } : {}),
       prev,
     };
     const entry: LedgerEntry = { ...base, hash: validatedEntryHash(base) };
@@ -251,6 +265,8 @@ export class EntryIndex {
   /** Adds one entry already checked with checkStored + linkProblem (ChainReader). */
   add(entry: LedgerEntry): void {
     this.entries.push(entry);
+    // An approved config is not a tag: in the chain, not in the by-tag index.
+    if (entry.event === 'config-approved') return;
     let repos = this.byTag.get(entry.registry);
     if (!repos) this.byTag.set(entry.registry, (repos = new Map()));
     let tags = repos.get(entry.repository);

@@ -63,6 +63,7 @@ function serialize(e: LedgerEntry): string {
     source: e.source,
     role: e.role,
     actor: e.actor,
+    config: e.config,
     prev: e.prev,
     hash: e.hash,
   };

@@ -47,11 +47,12 @@ export function entryHash(entry: Omit<LedgerEntry, 'hash'> | LedgerEntry): strin
  */
 export function canonicalEntryJson(e: Omit<LedgerEntry, 'hash'>): string {
   const s = JSON.stringify;
-  // Keys in sorted order: actor, digest, event, platformDigests, prev, registry, repository, role,
+  // Keys in sorted order: actor, config, digest, event, platformDigests, prev, registry, repository, role,
   // seq, source, tag, time. digest, event, role, source and time are validated to hold only characters JSON
   // does not escape, so they are quoted directly; the free-form strings go through JSON.stringify.
   let out = '{';
   if (e.actor !== undefined) out += `"actor":${s(e.actor)},`;
+  if (e.config !== undefined) out += `"config":${canonicalJson(e.config)},`;
   out += `"digest":${e.digest === null ? 'null' : `"${e.digest}"`},"event":"${e.event}"`;
   if (e.platformDigests !== undefined) out += `,"platformDigests":${canonicalPlatformDigests(e.platformDigests)}`;
   out +=

@@ -45,4 +45,5 @@ export { FileLedger } from './file.js';
 export { PostgresLedger, SCHEMA_VERSION } from './postgres.js';
 export { GENESIS_HASH, canonicalJson, entryHash } from './hash.js';
 export { EVENT_FOR_KIND, classify, observationEntry, tagState, type Classification } from './state.js';
+export { approvedConfig, configApprovalEntry } from './config-approval.js';
 export * from './types.js';

@@ -119,7 +119,7 @@ export function commonPrefix(a: readonly LedgerEntry[], b: readonly LedgerEntry[
 
 /** What makes two entries the same observation, whatever their position in a chain. */
 function contentKey(e: LedgerEntry): string {
-  return canonicalJson([e.registry, e.repository, e.tag, e.digest, e.platformDigests ?? null, e.event, e.source, e.role ?? null, e.actor ?? null, e.time]);
+  return canonicalJson([e.registry, e.repository, e.tag, e.digest, e.platformDigests ?? null, e.event, e.source, e.role ?? null, e.actor ?? null, e.config ?? null, e.time]);
 }
 
 /** A stored entry as a new entry to chain again: its content, its original time. */
@@ -128,6 +128,7 @@ function asNewEntry(e: LedgerEntry): NewEntry {
   if (e.platformDigests !== undefined) out.platformDigests = e.platformDigests;
   if (e.role !== undefined) out.role = e.role;
   if (e.actor !== undefined) out.actor = e.actor;
+  if (e.config !== undefined) out.config = e.config;
   return out;
 }
 

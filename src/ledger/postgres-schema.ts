@@ -2,6 +2,7 @@
  * The PostgreSQL ledger's table: its migrations, its columns, and how an entry maps to a row and
  * back. What the table holds changes here; how the ledger talks to the server is in postgres.ts.
  */
+import { canonicalJson } from './hash.js';
 import type { LedgerEntry } from './types.js';
 
 /** Each migration's statements; migration N (1-based) brings the schema to version N. */
@@ -33,10 +34,12 @@ export const MIGRATIONS: string[][] = [
        created timestamptz NOT NULL DEFAULT now()
      )`,
   ],
+  // Approved Kamal configs (event 'config-approved'): the effective deploy as canonical JSON text.
+  ['ALTER TABLE kamal_gate_ledger ADD COLUMN config text'],
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-const COLUMNS = 'seq, time, registry, repository, tag, digest, platform_digests, event, source, actor, prev, hash, role';
+const COLUMNS = 'seq, time, registry, repository, tag, digest, platform_digests, event, source, actor, prev, hash, role, config';
 /**
  * The same columns as read back: the time as the server formats it, in the form the entry was hashed
  * with (an ISO 8601 UTC string with milliseconds), instead of a Date parsed and formatted again per row.
@@ -57,6 +60,7 @@ export interface Row {
   prev: string;
   hash: string;
   role: string | null;
+  config: string | null;
 }
 
 /** The entry a row holds, with only the optional fields it has (the hash covers exactly those). */
@@ -76,10 +80,11 @@ export function rowToEntry(row: Row): LedgerEntry {
   if (row.platform_digests !== null) entry.platformDigests = row.platform_digests;
   if (row.actor !== null) entry.actor = row.actor;
   if (row.role !== null && row.role !== undefined) entry.role = row.role as LedgerEntry['role'];
+  if (row.config !== null && row.config !== undefined) entry.config = JSON.parse(row.config) as LedgerEntry['config'];
   return entry;
 }
 
-/** One multi-row INSERT of `entries` (13 parameters a row; the caller bounds how many rows). */
+/** One multi-row INSERT of `entries` (14 parameters a row; the caller bounds how many rows). */
 export function insertStatement(entries: LedgerEntry[]): { sql: string; values: unknown[] } {
   const values: unknown[] = [];
   const tuples = entries.map((e) => {
@@ -98,8 +103,9 @@ export function insertStatement(entries: LedgerEntry[]): { sql: string; values: 
       e.prev,
       e.hash,
       e.role ?? null,
+      e.config === undefined ? null : canonicalJson(e.config),
     );
-    return `(${Array.from({ length: 13 }, (_, k) => `$${base + k + 1}${k === 6 ? '::jsonb' : ''}`).join(', ')})`;
+    return `(${Array.from({ length: 14 }, (_, k) => `$${base + k + 1}${k === 6 ? '::jsonb' : ''}`).join(', ')})`;
   });
   return { sql: `INSERT INTO kamal_gate_ledger (${COLUMNS}) VALUES ${tuples.join(', ')}`, values };
 }

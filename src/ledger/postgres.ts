@@ -27,7 +27,7 @@ const APPEND_LOCK = '4207715603871350002';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
-/** Rows per INSERT: 13 parameters each, well under PostgreSQL's 65,535 bind parameters. */
+/** Rows per INSERT: 14 parameters each, well under PostgreSQL's 65,535 bind parameters. */
 const INSERT_CHUNK = 1_000;
 /** Rows read per query while loading: bounds the memory a load needs beside the entries themselves. */
 const PAGE_ROWS = 10_000;

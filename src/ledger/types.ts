@@ -14,13 +14,26 @@
  *   moved, naming the digest (source `record`, with the actor);
  * - `forgotten`: `kamal-gate ledger forget REF`: the ledger stops tracking the tag (`digest` is null);
  *   what came before no longer approves anything, and a later record starts afresh.
+ * - `config-approved`: `kamal-gate record` approved the effective deploy (src/kamal/effective.ts) of
+ *   a service and destination. Not a tag: registry `kamal-config`, repository the service, tag the
+ *   destination (`default` without one), digest the config fingerprint, `config` the document. These
+ *   entries are in the chain (and `all()`), never in `history()` or `tags()`.
  */
-export type LedgerEvent = 'recorded' | 'observed' | 'moved' | 'deleted' | 'restored' | 'approved' | 'forgotten';
+export type LedgerEvent = 'recorded' | 'observed' | 'moved' | 'deleted' | 'restored' | 'approved' | 'forgotten' | 'config-approved';
 
 /** Which command wrote the entry (`ledger`: `kamal-gate ledger forget`). */
 export type LedgerSource = 'record' | 'verify' | 'drift' | 'hook' | 'ledger';
 
-export const LEDGER_EVENTS: readonly LedgerEvent[] = ['recorded', 'observed', 'moved', 'deleted', 'restored', 'approved', 'forgotten'];
+export const LEDGER_EVENTS: readonly LedgerEvent[] = ['recorded', 'observed', 'moved', 'deleted', 'restored', 'approved', 'forgotten', 'config-approved'];
+
+/** The registry name of `config-approved` entries (not a registry: no host has no dot or colon). */
+export const CONFIG_REGISTRY = 'kamal-config';
+
+/** What a `config-approved` entry approves: the version it was recorded with and the effective deploy (no secret values). */
+interface ApprovedConfigBody {
+  version: string;
+  document: Record<string, unknown>;
+}
 
 /**
  * What the tag is to the deploy:
@@ -48,6 +61,8 @@ export interface NewEntry {
   role?: LedgerRole;
   /** Who caused it, when known: the CI job, `KAMAL_PERFORMER`. Never a secret. */
   actor?: string;
+  /** Only for `config-approved`: the approved effective deploy. */
+  config?: ApprovedConfigBody;
   /** When it was seen (any form `Date` parses); default now. Stored as ISO 8601 UTC with milliseconds. */
   time?: string | Date;
 }
@@ -68,6 +83,7 @@ export interface LedgerEntry {
   source: LedgerSource;
   role?: LedgerRole;
   actor?: string;
+  config?: ApprovedConfigBody;
   /** The `hash` of the previous entry; `GENESIS_HASH` ("sha256:" + 64 zeros) for the first. */
   prev: string;
   /** "sha256:" + hex sha256 of the canonical JSON of this entry without `hash` (see hash.ts). */

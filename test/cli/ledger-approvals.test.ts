@@ -213,10 +213,11 @@ describe('signed checkpoints', () => {
     const app = await newApp();
     const r = await cli(app, ['record', '--version', 'v1', '--checkpoint-key', keyFile]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/checkpoint: ledger head seq 3 signed by key sha256:/);
+    // Three tags and the approved config (config-approved).
+    expect(r.stderr).toMatch(/checkpoint: ledger head seq 4 signed by key sha256:/);
     const ok = await cli(app, ['ledger', 'verify']);
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/checkpoint: seq 3 signed/);
+    expect(ok.stdout).toMatch(/checkpoint: seq 4 signed/);
     const original = readFileSync(app.ledger, 'utf8');
     const entries = original
       .trim()
@@ -224,11 +225,11 @@ describe('signed checkpoints', () => {
       .map((l) => JSON.parse(l) as LedgerEntry);
 
     // 1. the last line deleted
-    writeFileSync(app.ledger, original.split('\n').slice(0, 2).join('\n') + '\n');
+    writeFileSync(app.ledger, original.split('\n').slice(0, 3).join('\n') + '\n');
     for (const args of [['ledger', 'verify'], ['verify', '--version', 'v1'], ['drift']]) {
       const res = await cli(app, args);
       expect(res.code, args.join(' ')).toBe(2);
-      expect(res.stdout + res.stderr).toMatch(/checkpoint signed seq 3: entry 3 was removed/);
+      expect(res.stdout + res.stderr).toMatch(/checkpoint signed seq 4: entry 4 was removed/);
     }
 
     // 2. the postgres approval rewritten to an attacker's digest, every hash after it recomputed
@@ -238,7 +239,7 @@ describe('signed checkpoints', () => {
     writeFileSync(app.ledger, forged.map((e) => JSON.stringify(e)).join('\n') + '\n');
     const lv = await cli(app, ['ledger', 'verify']);
     expect(lv.code, lv.stdout + lv.stderr).toBe(2);
-    expect(lv.stdout).toMatch(/entry seq (1|2|3) is not the one the checkpoint (signed|names)|not the one the checkpoint names/);
+    expect(lv.stdout).toMatch(/entry seq (1|2|3|4) is not the one the checkpoint (signed|names)|not the one the checkpoint names/);
     const v = await cli(app, ['verify', '--version', 'v1']);
     expect(v.code, v.stdout + v.stderr).toBe(2);
     // and the checkpoint file itself edited to match: its signature no longer verifies

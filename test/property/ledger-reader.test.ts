@@ -50,7 +50,13 @@ const newEntry: fc.Arbitrary<NewEntry> = fc
     },
     { requiredKeys: ['registry', 'repository', 'tag', 'digest', 'event', 'source'] },
   )
-  .map((e) => (e.event === 'deleted' || e.event === 'forgotten' ? { ...e, digest: null, platformDigests: undefined } : e) as NewEntry);
+  .map((e) => (e.event === 'deleted' || e.event === 'forgotten' ? { ...e, digest: null, platformDigests: undefined } : e) as NewEntry)
+  // A config approval carries the approved document (and only it does).
+  .chain((e) =>
+    e.event === 'config-approved'
+      ? fc.record({ version: name, document: fc.dictionary(name, fc.oneof(name, fc.array(name, { maxLength: 2 })), { maxKeys: 3 }) }).map((config) => ({ ...e, config }) as NewEntry)
+      : fc.constant(e),
+  );
 const batches = fc.array(fc.array(newEntry, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 4 });
 
 /** Writes the batches with the real writer; returns the entries as stored and the file's bytes. */
