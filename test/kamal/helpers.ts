@@ -33,3 +33,19 @@ export async function configError(work: Promise<unknown> | (() => unknown)): Pro
   expect(error).toBeInstanceOf(ConfigError);
   return error as ConfigError;
 }
+
+/** The start of a config the lint tests build on: valid for Kamal 2 once LINT_REGISTRY is appended. */
+export const LINT_HEAD = `service: shop
+image: acme/shop
+servers:
+  - 10.0.0.1
+builder:
+  arch: amd64
+`;
+
+/** A registry Kamal 2 accepts (it requires one), appended at the end of each config so no asserted line moves. */
+export const LINT_REGISTRY = `registry:
+  username: acme
+  password:
+    - KAMAL_REGISTRY_PASSWORD
+`;

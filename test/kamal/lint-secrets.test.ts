@@ -10,21 +10,7 @@ import { lintApp, lintConfig } from '../../src/kamal/lint/index.js';
 import { publicValueKind, secretValueKind } from '../../src/kamal/lint/secret-values.js';
 import { isLiteralDotenvValue } from '../../src/kamal/lint/tracked-secrets.js';
 import type { Finding } from '../../src/types.js';
-import { project } from './helpers.js';
-
-const HEAD = `service: shop
-image: acme/shop
-servers:
-  - 10.0.0.1
-builder:
-  arch: amd64
-`;
-/** A registry Kamal 2 accepts (it requires one), appended at the end of each config so no asserted line moves. */
-const REGISTRY = `registry:
-  username: acme
-  password:
-    - KAMAL_REGISTRY_PASSWORD
-`;
+import { LINT_HEAD as HEAD, LINT_REGISTRY as REGISTRY, project } from './helpers.js';
 
 // Made-up values in the issuers' formats.
 const PRICE = 'price_1QzX8bL2eZvKYlo2C0mN4pQr';

@@ -7,22 +7,7 @@ import { secretValueKind } from '../../src/kamal/lint/secret-values.js';
 import { isLiteralDotenvValue } from '../../src/kamal/lint/tracked-secrets.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import type { Finding } from '../../src/types.js';
-import { project } from './helpers.js';
-
-const HEAD = `service: shop
-image: acme/shop
-servers:
-  - 10.0.0.1
-builder:
-  arch: amd64
-`;
-
-/** A registry Kamal 2 accepts (it requires one), appended at the end of each config so no asserted line moves. */
-const REGISTRY = `registry:
-  username: acme
-  password:
-    - KAMAL_REGISTRY_PASSWORD
-`;
+import { LINT_HEAD as HEAD, LINT_REGISTRY as REGISTRY, project } from './helpers.js';
 
 async function load(yaml: string, files: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}) {
   const cwd = project({ 'config/deploy.yml': yaml, ...files });
