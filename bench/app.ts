@@ -83,6 +83,9 @@ export async function benchApp(): Promise<BenchApp> {
         '    - 192.0.2.10',
         'registry:',
         `  server: ${reg.host}`,
+        // Kamal 2 requires credentials for any registry but localhost:PORT; this one asks for none.
+        '  username: bench',
+        '  password: [KAMAL_REGISTRY_PASSWORD]',
         'builder:',
         '  arch: [amd64, arm64]',
         'proxy:',
@@ -96,6 +99,7 @@ export async function benchApp(): Promise<BenchApp> {
         '',
       ].join('\n'),
     );
+    writeFileSync(join(dir, '.kamal', 'secrets'), 'KAMAL_REGISTRY_PASSWORD=bench-password\n');
     writeFileSync(join(dir, '.kamal', 'gate-policy.yml'), strictWithKey());
     writeFileSync(join(dir, '.kamal', 'cosign.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
 
