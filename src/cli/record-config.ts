@@ -31,7 +31,9 @@ export async function decideConfig(ledger: Ledger, loaded: { plan: DeployPlan; c
     };
   }
   const previous = await approvedConfig(ledger, plan.service, plan.destination);
-  if (previous?.fingerprint === fingerprint) return { refused: false, line: `config: ${where} unchanged, approved ${fingerprint}\n` };
+  // Unchanged and already approved for this version: nothing to write. A new version of an unchanged
+  // config is approved again, so `config diff --from VERSION` finds what was approved with each version.
+  if (previous?.fingerprint === fingerprint && previous.version === plan.version) return { refused: false, line: `config: ${where} unchanged, approved ${fingerprint}\n` };
   const entry = configApprovalEntry({
     service: plan.service,
     destination: plan.destination,
@@ -40,5 +42,6 @@ export async function decideConfig(ledger: Ledger, loaded: { plan: DeployPlan; c
     document: { ...document },
     ...(actor ? { actor } : {}),
   });
-  return { entry, refused: false, line: `config: ${where} approved ${fingerprint}${previous ? ` (was ${previous.fingerprint})` : ' (first use)'}\n` };
+  const was = !previous ? ' (first use)' : previous.fingerprint === fingerprint ? ` (unchanged since ${previous.version})` : ` (was ${previous.fingerprint})`;
+  return { entry, refused: false, line: `config: ${where} approved ${fingerprint}${was}\n` };
 }

