@@ -6,6 +6,11 @@
  */
 import { redact } from './redact.js';
 
+/** The `code` of a Node system error (`ENOENT`, `EACCES`, …), or undefined for anything else. */
+export function errCode(e: unknown): string | undefined {
+  return e && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+}
+
 export const EXIT = {
   ok: 0,
   violation: 1,

@@ -18,7 +18,7 @@
 import { constants, type Stats } from 'node:fs';
 import { mkdir, open, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { UsageError } from './errors.js';
+import { errCode, UsageError } from './errors.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -141,7 +141,7 @@ export async function writeUserFile(path: string, text: string, opts: { flag: st
     if (opts.mkdirs) await mkdir(dirname(path), { recursive: true });
     await writeFile(path, text);
   } catch (e) {
-    const code = e && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : 'an error';
+    const code = errCode(e) ?? 'an error';
     const why: Record<string, string> = {
       EACCES: 'permission denied',
       EPERM: 'permission denied',

@@ -34,16 +34,12 @@ import {
   type Stats,
 } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { UsageError } from '../errors.js';
+import { errCode, UsageError } from '../errors.js';
 
 /** 0 where the platform lacks them (Windows): there the lstat checks are all there is. */
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
 export const DEFAULT_HOOKS_DIR = join('.kamal', 'hooks');
-
-function errCode(e: unknown): string | undefined {
-  return e && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : undefined;
-}
 
 function lstatOrUndefined(path: string): Stats | undefined {
   try {

@@ -14,11 +14,11 @@
 import { constants } from 'node:fs';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { LedgerError, LedgerUnavailableError, UsageError } from '../errors.js';
+import { errCode, LedgerError, LedgerUnavailableError, UsageError } from '../errors.js';
 import { EntryIndex, assertNewEntry, chainBatch } from './chain.js';
 import { LEDGER_ENTRY_MAX_BYTES, LEDGER_LINE_MAX_BYTES, type ParsedLedger } from './file-parser.js';
 import { parseLedgerHandle, readAt, readTail } from './file-tail.js';
-import { NOTHING_WRITTEN, errCode, fsRemedy } from './fs-errors.js';
+import { NOTHING_WRITTEN, fsRemedy } from './fs-errors.js';
 import { acquireLock } from './lock.js';
 import { formatTagRef } from './tag-ref.js';
 import { lstatNoLink, missingLedgerError, openNoFollow } from './no-follow.js';

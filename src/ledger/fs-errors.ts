@@ -2,12 +2,10 @@
  * What a user can do about a file system error on the ledger file, its folder or its lock: the
  * message names the file (the caller) and the cause; this adds the remedy for the usual errnos.
  */
+import { errCode } from '../errors.js';
+
 /** Said with every failed append of the file ledger: a failed append never changes what is there. */
 export const NOTHING_WRITTEN = 'Nothing was written: the entries already in the ledger are unchanged.';
-
-export function errCode(e: unknown): string | undefined {
-  return e && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : undefined;
-}
 
 export function fsRemedy(e: unknown): string {
   switch (errCode(e)) {

@@ -21,8 +21,8 @@ import { randomUUID } from 'node:crypto';
 import { open, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LedgerError, LedgerUnavailableError } from '../errors.js';
-import { NOTHING_WRITTEN, errCode, fsRemedy } from './fs-errors.js';
+import { errCode, LedgerError, LedgerUnavailableError } from '../errors.js';
+import { NOTHING_WRITTEN, fsRemedy } from './fs-errors.js';
 import { openNoFollow } from './no-follow.js';
 import type { LockHolder } from './types.js';
 

@@ -12,9 +12,8 @@
  */
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
-import { LedgerError, UsageError } from '../errors.js';
+import { errCode, LedgerError, UsageError } from '../errors.js';
 import { specialFileKind } from '../user-file.js';
-import { errCode } from './fs-errors.js';
 
 /** 0 where the platform has no O_NOFOLLOW (Windows): there the lstat check before opening is all there is. */
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;

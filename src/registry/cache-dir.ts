@@ -16,15 +16,12 @@
 import { lstat, mkdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
+import { errCode } from '../errors.js';
 import { DIGEST_ALGORITHMS } from './reference.js';
 
 export type CacheDirCheck = { ok: true; root: string } | { ok: false; warning: string };
 
 const REMEDY = 'Continuing without a cache. Pass --cache-dir DIR (a folder of your own, mode 700), or --no-cache';
-
-function code(e: unknown): string | undefined {
-  return e && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : undefined;
-}
 
 function mode(st: Stats): string {
   return `0${(st.mode & 0o777).toString(8)}`;
@@ -54,12 +51,12 @@ export async function checkCacheDir(dir: string): Promise<CacheDirCheck> {
   let st: Stats;
   try {
     st = await lstat(dir).catch(async (e: unknown) => {
-      if (code(e) !== 'ENOENT') throw e;
+      if (errCode(e) !== 'ENOENT') throw e;
       await mkdir(dir, { recursive: true, mode: 0o700 });
       return lstat(dir);
     });
   } catch (e) {
-    return { ok: false, warning: `the cache directory ${dir} cannot be written (${code(e) ?? String(e)}); continuing without a cache. Fix its permissions, pass --cache-dir DIR, or --no-cache` };
+    return { ok: false, warning: `the cache directory ${dir} cannot be written (${errCode(e) ?? String(e)}); continuing without a cache. Fix its permissions, pass --cache-dir DIR, or --no-cache` };
   }
   let root = dir;
   if (st.isSymbolicLink()) {
@@ -68,7 +65,7 @@ export async function checkCacheDir(dir: string): Promise<CacheDirCheck> {
       root = await realpath(dir);
       st = await stat(root);
     } catch (e) {
-      return refuse(dir, `is a symbolic link that leads nowhere (${code(e) ?? String(e)})`);
+      return refuse(dir, `is a symbolic link that leads nowhere (${errCode(e) ?? String(e)})`);
     }
   }
   const whyRoot = unsafeFolder(st, uid);
@@ -82,16 +79,16 @@ export async function checkCacheDir(dir: string): Promise<CacheDirCheck> {
     let sub: Stats;
     try {
       sub = await lstat(path).catch(async (e: unknown) => {
-        if (code(e) !== 'ENOENT') throw e;
+        if (errCode(e) !== 'ENOENT') throw e;
         await mkdir(path, { mode: 0o700 }).catch((m: unknown) => {
-          if (code(m) !== 'EEXIST') throw m; // another process made it meanwhile
+          if (errCode(m) !== 'EEXIST') throw m; // another process made it meanwhile
         });
         return lstat(path);
       });
     } catch (e) {
       return {
         ok: false,
-        warning: `the cache directory ${dir} cannot be written (${code(e) ?? String(e)} on ${rel}); continuing without a cache. Fix its permissions, pass --cache-dir DIR, or --no-cache`,
+        warning: `the cache directory ${dir} cannot be written (${errCode(e) ?? String(e)} on ${rel}); continuing without a cache. Fix its permissions, pass --cache-dir DIR, or --no-cache`,
       };
     }
     const why = unsafeFolder(sub, uid);
