@@ -83,13 +83,18 @@ export async function loadTargets(refs: string[], opts: TargetOptions, io: Pick<
   return { plan, config, targets: plan.targets, notes: plan.notes };
 }
 
+/** Whether the folder the command runs in holds a Kamal config (`config/deploy.yml`). */
+export function defaultConfigHere(io: Pick<Io, 'cwd'>): boolean {
+  return existsSync(resolve(io.cwd, DEFAULT_CONFIG_FILE));
+}
+
 /**
  * The registry credentials the Kamal config in the current folder names, by registry; none without a
  * config. A config that cannot be read costs only its credentials (a warning), not the command.
  */
 async function appCredentials(opts: TargetOptions, io: Pick<Io, 'env' | 'cwd' | 'err'>): Promise<Map<string, RegistryCredential>> {
   const found = new Map<string, RegistryCredential>();
-  if (!existsSync(resolve(io.cwd, DEFAULT_CONFIG_FILE))) return found;
+  if (!defaultConfigHere(io)) return found;
   let targets: Target[];
   try {
     // The version only names the app image; credentials do not depend on it.

@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { DRIFT_KINDS, runDrift, type DriftItem } from '../drift/run.js';
 import { parseShard, type Shard } from '../drift/shard.js';
 import { DriftMetrics, driftRounds, parseInterval, serveMetrics, webhookUrl, type RoundOutcome } from '../drift/watch.js';
@@ -17,7 +15,7 @@ import { hostsText } from '../report/drift-hosts-text.js';
 import { table } from '../report/table.js';
 import { combineExitCodes } from '../verify.js';
 import { VERSION } from '../version.js';
-import { loadTargets, makeClient, type RegistryOptions, type TargetOptions } from './context.js';
+import { defaultConfigHere, loadTargets, makeClient, type RegistryOptions, type TargetOptions } from './context.js';
 import { actorFrom, openLedgerFor, type LedgerFlags } from './ledger-options.js';
 import type { Io } from './io.js';
 
@@ -162,7 +160,7 @@ export async function driftCommand(opts: DriftOptions, io: Io, isTty: boolean): 
   if (opts.webhook !== undefined) webhookUrl(opts.webhook);
   // A Kamal config beside the ledger supplies registry credentials (and the default ledger
   // location); drift checks every tag in the ledger, so the version does not matter.
-  const config = opts.configFile ?? (existsSync(resolve(io.cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
+  const config = opts.configFile ?? (defaultConfigHere(io) ? DEFAULT_CONFIG_FILE : undefined);
   if (opts.hosts && !config)
     throw new UsageError(`drift --hosts reads the hosts and their ssh settings from the Kamal config, and there is no ${DEFAULT_CONFIG_FILE} here; run it in the app or give -c/--config-file`);
   const loaded = config ? await loadTargets([], { ...opts, configFile: config, version: opts.version ?? 'drift' }, io) : undefined;

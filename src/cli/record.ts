@@ -1,8 +1,5 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { ledgerFinding, ledgerTag, observation } from '../checks/ledger.js';
 import { UsageError } from '../errors.js';
-import { DEFAULT_CONFIG_FILE } from '../kamal/index.js';
 import { observe, readTag } from '../ledger/observe.js';
 import { formatTagRef, parseTagRef, sameTagRef, unpinnedTagRef } from '../ledger/tag-ref.js';
 import type { Ledger, NewEntry, TagRef } from '../ledger/types.js';
@@ -11,7 +8,7 @@ import { table } from '../report/table.js';
 import type { Target, TargetResult } from '../types.js';
 import { combineExitCodes, resolveTargets } from '../verify.js';
 import { decideConfig } from './record-config.js';
-import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
+import { defaultConfigHere, loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
 import { checkpointSigner, signAfterWrite, type CheckpointFlags } from './checkpoint-options.js';
 import { actorFrom, openLedgerFor, type LedgerFlags } from './ledger-options.js';
 import type { Io } from './io.js';
@@ -53,7 +50,7 @@ export async function recordCommand(refs: string[], opts: RecordOptions, io: Io)
   // `record --approve-move X@D` alone approves only that move; the Kamal config (when present) only
   // says where the ledger lives.
   const movesOnly = moves.length > 0 && refs.length === 0;
-  const hasConfig = opts.configFile !== undefined || opts.destination !== undefined || existsSync(resolve(io.cwd, DEFAULT_CONFIG_FILE));
+  const hasConfig = opts.configFile !== undefined || opts.destination !== undefined || defaultConfigHere(io);
   // With moves only, the config names where the ledger is and the registry credentials; the app
   // version is not needed (its images are not approved here).
   const loaded = !movesOnly

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { redact } from '../redact.js';
@@ -17,7 +17,7 @@ import { effectiveDeploy } from '../kamal/effective.js';
 import { DEFAULT_CONFIG_FILE, type LoadedConfig } from '../kamal/index.js';
 import { lintApp } from '../kamal/lint/index.js';
 import type { DeployPlan, Finding } from '../types.js';
-import { loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
+import { defaultConfigHere, loadTargets, makeClient, parsePlatforms, type RegistryOptions, type TargetOptions } from './context.js';
 import { actorFrom, checkpointRoot, openLedgerFor, sourceFrom, type LedgerFlags } from './ledger-options.js';
 import type { VerifyFormat } from './formats.js';
 import type { Io } from './io.js';
@@ -117,7 +117,7 @@ export async function buildVerifyReport(refs: string[], opts: Omit<VerifyOptions
   const deployConfig = plan && config ? { document: effectiveDeploy({ plan, config }), ...(plan.destination !== undefined ? { destination: plan.destination } : {}) } : undefined;
   // Explicit refs outside an app (no config/deploy.yml here) and no --ledger or $KAMAL_GATE_LEDGER_URL:
   // no ledger, rather than a .kamal/ folder created wherever the command happens to run.
-  const ledger = await openLedgerFor(opts, io, plan, { defaultWithoutPlan: existsSync(resolve(io.cwd, DEFAULT_CONFIG_FILE)) });
+  const ledger = await openLedgerFor(opts, io, plan, { defaultWithoutPlan: defaultConfigHere(io) });
   if (!ledger && opts.ledger !== false) {
     if (opts.requireRecorded) {
       throw new UsageError(`--require-recorded needs a digest ledger: there is no Kamal config (${DEFAULT_CONFIG_FILE}) here; pass --ledger PATH|URL or set KAMAL_GATE_LEDGER_URL`);
