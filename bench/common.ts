@@ -1,6 +1,7 @@
 /** What the benchmarks share: running a process, timing, and printing a table with targets. */
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { appendFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 
 export const CLI = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
 
@@ -83,10 +84,29 @@ export function table(title: string, rows: string[][]): void {
   });
 }
 
-/** Lines "figure: value (target …) PASS|MISS", printed under a table. */
-export function targets(lines: { what: string; value: string; target: string; ok: boolean }[]): void {
-  for (const l of lines) console.log(`  ${l.what}: ${l.value} (target ${l.target}) ${verdict(l.ok)}`);
+export interface Target {
+  /** The figure, e.g. "verify of one image over node -e 0". */
+  what: string;
+  /** This tool's figure, formatted. */
+  value: string;
+  /** The peer measured in the same run (skopeo, node -e 0, a full check), formatted; '-' when the figure has none. */
+  peer?: string;
+  target: string;
+  ok: boolean;
 }
+
+/**
+ * Lines "figure: value (peer …) (target …) PASS|MISS", printed under a table. When scripts/bench.sh
+ * runs the benchmarks it sets KAMAL_GATE_BENCH_SUMMARY to a file; each line is appended there too
+ * (one JSON object per line), and bench.sh prints them all as one table at the end.
+ */
+export function targets(lines: Target[]): void {
+  for (const l of lines) console.log(`  ${l.what}: ${l.value}${l.peer ? ` (peer ${l.peer})` : ''} (target ${l.target}) ${verdict(l.ok)}`);
+  const summary = process.env['KAMAL_GATE_BENCH_SUMMARY'];
+  if (summary) appendFileSync(summary, lines.map((l) => `${JSON.stringify({ bench: BENCH_NAME, ...l })}\n`).join(''));
+}
+
+const BENCH_NAME = basename(process.argv[1] ?? 'bench', '.ts');
 
 export function fail(name: string) {
   return (e: unknown): never => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `npm run bench` runs: installs what the benchmarks need (the registry, skopeo, PostgreSQL),
-# builds, then runs each benchmark in bench/. Each prints its table with the targets of issue 8 and
-# PASS or MISS beside each figure; a benchmark that cannot run fails the script (after the others ran).
+# builds, then runs each benchmark in bench/. Each prints its table with its targets and
+# PASS or MISS beside each figure, and the end prints every target in one table; a benchmark that cannot run fails the script (after the others ran).
 # Arguments go to every benchmark (e.g. --runs 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,10 @@ bash scripts/setup.sh \
   /usr/sbin/sshd:openssh-server \
   /usr/sbin/dockerd:docker.io \
   '/usr/lib/postgresql/*/bin/initdb:postgresql'
+
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+export KAMAL_GATE_BENCH_SUMMARY=$summary
 
 failed=()
 for bench in startup verify skopeo-resolve drift ledger hosts; do
@@ -24,6 +28,10 @@ for bench in startup verify skopeo-resolve drift ledger hosts; do
     failed+=("$bench")
   fi
 done
+
+echo
+echo "== every target, beside its peer measured in the same run"
+node scripts/bench-summary.mjs "$summary"
 
 if ((${#failed[@]})); then
   echo >&2
