@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { pushLegacy, signPayload, simpleSigning } from '../test/helpers/cosign-format.js';
 import { ImageBuilder, type PushedImage } from '../test/helpers/image-builder.js';
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.js';
-import { CLI, mustRun } from './common.js';
+import { CLI, mustRun, NODE } from './common.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const AMD64 = { os: 'linux', architecture: 'amd64' };
@@ -107,7 +107,7 @@ export async function benchApp(): Promise<BenchApp> {
     delete env['KAMAL_VERSION'];
     delete env['VERSION'];
     delete env['KAMAL_GATE_LEDGER_URL'];
-    await mustRun('kamal-gate record', process.execPath, [CLI, 'record', '--version', 'v1'], { cwd: dir, env });
+    await mustRun('kamal-gate record', NODE, [CLI, 'record', '--version', 'v1'], { cwd: dir, env });
     const all = [app, ...accessories, proxy];
     return {
       reg,
@@ -143,7 +143,7 @@ export interface VerifyRun {
 
 /** One `kamal-gate verify --format json --stats` of the app, a whole process as CI runs it. */
 export async function verifyOnce(app: BenchApp, cacheHome: string): Promise<VerifyRun> {
-  const r = await mustRun('kamal-gate verify', process.execPath, [CLI, 'verify', '--version', 'v1', '--format', 'json', '--stats'], {
+  const r = await mustRun('kamal-gate verify', NODE, [CLI, 'verify', '--version', 'v1', '--format', 'json', '--stats'], {
     cwd: app.dir,
     env: { ...app.env, XDG_CACHE_HOME: cacheHome },
   });

@@ -3,7 +3,15 @@ import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 
-export const CLI = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
+const ROOT = resolve(import.meta.dirname, '..');
+
+/**
+ * What users run: the package's `kamal-gate` command (bin/kamal-gate.mjs, which runs the single-file
+ * build with Node's compile cache), on Node 22, the oldest Node the package supports (.ci/runtimes,
+ * installed by scripts/bench.sh). The benchmarks themselves run under tsx on the machine's Node.
+ */
+export const CLI = resolve(ROOT, 'bin', 'kamal-gate.mjs');
+export const NODE = resolve(ROOT, '.ci', 'runtimes', 'node_modules', 'node22', 'bin', 'node');
 
 export interface RunResult {
   code: number;

@@ -11,7 +11,7 @@ import { openLedger } from '../src/ledger/index.js';
 import type { NewEntry } from '../src/ledger/types.js';
 import { ImageBuilder } from '../test/helpers/image-builder.js';
 import { startRegistry } from '../test/helpers/registry.js';
-import { arg, CLI, fail, ms, pool, run, table, targets } from './common.js';
+import { arg, CLI, fail, ms, pool, run, table, targets, NODE } from './common.js';
 
 async function main(): Promise<void> {
   const tagCount = arg('tags', 2000);
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     // kamal-gate drift, a whole process as cron would run it
     const runs = [];
     for (let i = 0; i < 3; i++) {
-      const r = await run(process.execPath, [CLI, 'drift', '--ledger', ledgerPath, '--format', 'json', '--stats']);
+      const r = await run(NODE, [CLI, 'drift', '--ledger', ledgerPath, '--format', 'json', '--stats']);
       if (r.code !== 0) throw new Error(`kamal-gate drift failed (exit ${r.code}): ${r.stderr || r.stdout}`);
       const doc = JSON.parse(r.stdout) as { summary: { tags: number; unchanged: number }; stats: { requests: number; wallMs: number } };
       if (doc.summary.unchanged !== tagCount) throw new Error(`expected ${tagCount} unchanged tags, got ${JSON.stringify(doc.summary)}`);

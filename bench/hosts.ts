@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { startHosts, tarLayer } from '../test/helpers/hosts.js';
 import { ImageBuilder } from '../test/helpers/image-builder.js';
 import { startRegistry } from '../test/helpers/registry.js';
-import { arg, CLI, fail, median, ms, mustRun, run, table, targets } from './common.js';
+import { arg, CLI, fail, median, ms, mustRun, run, table, targets, NODE } from './common.js';
 
 async function main(): Promise<void> {
   const count = arg('hosts', 20);
@@ -41,16 +41,16 @@ async function main(): Promise<void> {
       `service: bench\nimage: bench/app\nservers:\n  web:\n    hosts: [${h.hosts.map((x) => x.name).join(', ')}]\nregistry:\n  server: ${reg.host}\n  username: bench\n  password: unused\nbuilder:\n  arch: amd64\nssh:\n  config: ${h.sshConfig}\n`,
     );
     const env = { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}`, DOCKER_CONFIG: join(dir, 'no-docker'), XDG_CACHE_HOME: join(dir, 'cache') };
-    await mustRun('kamal-gate record', process.execPath, [CLI, 'record', '--version', 'v1'], { cwd: app, env });
+    await mustRun('kamal-gate record', NODE, [CLI, 'record', '--version', 'v1'], { cwd: app, env });
 
     // The same verify without --hosts: what the registry and ledger part costs on its own.
     const plain: number[] = [];
-    for (let i = 0; i < runs; i++) plain.push((await mustRun('kamal-gate verify', process.execPath, [CLI, 'verify', '--version', 'v1'], { cwd: app, env })).ms);
+    for (let i = 0; i < runs; i++) plain.push((await mustRun('kamal-gate verify', NODE, [CLI, 'verify', '--version', 'v1'], { cwd: app, env })).ms);
 
     const gate: { ms: number; connections: number }[] = [];
     for (let i = 0; i < runs; i++) {
       writeFileSync(log, '');
-      const r = await run(process.execPath, [CLI, 'verify', '--version', 'v1', '--hosts'], { cwd: app, env });
+      const r = await run(NODE, [CLI, 'verify', '--version', 'v1', '--hosts'], { cwd: app, env });
       if (r.code !== 0) throw new Error(`kamal-gate verify --hosts exited ${r.code}; it should pass: ${(r.stderr || r.stdout).slice(0, 2000)}`);
       gate.push({ ms: r.ms, connections: readFileSync(log, 'utf8').split('\n').filter(Boolean).length });
     }

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { openLedger } from '../src/ledger/index.js';
 import type { NewEntry } from '../src/ledger/types.js';
 import { startPostgres } from '../test/helpers/postgres.js';
-import { arg, bytes, fail, median, ms, mustRun, table, targets } from './common.js';
+import { arg, bytes, fail, median, ms, mustRun, table, targets, NODE } from './common.js';
 
 const PROBE = resolve(import.meta.dirname, 'ledger-probe.mjs');
 const LOAD_TARGET_MS = 1000;
@@ -50,7 +50,7 @@ interface Probe {
 async function probe(location: string, tagsFile: string, runs: number, expected: number): Promise<Probe> {
   const results: Probe[] = [];
   for (let i = 0; i < runs; i++) {
-    const r = await mustRun('bench/ledger-probe.mjs', process.execPath, [PROBE, location, tagsFile]);
+    const r = await mustRun('bench/ledger-probe.mjs', NODE, [PROBE, location, tagsFile]);
     const p = JSON.parse(r.stdout) as Probe;
     if (p.entries !== expected) throw new Error(`expected ${expected} entries in the ledger at ${location}: ${r.stdout}`);
     results.push(p);

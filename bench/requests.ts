@@ -8,18 +8,17 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { demoScenario, statsOf, strictScenario, type Scenario } from '../test/helpers/cache-scenarios.js';
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.js';
-
-const CLI = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
+import { CLI, NODE } from './common.js';
 
 /** Asynchronous: the token server runs in this process and must keep answering. */
 function cli(args: string[], s: Scenario, extra: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = { ...process.env, ...s.env, ...extra };
   for (const k of ['KAMAL_VERSION', 'VERSION', 'KAMAL_DESTINATION', 'KAMAL_GATE_CACHE_DIR']) if (!(k in extra)) delete env[k];
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: s.app, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NODE, [CLI, ...args], { cwd: s.app, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageBuilder } from '../test/helpers/image-builder.js';
 import { startRegistry } from '../test/helpers/registry.js';
-import { arg, CLI, fail, median, ms, mustRun, table, targets } from './common.js';
+import { arg, CLI, fail, median, ms, mustRun, table, targets, NODE } from './common.js';
 
 const signed = (d: number) => `${d < 0 ? '-' : '+'}${ms(Math.abs(d))}`;
 
@@ -29,9 +29,9 @@ async function main(): Promise<void> {
       { name: 'kamal-gate verify IMAGE --no-ledger (1 image, baseline policy)', args: [CLI, 'verify', img.ref, '--no-ledger'] },
     ];
     const times = cases.map(() => [] as number[]);
-    await mustRun('warm-up', process.execPath, cases[4]!.args, { cwd: dir, env });
+    await mustRun('warm-up', NODE, cases[4]!.args, { cwd: dir, env });
     for (let i = 0; i < runs; i++) {
-      for (const [k, c] of cases.entries()) times[k]!.push((await mustRun(c.name, process.execPath, c.args, { cwd: dir, env })).ms);
+      for (const [k, c] of cases.entries()) times[k]!.push((await mustRun(c.name, NODE, c.args, { cwd: dir, env })).ms);
     }
     const med = times.map(median);
     const node = med[0]!;

@@ -13,6 +13,11 @@ bash scripts/setup.sh \
   /usr/sbin/dockerd:docker.io \
   '/usr/lib/postgresql/*/bin/initdb:postgresql'
 
+# the benchmarks run kamal-gate on Node 22 (bench/common.ts NODE), installed here as the tests install it
+if [[ ! -d .ci/runtimes/node_modules || .ci/runtimes/package-lock.json -nt .ci/runtimes/node_modules/.package-lock.json ]]; then
+  npm ci --prefix .ci/runtimes --no-audit --no-fund
+fi
+
 summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 export KAMAL_GATE_BENCH_SUMMARY=$summary
