@@ -9,6 +9,7 @@
 //                             run CommonJS and load only built-in modules)
 // Run after `tsc` and scripts/trusted-root.mjs (it embeds dist/trusted_root.json).
 import { mkdirSync, readFileSync } from 'node:fs';
+import { builtinModules, createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -32,6 +33,53 @@ const embed = {
   },
 };
 
+/**
+ * Built-in modules through require(), not ES imports. An ES import of a built-in makes Node build
+ * its ES facade, which reads every export, and reading node:http's exports loads Node's own copy of
+ * undici (about 30 ms of every run, for a module only `drift --watch` uses). require() reads only
+ * what the code uses. The ES bundle's banner gives it a require(); the binary's is CommonJS already.
+ */
+const builtinsByRequire = {
+  name: 'kamal-gate-builtins-by-require',
+  setup(b) {
+    const names = builtinModules.map((m) => m.replace(/[/]/g, '\\/')).join('|');
+    b.onResolve({ filter: new RegExp(`^(node:)?(${names})$`) }, (args) => (args.kind === 'import-statement' ? { path: args.path, namespace: 'kamal-gate-builtin' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'kamal-gate-builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});\n`, loader: 'js' }));
+  },
+};
+
+/**
+ * undici's HTTP/2 client module loads node:http2 (about 30 ms) as undici loads, for ten constants;
+ * it connects over HTTP/2 only when a dispatcher is made with allowH2, which kamal-gate never does.
+ * Here it gets those constants (read from this Node at build time) and a connect() that loads
+ * node:http2 when called.
+ */
+const http2Constants = [
+  'HTTP2_HEADER_AUTHORITY',
+  'HTTP2_HEADER_METHOD',
+  'HTTP2_HEADER_PATH',
+  'HTTP2_HEADER_SCHEME',
+  'HTTP2_HEADER_CONTENT_LENGTH',
+  'HTTP2_HEADER_EXPECT',
+  'HTTP2_HEADER_STATUS',
+  'HTTP2_HEADER_PROTOCOL',
+  'NGHTTP2_REFUSED_STREAM',
+  'NGHTTP2_CANCEL',
+];
+const lazyHttp2ForUndici = {
+  name: 'kamal-gate-lazy-http2-for-undici',
+  setup(b) {
+    b.onResolve({ filter: /^node:http2$/ }, (args) =>
+      /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js$/.test(args.importer) ? { path: 'http2', namespace: 'kamal-gate-lazy-http2' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'kamal-gate-lazy-http2' }, () => {
+      const real = createRequire(import.meta.url)('node:http2').constants;
+      const constants = Object.fromEntries(http2Constants.map((k) => [k, real[k]]));
+      return { contents: `module.exports = { constants: ${JSON.stringify(constants)}, connect: (...args) => require('node:http2').connect(...args) };\n`, loader: 'js' };
+    });
+  },
+};
+
 const out = sea ? join(root, 'dist', 'sea', 'kamal-gate.cjs') : join(root, 'dist', 'kamal-gate.mjs');
 mkdirSync(dirname(out), { recursive: true });
 const result = await build({
@@ -42,7 +90,7 @@ const result = await build({
   outfile: out,
   // pg's optional native binding: loaded only on request (NODE_PG_FORCE_NATIVE, pg.native); the pure-JS client is used.
   external: ['pg-native'],
-  plugins: [embed],
+  plugins: [embed, lazyHttp2ForUndici, builtinsByRequire],
   legalComments: 'eof',
   minify: true,
   keepNames: true,

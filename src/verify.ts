@@ -116,11 +116,28 @@ export interface VerifyRun {
   exitCode: number;
 }
 
-/** Resolves every target, runs every check its requirements ask for, and lets the policy decide. */
-export async function verifyTargets(client: RegistryClient, targets: Target[], opts: VerifyOptions): Promise<VerifyRun> {
+/**
+ * Resolution begun before the rest of the run is ready: `verify` starts it as soon as it knows the
+ * targets, so the registry answers while the policy, the lint and the ledger load. It opens the run's
+ * snapshot (one answer per tag); verifyTargets, given it, closes the snapshot.
+ */
+export interface Resolving {
+  results: Promise<TargetResult[]>;
+}
+
+export function startResolving(client: RegistryClient, targets: Target[], opts: ResolveOptions = {}): Resolving {
   client.beginSnapshot();
+  const results = resolveTargets(client, targets, opts);
+  // A run that fails before it awaits the results (a bad policy) must not leave a rejection unheard.
+  results.catch(() => undefined);
+  return { results };
+}
+
+/** Resolves every target (or takes the resolution started with startResolving), runs every check its requirements ask for, and lets the policy decide. */
+export async function verifyTargets(client: RegistryClient, targets: Target[], opts: VerifyOptions, resolving?: Resolving): Promise<VerifyRun> {
+  const started = resolving ?? startResolving(client, targets, opts);
   try {
-    return await verifyRun(client, targets, opts);
+    return await verifyRun(client, await started.results, opts);
   } finally {
     client.endSnapshot();
   }
@@ -134,8 +151,8 @@ interface Checking {
   base?: BaseSummary;
 }
 
-async function verifyRun(client: RegistryClient, targets: Target[], opts: VerifyOptions): Promise<VerifyRun> {
-  const checking = (await resolveTargets(client, targets, opts)).map(
+async function verifyRun(client: RegistryClient, resolved: TargetResult[], opts: VerifyOptions): Promise<VerifyRun> {
+  const checking = resolved.map(
     (result): Checking => ({ result, findings: [], ...(result.image ? { requirements: requirementsFor(opts.policy, { ref: result.image.ref, role: result.target.role }) } : {}) }),
   );
   const run: CheckContext = { ...opts, client, checkpoints: new Map() };
@@ -160,24 +177,28 @@ async function verifyRun(client: RegistryClient, targets: Target[], opts: Verify
     }
   }
 
-  // Image checks: images concurrently, each image's checks in list order. Kamal's latest alias is
-  // the app image again, and hosts never pull it by that tag.
+  // Image checks: images concurrently, and an image's checks concurrently too (signatures, base and
+  // hosts wait on different servers), their outputs taken in list order. A check that throws makes
+  // the image an error and the outputs of the checks after it are dropped, as if they had not run.
+  // Kamal's latest alias is the app image again, and hosts never pull it by that tag.
   const imageChecks = CHECKS.filter((c): c is ImageCheck => c.on === 'image');
   await mapConcurrent(checking, opts.concurrency ?? 8, async (c) => {
     const { image } = c.result;
-    if (!image || !c.requirements || c.result.target.aliasOf) return;
-    for (const check of imageChecks) {
-      try {
-        const out = await check.run(image, { ...run, requirements: c.requirements });
-        c.findings.push(...out.findings);
-        entries.push(...(out.entries ?? []));
-        if (out.base) c.base = out.base;
-      } catch (e) {
+    if (!image || !c.requirements) return;
+    if (c.result.target.aliasOf) return;
+    const context = { ...run, requirements: c.requirements };
+    const outs = await Promise.allSettled(imageChecks.map(async (check) => check.run(image, context)));
+    for (const [i, out] of outs.entries()) {
+      if (out.status === 'rejected') {
         // A registry that fails or lies (content that does not match its digest) while the image is
         // checked: the image could not be verified.
-        c.result = { ...c.result, error: isKamalGateError(e) ? e : new RegistryError(`${image.target.ref}: ${check.name}: ${String(e)}`) };
+        const e: unknown = out.reason;
+        c.result = { ...c.result, error: isKamalGateError(e) ? e : new RegistryError(`${image.target.ref}: ${imageChecks[i]!.name}: ${String(e)}`) };
         return;
       }
+      c.findings.push(...out.value.findings);
+      entries.push(...(out.value.entries ?? []));
+      if (out.value.base) c.base = out.value.base;
     }
   });
   for (const c of checking) raw.push(...c.findings);

@@ -9,7 +9,7 @@ import { loadPolicy } from '../policy/load.js';
 import { findingReport, imageReport, toolInfo, VERIFY_SCHEMA, withHosts, type VerifyReport } from '../report/model.js';
 import { painter, colourOn } from '../report/colour.js';
 import { renderSshStats, renderStats, renderVerifyText } from '../report/text.js';
-import { verifyTargets } from '../verify.js';
+import { startResolving, verifyTargets } from '../verify.js';
 import { HostsRun } from '../hosts/verify-hosts.js';
 import { runOnHost } from '../hosts/ssh.js';
 import { imageHosts, sshSettings } from '../hosts/targets.js';
@@ -107,32 +107,41 @@ export async function buildVerifyReport(refs: string[], opts: Omit<VerifyOptions
       ...(io.isTty && !opts.quiet ? { onProgress: (done: number, total: number) => io.err(`\rchecking ${done}/${total} hosts…${done === total ? '\r\x1b[K' : ''}`) } : {}),
     });
   }
-  // The app root (the folder holding config/) is where .kamal/ lives: policy and ledger both.
-  const root = plan ? resolve(dirname(plan.configFile), '..') : io.cwd;
-  const { policy, origin } = await loadPolicy({ path: opts.policy, cwd: root });
+  // The registry client, and the resolution under way, before the policy, the lint and the ledger
+  // load: the registry answers meanwhile. (A failure here closes the client, whose requests then end.)
   const platforms = parsePlatforms(opts.platform);
-  // The config's dangerous settings, as `kamal-gate lint` finds them; the policy's config group decides.
-  const configFindings = plan && config ? await lintPlan(plan, config, io) : [];
-  // The effective deploy, compared with the one `record` approved (checks/config-approval.ts).
-  const deployConfig = plan && config ? { document: effectiveDeploy({ plan, config }), ...(plan.destination !== undefined ? { destination: plan.destination } : {}) } : undefined;
-  // Explicit refs outside an app (no config/deploy.yml here) and no --ledger or $KAMAL_GATE_LEDGER_URL:
-  // no ledger, rather than a .kamal/ folder created wherever the command happens to run.
-  const ledger = await openLedgerFor(opts, io, plan, { defaultWithoutPlan: defaultConfigHere(io) });
-  if (!ledger && opts.ledger !== false) {
-    if (opts.requireRecorded) {
-      throw new UsageError(`--require-recorded needs a digest ledger: there is no Kamal config (${DEFAULT_CONFIG_FILE}) here; pass --ledger PATH|URL or set KAMAL_GATE_LEDGER_URL`);
-    }
-    notes = [...notes, NO_LEDGER_NOTE];
-  }
+  const client = await makeClient(opts, targets, io);
+  let finished = false;
+  let ledger: Awaited<ReturnType<typeof openLedgerFor>> | undefined;
   try {
-    const client = await makeClient(opts, targets, io);
-    try {
-      const run = await verifyTargets(client, targets, {
+    const resolving = startResolving(client, targets, {
+      platforms,
+      // Progress on a terminal only, on stderr, so piped output stays plain.
+      ...(io.isTty && !opts.quiet ? { onProgress: (done: number, total: number) => io.err(`\rresolving ${done}/${total} images…${done === total ? '\r\x1b[K' : ''}`) } : {}),
+    });
+    // The app root (the folder holding config/) is where .kamal/ lives: policy and ledger both.
+    const root = plan ? resolve(dirname(plan.configFile), '..') : io.cwd;
+    const { policy, origin } = await loadPolicy({ path: opts.policy, cwd: root });
+    // The config's dangerous settings, as `kamal-gate lint` finds them; the policy's config group decides.
+    const configFindings = plan && config ? await lintPlan(plan, config, io) : [];
+    // The effective deploy, compared with the one `record` approved (checks/config-approval.ts).
+    const deployConfig = plan && config ? { document: effectiveDeploy({ plan, config }), ...(plan.destination !== undefined ? { destination: plan.destination } : {}) } : undefined;
+    // Explicit refs outside an app (no config/deploy.yml here) and no --ledger or $KAMAL_GATE_LEDGER_URL:
+    // no ledger, rather than a .kamal/ folder created wherever the command happens to run.
+    ledger = await openLedgerFor(opts, io, plan, { defaultWithoutPlan: defaultConfigHere(io) });
+    if (!ledger && opts.ledger !== false) {
+      if (opts.requireRecorded) {
+        throw new UsageError(`--require-recorded needs a digest ledger: there is no Kamal config (${DEFAULT_CONFIG_FILE}) here; pass --ledger PATH|URL or set KAMAL_GATE_LEDGER_URL`);
+      }
+      notes = [...notes, NO_LEDGER_NOTE];
+    }
+    const run = await verifyTargets(
+      client,
+      targets,
+      {
         platforms,
         policy,
         ...(ledger ? { ledger } : {}),
-        // Progress on a terminal only, on stderr, so piped output stays plain.
-        ...(io.isTty && !opts.quiet ? { onProgress: (done: number, total: number) => io.err(`\rresolving ${done}/${total} images…${done === total ? '\r\x1b[K' : ''}`) } : {}),
         requireRecorded: opts.requireRecorded ?? false,
         configFindings,
         ...(deployConfig ? { deployConfig } : {}),
@@ -144,31 +153,33 @@ export async function buildVerifyReport(refs: string[], opts: Omit<VerifyOptions
         source: sourceFrom(io.env, 'verify'),
         actor: actorFrom(io.env),
         now: new Date(),
-      });
-      const report: VerifyReport = {
-        schema: VERIFY_SCHEMA,
-        tool: toolInfo(),
-        images: run.results.map((r) => withHosts(imageReport(r, r.findings, r.base), hosts?.reportFor(r.target))),
-        notes,
-        policy: { file: policy.file, origin },
-        exitCode: run.exitCode,
-      };
-      if (run.policyFindings.length) report.policyFindings = run.policyFindings.map(findingReport);
-      if (plan) {
-        report.config = plan.configFile;
-        if (plan.destination) report.destination = plan.destination;
-        if (config?.erb === 'ruby') report.erb = 'ruby';
-        report.version = plan.version;
-        report.versionSource = plan.versionSource;
-      }
-      if (ledger) report.ledger = ledger.location;
-      if (opts.stats) report.stats = Object.fromEntries(client.stats.entries());
-      if (opts.stats && hosts) report.sshStats = hosts.sessionTimes;
-      return report;
-    } finally {
-      await client.close();
+      },
+      resolving,
+    );
+    const report: VerifyReport = {
+      schema: VERIFY_SCHEMA,
+      tool: toolInfo(),
+      images: run.results.map((r) => withHosts(imageReport(r, r.findings, r.base), hosts?.reportFor(r.target))),
+      notes,
+      policy: { file: policy.file, origin },
+      exitCode: run.exitCode,
+    };
+    if (run.policyFindings.length) report.policyFindings = run.policyFindings.map(findingReport);
+    if (plan) {
+      report.config = plan.configFile;
+      if (plan.destination) report.destination = plan.destination;
+      if (config?.erb === 'ruby') report.erb = 'ruby';
+      report.version = plan.version;
+      report.versionSource = plan.versionSource;
     }
+    if (ledger) report.ledger = ledger.location;
+    if (opts.stats) report.stats = Object.fromEntries(client.stats.entries());
+    if (opts.stats && hosts) report.sshStats = hosts.sessionTimes;
+    finished = true;
+    return report;
   } finally {
+    // A run that failed (a bad policy, say) does not wait for the registry: its requests are dropped.
+    await (finished ? client.close() : client.abort());
     await ledger?.close();
   }
 }

@@ -68,6 +68,11 @@ export class RegistryClient {
     await this.http.close();
   }
 
+  /** Closes at once, dropping the requests still under way (a run that failed waits for none of them). */
+  async abort(): Promise<void> {
+    await this.http.abort();
+  }
+
   /** Starts a run's snapshot of tag answers (see single-flight.ts). */
   beginSnapshot(): void {
     this.snapshot.begin();

@@ -4,7 +4,7 @@
  * carry credentials to another origin, and retries with backoff that honour `Retry-After`.
  * Every response body is read (up to its cap) or destroyed, so sockets go back to the pool.
  */
-import { Agent } from 'undici';
+import { Agent, request } from './undici.js';
 import { ProtocolError, RegistryError } from '../errors.js';
 import { isLoopbackHost } from './reference.js';
 import type { Stats } from './stats.js';
@@ -95,6 +95,10 @@ export class HttpTransport {
     await this.agent.close();
   }
 
+  async abort(): Promise<void> {
+    await this.agent.destroy();
+  }
+
   /**
    * Sends a request, following redirects and retrying transient failures. The Authorization header
    * is sent only to the origin of the original URL.
@@ -177,7 +181,7 @@ export class HttpTransport {
     let rawHeaders: Record<string, string | string[] | undefined>;
     let bodyStream: AsyncIterable<Buffer> & { destroy(err?: Error): void; dump?(): Promise<void> };
     try {
-      const r = await this.agent.request({
+      const r = await request(this.agent, {
         origin: req.url.origin,
         path: req.url.pathname + req.url.search,
         method: req.method,

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliProcess as runCli } from '../helpers/cli.js';
 import { ImageBuilder, type PushedImage } from '../helpers/image-builder.js';
@@ -71,5 +72,33 @@ describe('start-up loads only what the command uses', () => {
     const loaded = await packagesLoaded(['verify', img.ref, '--no-ledger', '--policy', policy], 1);
     expect(loaded).toContain('@sigstore');
     expect(loaded).not.toContain('pg');
+  });
+});
+
+/** The Node built-in modules a process of the package's `kamal-gate` command (the single-file build) loaded for these arguments. */
+async function builtinsLoadedByBundle(args: string[]): Promise<string[]> {
+  const list = join(dir, `builtins-${Math.random().toString(36).slice(2)}.txt`);
+  const hook = join(dir, 'builtins-hook.mjs');
+  writeFileSync(hook, `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(process.env.KG_BUILTINS_LIST, process.moduleLoadList.join('\\n')));\n`);
+  const bin = resolve(import.meta.dirname, '..', '..', 'bin', 'kamal-gate.mjs');
+  const code = await new Promise<number | null>((done, fail) => {
+    const child = spawn(process.execPath, ['--import', pathToFileURL(hook).href, bin, ...args], {
+      cwd: dir,
+      env: { ...process.env, KG_BUILTINS_LIST: list, XDG_CACHE_HOME: join(dir, 'cache-bundle') },
+      stdio: 'ignore',
+    });
+    child.on('error', fail);
+    child.on('close', done);
+  });
+  expect(code).toBe(0);
+  return readFileSync(list, 'utf8').split('\n');
+}
+
+describe('the single-file build starts without what it does not use', () => {
+  it("a verify over HTTP loads neither node:http2 nor Node's own copy of undici (the bundle reaches built-ins through require)", async () => {
+    const loaded = await builtinsLoadedByBundle(['verify', img.ref, '--no-ledger']);
+    expect(loaded).toContain('NativeModule net'); // the list is real: the verify spoke HTTP
+    expect(loaded).not.toContain('NativeModule http2');
+    expect(loaded.filter((m) => m.includes('internal/deps/undici'))).toEqual([]);
   });
 });
