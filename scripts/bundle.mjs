@@ -102,7 +102,8 @@ const result = await build({
         // files beside the module, all embedded here) becomes the executable's own URL.
         format: 'cjs',
         stdin: {
-          contents: "import { main } from './src/cli/main.ts';\nmain(process.argv).then((code) => { process.exitCode = code; }, () => { process.exitCode = 3; });\n",
+          contents:
+            "import { commandProcessFlags, exitWhenWritten } from './src/cli/io.ts';\nimport { main } from './src/cli/main.ts';\ncommandProcessFlags();\nmain(process.argv).then(exitWhenWritten, () => exitWhenWritten(3));\n",
           resolveDir: root,
           sourcefile: 'sea-entry.ts',
           loader: 'ts',

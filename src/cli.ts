@@ -5,13 +5,8 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   const { VERSION } = await import('./version.js');
   process.stdout.write(`${VERSION}\n`);
 } else {
+  const { commandProcessFlags, exitWhenWritten } = await import('./cli/io.js');
+  commandProcessFlags();
   const { main } = await import('./cli/main.js');
-  main(process.argv).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    () => {
-      process.exitCode = 3;
-    },
-  );
+  main(process.argv).then(exitWhenWritten, () => exitWhenWritten(3));
 }

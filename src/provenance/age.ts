@@ -59,6 +59,13 @@ export async function baseAge(client: RegistryClient, base: BaseDiscovery, opts:
 
   if (ref.tag) {
     const digests = [base.digest, base.platformDigest, builtOn?.manifestDigest].filter((d): d is string => !!d);
+    // The tag list (for newer releases) is asked while the staleness is measured: two round trips at once.
+    const listing = parseDockerTag(ref.tag)
+      ? client.listTags({ registry: ref.registry, repository: ref.repository }).then(
+          (tags) => ({ tags }),
+          (error: unknown) => ({ error }),
+        )
+      : undefined;
     const s = await measureStaleness({
       client,
       ref: { ...ref, tag: ref.tag },
@@ -70,13 +77,14 @@ export async function baseAge(client: RegistryClient, base: BaseDiscovery, opts:
     });
     if (s.staleness) out.staleness = s.staleness;
     if (s.entry) out.ledgerEntries.push(s.entry);
-    if (parseDockerTag(ref.tag)) {
-      try {
-        const releases = newerReleases(ref.tag, await client.listTags({ registry: ref.registry, repository: ref.repository }));
+    if (listing) {
+      const listed = await listing;
+      if ('tags' in listed) {
+        const releases = newerReleases(ref.tag, listed.tags);
         if (releases) out.releases = releases;
-      } catch (e) {
-        if (!isUnanswered(e)) throw e;
-        evidence.push(`could not list the tags of ${ref.registry}/${ref.repository}: ${e.message}`);
+      } else {
+        if (!isUnanswered(listed.error)) throw listed.error;
+        evidence.push(`could not list the tags of ${ref.registry}/${ref.repository}: ${listed.error.message}`);
       }
     }
   }

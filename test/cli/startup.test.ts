@@ -102,3 +102,31 @@ describe('the single-file build starts without what it does not use', () => {
     expect(loaded.filter((m) => m.includes('internal/deps/undici'))).toEqual([]);
   });
 });
+
+describe('the process ends when its output is out, and not before', () => {
+  it('a large JSON document through a pipe that is read late arrives whole', async () => {
+    const { openLedger } = await import('../../src/ledger/index.js');
+    const ledgerPath = join(dir, 'big-ledger.jsonl');
+    const ledger = await openLedger(ledgerPath);
+    const digest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
+    await ledger.append(
+      Array.from({ length: 3000 }, (_, i) => ({ registry: 'ghcr.io', repository: 'acme/app', tag: `v${i}`, digest: digest(i), event: 'recorded' as const, source: 'record' as const })),
+    );
+    await ledger.close();
+    const cli = resolve(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+    const out = await new Promise<string>((done, fail) => {
+      const child = spawn(process.execPath, [cli, 'ledger', 'show', '--ledger', ledgerPath, '--format', 'json'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+      child.on('error', fail);
+      // Read nothing for a while: the output (far over a pipe's 64 KiB) waits in the process.
+      child.stdout.pause();
+      const chunks: Buffer[] = [];
+      child.stdout.on('data', (c: Buffer) => chunks.push(c));
+      setTimeout(() => child.stdout.resume(), 500);
+      child.on('close', (code) => (code === 0 ? done(Buffer.concat(chunks).toString()) : fail(new Error(`exit ${code}`))));
+    });
+    expect(out.length).toBeGreaterThan(256 * 1024);
+    const doc = JSON.parse(out) as { tags: { ref: string }[] };
+    expect(doc.tags.length).toBe(3000);
+    expect(doc.tags.at(-1)?.ref).toBe('ghcr.io/acme/app:v2999');
+  });
+});
