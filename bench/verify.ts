@@ -2,7 +2,10 @@
  * `kamal-gate verify` of a Kamal app (1 app image + 4 accessories + kamal-proxy, bench/app.ts) under
  * policies/strict.yml, as whole processes: with a cold cache (a fresh, empty $XDG_CACHE_HOME each
  * run) and a warm one (the same $XDG_CACHE_HOME again, images unchanged). Requests and bytes come
- * from the tool's own --stats; "per image" divides by the images the deploy pulls.
+ * from the tool's own --stats; "per image" divides by the images the deploy pulls. Issue 20's
+ * target: warm, ≤ 1.5 requests per image, beside the cold run's figure measured in the same run
+ * (a warm run still asks every tag a pass rests on: the image tags, the base image's tag, and the
+ * signature where it was found, src/signatures/memo.ts).
  *
  *   npx tsx bench/verify.ts [--runs 3]
  */
@@ -37,11 +40,11 @@ async function main(): Promise<void> {
     table(`kamal-gate verify of a Kamal app (${images} images: 1 app + 4 accessories + kamal-proxy) under policies/strict.yml, loopback docker-registry, whole process, median of ${runs}:`, [
       ['', 'wall', 'requests/image', 'bytes/image', 'target', 'verdict'],
       [c.name, ms(c.wall), c.requests.toFixed(1), bytes(c.bytes), '≤ 6 requests/image', c.requests <= 6 ? 'PASS' : 'MISS'],
-      [w.name, ms(w.wall), w.requests.toFixed(1), bytes(w.bytes), '1 request/image', w.requests <= 1 ? 'PASS' : 'MISS'],
+      [w.name, ms(w.wall), w.requests.toFixed(1), bytes(w.bytes), '≤ 1.5 requests/image', w.requests <= 1.5 ? 'PASS' : 'MISS'],
     ]);
     targets([
-      { what: 'cold: requests per image (resolve + signature + base image)', value: c.requests.toFixed(1), target: '≤ 6', ok: c.requests <= 6 },
-      { what: 'warm: requests per image', value: w.requests.toFixed(1), target: '1', ok: w.requests <= 1 },
+      { what: 'warm run, nothing changed: requests per image', value: w.requests.toFixed(2), peer: `cold ${c.requests.toFixed(2)}`, target: '≤ 1.5', ok: w.requests <= 1.5 },
+      { what: 'cold: requests per image (resolve + signature + base image)', value: c.requests.toFixed(2), target: '≤ 6', ok: c.requests <= 6 },
     ]);
     console.log(`  warm / cold wall time: ${(w.wall / c.wall).toFixed(2)}x; requests counted include the app's Kamal \`latest\` alias lookup`);
   } finally {

@@ -6,7 +6,7 @@
  *   `$XDG_CACHE_HOME`).
  * - It may be a symbolic link (a cache kept on another disk), but only one owned by this user: a
  *   link someone else planted in a shared folder (`/tmp/cache` pointing into an app) is refused.
- * - The directory it leads to, and its `tmp/`, `blobs/` and `blobs/<algorithm>/` folders, must be
+ * - The directory it leads to, and its `tmp/`, `blobs/`, `blobs/<algorithm>/` and `memo/` folders, must be
  *   real folders (not symbolic links: the cache never follows a link it did not create, and it
  *   creates none), owned by this user (root may use root's), and not writable by group or others.
  *
@@ -74,7 +74,7 @@ export async function checkCacheDir(dir: string): Promise<CacheDirCheck> {
       ? { ok: false, warning: `the cache directory ${dir} cannot be written (not a directory); continuing without a cache. Fix its permissions, pass --cache-dir DIR, or --no-cache` }
       : refuse(dir, whyRoot);
 
-  for (const rel of ['tmp', 'blobs', ...Object.keys(DIGEST_ALGORITHMS).map((a) => join('blobs', a))]) {
+  for (const rel of ['tmp', 'blobs', ...Object.keys(DIGEST_ALGORITHMS).map((a) => join('blobs', a)), 'memo']) {
     const path = join(root, rel);
     let sub: Stats;
     try {

@@ -18,7 +18,7 @@
  * another user owns it or group/others can write it, or when one of its folders is a symbolic link.
  * Inside it nothing is followed or removed that the cache did not make: files are opened with
  * O_NOFOLLOW, directories are listed without following links, and only regular files whose names
- * are the cache's own (`blobs/<algorithm>/<hex of the right length>`, `tmp/<16 hex>.<pid>`) are
+ * are the cache's own (`blobs/<algorithm>/<hex of the right length>`, `memo/<64 hex>`, `tmp/<16 hex>.<pid>`) are
  * ever unlinked, so a link or a foreign file placed there can cost nothing outside the cache.
  *
  * What is deliberately not cached, though a warm run would be cheaper with it: anything looked up
@@ -27,9 +27,16 @@
  * signatures are added (a newly signed image must pass) and removed (deleting a signature is how a
  * team withdraws its approval of a digest, so a remembered "signed" verdict could pass an image its
  * signers no longer stand behind). A base image's tag and tag list: staleness and newer releases
- * are about what the tag points to now. So a warm run still asks each of those once; only the
- * content their answers name (the signature manifest and its layers, the base's manifests and
- * config) comes from here, and it is verified exactly as if it had just been downloaded.
+ * are about what the tag points to now. So a warm run still asks the registry each of those it
+ * relies on (for signatures: the one place that satisfied the policy last time, see the notes
+ * below); only the content their answers name (the signature manifest and its layers, the base's
+ * manifests and config) comes from here, verified exactly as if it had just been downloaded.
+ *
+ * Beside the content, small notes under `memo/<64 hex>` (getNote/putNote): hints a check keeps for
+ * its next run, such as where an image's signature was found (signatures/memo.ts). A note is not
+ * content-addressed, so whoever reads one must treat it as a hint that can only narrow where to
+ * look first, never as an answer: a missing, corrupt or hostile note must cost a full check, never
+ * pass one.
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
@@ -45,6 +52,10 @@ export const DEFAULT_CACHE_MAX_BYTES = 512 * 1024 * 1024;
 const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 /** Temp files older than this were left by a process that died mid-write. */
 const STALE_TMP_MS = 60 * 60 * 1000;
+/** The names of the cache's notes: `memo/<64 hex>`. */
+const NOTE_NAME = /^[0-9a-f]{64}$/;
+/** A note larger than this is not written, and not read. */
+const MAX_NOTE_BYTES = 64 * 1024;
 /** The names of the cache's own temp files: `<16 hex>.<pid>`. */
 const TMP_NAME = /^[0-9a-f]{16}\.\d+$/;
 /** 0 where the platform lacks them (Windows). */
@@ -167,6 +178,42 @@ export class ContentCache {
     }
   }
 
+  /** The note named `name` (64 hex), or undefined (missing, too large, a link, not a regular file). */
+  async getNote(name: string): Promise<Buffer | undefined> {
+    const root = !this.disabled && NOTE_NAME.test(name) ? await this.root() : undefined;
+    if (!root) return undefined;
+    try {
+      const fh = await open(join(root, 'memo', name), constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      try {
+        const st = await fh.stat();
+        return st.isFile() && st.size <= MAX_NOTE_BYTES ? await fh.readFile() : undefined;
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Writes the note `name` (64 hex), replacing it atomically; a failure to write turns the cache off. */
+  async putNote(name: string, bytes: Uint8Array): Promise<void> {
+    if (this.disabled || !NOTE_NAME.test(name) || bytes.length > MAX_NOTE_BYTES) return;
+    const root = await this.root();
+    if (!root) return;
+    try {
+      const tmp = join(root, 'tmp', `${randomBytes(8).toString('hex')}.${process.pid}`);
+      const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
+      try {
+        await fh.writeFile(bytes);
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, join(root, 'memo', name));
+    } catch (e) {
+      this.disable(e);
+    }
+  }
+
   /** `blobs/<algorithm>/<hex>` for a digest this cache takes. */
   private relativePath(digest: string): string | undefined {
     try {
@@ -230,6 +277,7 @@ export class ContentCache {
     for (const [algo, hexLength] of Object.entries(DIGEST_ALGORITHMS)) {
       out.push(...(await this.ownFiles(join(root, 'blobs', algo), new RegExp(`^[0-9a-f]{${hexLength}}$`))));
     }
+    out.push(...(await this.ownFiles(join(root, 'memo'), NOTE_NAME)));
     const cutoff = Date.now() - STALE_TMP_MS;
     for (const t of await this.ownFiles(join(root, 'tmp'), TMP_NAME)) {
       if (t.mtimeMs < cutoff) await this.removeOwn(t.path);

@@ -11,16 +11,22 @@
  * bundle type). The entry's artifactType only orders the reading, within a cap.
  * With `signatureRepository` (like COSIGN_REPOSITORY) signatures are looked for there instead.
  * Everything is fetched by digest and verified by the registry client; counts and sizes are capped.
+ *
+ * `discover` looks in every place; `discoverPlaces` in the given ones only (the places that
+ * satisfied the policy on the last run, signatures/memo.ts), each re-asked of the registry: a
+ * legacy tag with a conditional request on the manifest it pointed to, the referrers list afresh.
+ * A tag list (`tags`) may stand in for lookups of tags it does not name: it can only hide places.
  */
 import { NotFoundError } from '../errors.js';
 import type { Repo, RegistryClient } from '../registry/client.js';
+import type { FetchedManifest } from '../registry/types.js';
 import type { ImageIndex, ImageManifest, Manifest } from '../registry/manifest.js';
 import { parseReference } from '../registry/reference.js';
 import { printable } from '../printable.js';
 import type { Descriptor } from '../types.js';
 import { ANNOTATION, LIMITS, MEDIA } from './constants.js';
 import { bundleCandidate, buildkitCandidate, legacyCandidate } from './candidates.js';
-import type { Candidate, Discovery, Format } from './types.js';
+import type { Candidate, Discovery, Format, Place } from './types.js';
 
 export interface DiscoverInput {
   registry: string;
@@ -32,13 +38,27 @@ export interface DiscoverInput {
   /** `registry/repository` where signatures are kept, when not beside the image. */
   signatureRepository?: string;
   want: { signatures: boolean; attestations: boolean };
+  /**
+   * Every tag of the signature repository, read in this run: a legacy or fallback tag not in it is
+   * not looked up. Only for a re-check after a memo (check.ts), never for a verdict that fails in enforce mode.
+   */
+  tags?: ReadonlySet<string>;
+  /** Places already looked at in this run (`placeKey`), not looked at again. */
+  skip?: ReadonlySet<string>;
 }
+
+/** The places' identity, kind and digest. */
+export const placeKey = (p: Place): string => `${p.kind}|${p.at}`;
 
 const hexOf = (digest: string) => digest.replace(':', '-');
 
 async function manifestOrNone(client: RegistryClient, repo: Repo, reference: string, expected?: Descriptor): Promise<Manifest | undefined> {
+  return (await fetchedOrNone(client, repo, reference, expected))?.manifest;
+}
+
+async function fetchedOrNone(client: RegistryClient, repo: Repo, reference: string, expected?: Descriptor): Promise<FetchedManifest | undefined> {
   try {
-    return (await client.getManifest(repo, reference, expected)).manifest;
+    return await client.getManifest(repo, reference, expected);
   } catch (e) {
     if (e instanceof NotFoundError) return undefined;
     throw e;
@@ -59,12 +79,12 @@ class Collector {
     if (++this.ignoredCount <= IGNORED_SHOWN) this.ignored.push(note);
   }
 
-  add(c: Candidate): void {
+  add(c: Candidate, place?: Place): void {
     if (this.candidates.length >= LIMITS.candidates) {
       this.truncated = `stopped after ${LIMITS.candidates} signatures and attestations`;
       return;
     }
-    this.candidates.push(c);
+    this.candidates.push(place ? { ...c, place } : c);
   }
 
   capped<T>(items: T[], limit: number, where: string): T[] {
@@ -73,18 +93,36 @@ class Collector {
   }
 }
 
+/**
+ * What a tag points to now: with `known` (the manifest it pointed to last run), a conditional
+ * request that costs no body when nothing changed; then the manifest by digest (cached content).
+ */
+async function tagNow(client: RegistryClient, repo: Repo, tag: string, known?: string): Promise<FetchedManifest | undefined> {
+  if (!known) return fetchedOrNone(client, repo, tag);
+  try {
+    return await fetchedOrNone(client, repo, await client.tagDigest(repo, tag, known));
+  } catch (e) {
+    if (e instanceof NotFoundError) return undefined;
+    throw e;
+  }
+}
+
 /** One `.sig`/`.att` tag: each layer of the right type is one signature. */
-async function legacyTag(client: RegistryClient, repo: Repo, digest: string, format: 'legacy-sig' | 'legacy-att', out: Collector): Promise<void> {
+async function legacyTag(client: RegistryClient, repo: Repo, digest: string, format: 'legacy-sig' | 'legacy-att', out: Collector, tags?: ReadonlySet<string>, known?: string): Promise<void> {
   const tag = `${hexOf(digest)}.${format === 'legacy-sig' ? 'sig' : 'att'}`;
   const where = `${repo.registry}/${repo.repository}:${tag}`;
+  if (tags && !tags.has(tag)) {
+    out.searched.push(`${where} (not in the tag list)`);
+    return;
+  }
   out.searched.push(where);
-  const m = await manifestOrNone(client, repo, tag);
-  if (!m || m.kind !== 'manifest') return;
-  await readLayers(client, repo, digest, m.layers, where, out, format);
+  const f = await tagNow(client, repo, tag, known);
+  if (!f || f.manifest.kind !== 'manifest') return;
+  await readLayers(client, repo, digest, f.manifest.layers, where, out, { kind: format === 'legacy-sig' ? 'sig' : 'att', at: digest, manifest: f.digest }, format);
 }
 
 /** Signature layers of a manifest (a legacy tag, or a referrer): other layers are skipped. Returns how many it read. */
-async function readLayers(client: RegistryClient, repo: Repo, digest: string, layers: Descriptor[], where: string, out: Collector, only?: Format): Promise<number> {
+async function readLayers(client: RegistryClient, repo: Repo, digest: string, layers: Descriptor[], where: string, out: Collector, place: Place, only?: Format): Promise<number> {
   let read = 0;
   for (const [i, layer] of out.capped(layers, LIMITS.layersPerManifest, where).entries()) {
     const source = `${where}#${i}`;
@@ -94,11 +132,11 @@ async function readLayers(client: RegistryClient, repo: Repo, digest: string, la
     read++;
     const max = format === 'legacy-sig' ? LIMITS.payloadBytes : LIMITS.envelopeBytes;
     if (layer.size > max) {
-      out.add({ format, kind: format === 'legacy-att' ? 'attestation' : 'signature', source, attachedTo: digest, malformed: `${layer.size} bytes, over the ${max}-byte limit` });
+      out.add({ format, kind: format === 'legacy-att' ? 'attestation' : 'signature', source, attachedTo: digest, malformed: `${layer.size} bytes, over the ${max}-byte limit` }, place);
       continue;
     }
     const blob = await client.getBlob(repo, layer, max);
-    out.add(format === 'bundle' ? bundleCandidate(blob, source, digest) : legacyCandidate({ mediaType: t, annotations: layer.annotations ?? {}, blob }, format, source, digest));
+    out.add(format === 'bundle' ? bundleCandidate(blob, source, digest) : legacyCandidate({ mediaType: t, annotations: layer.annotations ?? {}, blob }, format, source, digest), place);
   }
   return read;
 }
@@ -128,15 +166,16 @@ function describeManifest(m: ImageManifest): string {
 }
 
 /** Bundles (and cosign's rare legacy-signature referrers) attached to `digest`. */
-async function referrers(client: RegistryClient, repo: Repo, digest: string, out: Collector): Promise<void> {
+async function referrers(client: RegistryClient, repo: Repo, digest: string, out: Collector, tags?: ReadonlySet<string>): Promise<void> {
   const api = await client.referrers(repo, digest);
   let index = api.index;
   const base = `${repo.registry}/${repo.repository}`;
   if (index) out.searched.push(`${base} referrers of ${digest}`);
   else {
     const tag = hexOf(digest);
-    out.searched.push(`${base} referrers of ${digest} (API answered ${api.status}; fallback tag ${tag})`);
-    const m = await manifestOrNone(client, repo, tag);
+    const listed = !tags || tags.has(tag);
+    out.searched.push(`${base} referrers of ${digest} (API answered ${api.status}; fallback tag ${tag}${listed ? '' : ', not in the tag list'})`);
+    const m = listed ? await manifestOrNone(client, repo, tag) : undefined;
     index = m?.kind === 'index' ? m : undefined;
   }
   if (!index) return;
@@ -153,7 +192,7 @@ async function referrers(client: RegistryClient, repo: Repo, digest: string, out
     else if (m.kind !== 'manifest') out.ignore(`${where}: an index, not a signature manifest`);
     // A referrer must say what it refers to: an entry of a hand-edited fallback index may not.
     else if (m.subject?.digest !== digest) out.ignore(`${where}: refers to ${m.subject ? printable(m.subject.digest, 100) : 'nothing (no subject)'}, not ${digest}`);
-    else if (!(await readLayers(client, repo, digest, m.layers, where, out))) out.ignore(`${where}: no signature layer (${describeManifest(m)})`);
+    else if (!(await readLayers(client, repo, digest, m.layers, where, out, { kind: 'referrers', at: digest }))) out.ignore(`${where}: no signature layer (${describeManifest(m)})`);
   }
 }
 
@@ -168,25 +207,49 @@ async function buildkit(client: RegistryClient, repo: Repo, index: ImageIndex, d
     for (const [i, layer] of out.capped(m.layers, LIMITS.layersPerManifest, `${repo.repository}@${d.digest}`).entries()) {
       if (layer.mediaType !== MEDIA.inToto || layer.size > LIMITS.envelopeBytes) continue;
       const blob = await client.getBlob(repo, layer, LIMITS.envelopeBytes);
-      out.add(buildkitCandidate(blob, `${repo.registry}/${repo.repository}@${d.digest}#${i}`, forDigest, layer.annotations?.[ANNOTATION.intotoPredicateType]));
+      out.add(buildkitCandidate(blob, `${repo.registry}/${repo.repository}@${d.digest}#${i}`, forDigest, layer.annotations?.[ANNOTATION.intotoPredicateType]), { kind: 'buildkit', at: forDigest });
     }
   }
 }
 
-export async function discover(client: RegistryClient, input: DiscoverInput): Promise<Discovery> {
+/** Every place discovery looks in for `input`: per digest its legacy tags (as wanted), referrers and BuildKit attestations. */
+export function allPlaces(input: DiscoverInput): Place[] {
+  const out: Place[] = [];
+  for (const at of new Set(input.digests)) {
+    if (input.want.signatures) out.push({ kind: 'sig', at });
+    if (input.want.attestations) out.push({ kind: 'att', at });
+    out.push({ kind: 'referrers', at });
+    if (input.want.attestations && input.index) out.push({ kind: 'buildkit', at });
+  }
+  return out;
+}
+
+/** Looks in every place of `input` (but those in `input.skip`). */
+export function discover(client: RegistryClient, input: DiscoverInput): Promise<Discovery> {
+  return discoverPlaces(client, input, allPlaces(input));
+}
+
+/**
+ * Looks in the given places only. A place that is not one of `allPlaces(input)` (another digest, a
+ * kind not wanted) is not looked in: a remembered place can only narrow where discovery looks.
+ */
+export async function discoverPlaces(client: RegistryClient, input: DiscoverInput, places: Place[]): Promise<Discovery> {
   const before = client.stats.total().requests;
   const image: Repo = { registry: input.registry, repository: input.repository };
   const sigRepo: Repo = input.signatureRepository ? parseReference(input.signatureRepository) : image;
-  const digests = [...new Set(input.digests)];
+  const allowed = new Set(allPlaces(input).map(placeKey));
+  const chosen = new Map<string, Place>();
+  for (const p of places) if (allowed.has(placeKey(p)) && !input.skip?.has(placeKey(p)) && !chosen.has(placeKey(p))) chosen.set(placeKey(p), p);
   const out = new Collector();
-  // Every place is looked at for every digest, concurrently; the client shares fetches of the same content.
+  // The places are looked at concurrently; the client shares fetches of the same content.
   const jobs: Array<Promise<void>> = [];
-  for (const digest of digests) {
-    if (input.want.signatures) jobs.push(legacyTag(client, sigRepo, digest, 'legacy-sig', out));
-    if (input.want.attestations) jobs.push(legacyTag(client, sigRepo, digest, 'legacy-att', out));
-    jobs.push(referrers(client, sigRepo, digest, out));
+  const buildkitDigests: string[] = [];
+  for (const p of chosen.values()) {
+    if (p.kind === 'sig' || p.kind === 'att') jobs.push(legacyTag(client, sigRepo, p.at, p.kind === 'sig' ? 'legacy-sig' : 'legacy-att', out, input.tags, p.manifest));
+    else if (p.kind === 'referrers') jobs.push(referrers(client, sigRepo, p.at, out, input.tags));
+    else buildkitDigests.push(p.at);
   }
-  if (input.want.attestations && input.index) jobs.push(buildkit(client, image, input.index, digests, out));
+  if (buildkitDigests.length && input.index) jobs.push(buildkit(client, image, input.index, buildkitDigests, out));
   await Promise.all(jobs);
   const formats = [...new Set(out.candidates.filter((c) => !c.malformed || c.bundle).map((c) => c.format))];
   return {
@@ -194,6 +257,7 @@ export async function discover(client: RegistryClient, input: DiscoverInput): Pr
     formats,
     searched: out.searched,
     requests: client.stats.total().requests - before,
+    places: [...chosen.values()].map((p) => ({ kind: p.kind, at: p.at })),
     ...(out.truncated ? { truncated: out.truncated } : {}),
     ...(out.ignoredCount ? { ignored: out.ignored, ignoredCount: out.ignoredCount } : {}),
   };

@@ -4,6 +4,18 @@ import type { Bundle } from '@sigstore/bundle';
 /** Where a signature or attestation was found: the three storage formats of the notes (§0.2). */
 export type Format = 'legacy-sig' | 'legacy-att' | 'bundle' | 'buildkit';
 
+/**
+ * A place discovery looks in for one digest: its legacy `.sig` or `.att` tag, its referrers (the API,
+ * else the fallback tag), or the BuildKit attestation manifests of the index. `manifest` is what a
+ * legacy tag pointed to when it was read (for a conditional re-check on the next run).
+ */
+export interface Place {
+  kind: 'sig' | 'att' | 'referrers' | 'buildkit';
+  /** The digest the place belongs to (the index or a platform manifest). */
+  at: string;
+  manifest?: string;
+}
+
 /** One signature, attestation or unsigned BuildKit attestation found for an image. */
 export interface Candidate {
   format: Format;
@@ -24,6 +36,8 @@ export interface Candidate {
   predicateType?: string;
   /** Set when the entry could not be read as a signature at all. */
   malformed?: string;
+  /** Where discovery found it. */
+  place?: Place;
 }
 
 export interface Discovery {
@@ -34,6 +48,8 @@ export interface Discovery {
   searched: string[];
   /** Registry requests discovery spent. */
   requests: number;
+  /** The places looked in. */
+  places: Place[];
   /** Set when a cap was hit. */
   truncated?: string;
   /** Referrers read that carry no signature, with why (the first 20 of `ignoredCount`): for `signature.missing`. */

@@ -4,7 +4,7 @@
  * does not: the Rekor entry names the signer, the identity matches, and the signed digest is the
  * image being deployed (binding.ts).
  */
-import { verify as cryptoVerify } from 'node:crypto';
+import { createHash, verify as cryptoVerify } from 'node:crypto';
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import { Verifier, toSignedEntity, toTrustMaterial, type SignedEntity, type Signer } from '@sigstore/verify';
 import { matchDigest, readSimpleSigning, readStatement, referenceMismatch, type InTotoStatement } from './binding.js';
@@ -54,7 +54,14 @@ const verifiers = new WeakMap<TrustedRoot, Map<string, Verifier>>();
 function verifierFor(spec: SignerSpec, ctx: VerifyContext, own = 0): Verifier {
   let byRoot = verifiers.get(ctx.root);
   if (!byRoot) verifiers.set(ctx.root, (byRoot = new Map()));
-  const key = `${spec.id}|${ctx.tlog}|${own}`;
+  // A key by its content, not its path: a key file replaced between two runs of one process is another signer.
+  const signer =
+    spec.kind === 'key'
+      ? createHash('sha256')
+          .update(spec.key.export({ type: 'spki', format: 'der' }))
+          .digest('hex')
+      : spec.id;
+  const key = `${signer}|${ctx.tlog}|${own}`;
   let v = byRoot.get(key);
   if (!v) {
     const tlog = ctx.tlog === 'required' ? 1 : 0;

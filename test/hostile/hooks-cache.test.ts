@@ -242,7 +242,7 @@ describe('content cache: never outside its directory, never a directory others c
     expect(blobs(dir).length).toBeGreaterThan(0);
   });
 
-  for (const linked of ['tmp', 'blobs', join('blobs', 'sha256')]) {
+  for (const linked of ['tmp', 'blobs', join('blobs', 'sha256'), 'memo']) {
     it(`${linked}/ linked into an app folder with old files: nothing outside the cache is deleted, one warning`, async () => {
       const { app, before } = appWithOldFiles();
       const dir = fresh('cache-linked');
