@@ -42,7 +42,7 @@ export class Blobs {
       throw new ProtocolError(`${what}: blob is ${res.body.length} bytes but its descriptor says ${desc.size}`, repo.registry);
     }
     verifyDigest(res.body, desc.digest, what, repo.registry);
-    await this.content.put(desc.digest, res.body);
+    this.content.put(desc.digest, res.body);
     return res.body;
   }
 }

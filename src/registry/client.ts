@@ -46,6 +46,7 @@ export class RegistryClient {
   private readonly api: RegistryApi;
   /** While a verify run is under way (beginSnapshot … endSnapshot): one answer per tag HEAD and tag list. */
   private readonly snapshot = new Snapshot();
+  private readonly content: RunContent;
   private readonly manifests: Manifests;
   private readonly blobs: Blobs;
   private readonly referrersApi: Referrers;
@@ -57,19 +58,22 @@ export class RegistryClient {
     this.http = new HttpTransport(this.stats, opts.http);
     this.auth = new Authenticator(this.http, opts.credentials ?? new ChainedCredentials([]));
     this.api = new RegistryApi(this.http, this.auth, opts.insecureRegistries);
-    const content = new RunContent(this.stats, this.cache);
-    this.manifests = new Manifests(this.api, content, this.snapshot);
-    this.blobs = new Blobs(this.api, content);
+    this.content = new RunContent(this.stats, this.cache);
+    this.manifests = new Manifests(this.api, this.content, this.snapshot);
+    this.blobs = new Blobs(this.api, this.content);
     this.referrersApi = new Referrers(this.api);
     this.tags = new Tags(this.api, this.snapshot);
   }
 
+  /** Waits for the content still being written to the on-disk cache, then closes the connections. */
   async close(): Promise<void> {
+    await this.content.flush();
     await this.http.close();
   }
 
   /** Closes at once, dropping the requests still under way (a run that failed waits for none of them). */
   async abort(): Promise<void> {
+    await this.content.flush();
     await this.http.abort();
   }
 

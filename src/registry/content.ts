@@ -9,6 +9,8 @@ import type { Repo } from './types.js';
 
 export class RunContent {
   private readonly bytes = new Map<string, Buffer>();
+  /** Writes to the on-disk cache still under way: they never hold up the run, and close() waits for them. */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     private readonly stats: Stats,
@@ -30,9 +32,20 @@ export class RunContent {
     return bytes;
   }
 
-  /** Keeps verified content under the digest its bytes hash to (the disk cache hashes it again). */
-  async put(digest: string, bytes: Buffer): Promise<void> {
+  /**
+   * Keeps verified content under the digest its bytes hash to, in memory at once; the write to the
+   * disk cache (which hashes it again) goes on behind the run. A failed write only disables the cache.
+   */
+  put(digest: string, bytes: Buffer): void {
     this.bytes.set(digest, bytes);
-    await this.cache?.put(digest, bytes);
+    if (!this.cache) return;
+    const write = this.cache.put(digest, bytes).catch(() => undefined);
+    this.writing.add(write);
+    void write.finally(() => this.writing.delete(write));
+  }
+
+  /** Waits for every write to the disk cache begun so far. */
+  async flush(): Promise<void> {
+    while (this.writing.size) await Promise.all([...this.writing]);
   }
 }

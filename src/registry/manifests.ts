@@ -130,7 +130,7 @@ export class Manifests {
       }
       // Stored under the digest the bytes hash to (put hashes again), so content fetched by tag is
       // as safe to keep as content fetched by digest; what the tag pointed to is not kept.
-      await this.content.put(digest, bytes);
+      this.content.put(digest, bytes);
     }
     if (expected) {
       if (expected.digest !== digest) verifyDigest(bytes, expected.digest, what, repo.registry);
