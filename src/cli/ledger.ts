@@ -1,4 +1,3 @@
-import { LedgerError } from '../errors.js';
 import { tagState } from '../ledger/state.js';
 import { formatTagRef } from '../ledger/tag-ref.js';
 import { parseReference } from '../registry/reference.js';
@@ -15,19 +14,10 @@ import { writeUserFile } from '../user-file.js';
 export async function ledgerVerifyCommand(opts: LedgerFlags & { format: 'text' | 'json' }, io: Io): Promise<number> {
   const ledger = (await openLedgerFor(opts, io, undefined, { mustExist: true, checkHead: false }))!;
   try {
-    const report = await ledger.verify();
-    let checkpoint: CheckpointStatus | null = null;
-    let checkpointProblem: string | undefined;
-    if (report.ok) {
-      const { checkHead } = await import('../ledger/head.js');
-      try {
-        const head = await checkHead(ledger, checkpointRoot(opts, io.env));
-        if (head.checkpoint) checkpoint = { seq: head.checkpoint.seq, time: head.checkpoint.time, signer: head.signer ?? 'unknown', unsigned: head.unsigned };
-      } catch (e) {
-        if (!(e instanceof LedgerError)) throw e;
-        checkpointProblem = e.message;
-      }
-    }
+    // Every entry checked in one pass that keeps none in memory, then the checkpoint against it.
+    const { verifyWithHead } = await import('../ledger/head.js');
+    const { report, head, problem: checkpointProblem } = await verifyWithHead(ledger, checkpointRoot(opts, io.env));
+    const checkpoint: CheckpointStatus | null = head?.checkpoint ? { seq: head.checkpoint.seq, time: head.checkpoint.time, signer: head.signer ?? 'unknown', unsigned: head.unsigned } : null;
     const code = report.ok && !checkpointProblem ? 0 : 2;
     if (opts.format === 'json') {
       io.out(JSON.stringify(ledgerVerifyReport(ledger.location, report, checkpoint, checkpointProblem, code), null, 2) + '\n');

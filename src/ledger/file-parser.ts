@@ -40,6 +40,9 @@ export interface ParsedLedger {
   lines: number;
   firstBroken?: { seq: number; line: number; reason: string };
   torn?: { line: number; offset: number };
+  /** The hash of entry seq 1, and of the entry at the seq asked for (LedgerParser's `hashAt`), when they verify. */
+  firstHash?: string;
+  hashAt?: string;
 }
 
 export function tryParse(text: string): { ok: true; value: unknown } | { ok: false } {
@@ -88,13 +91,21 @@ function readLastLine(text: string, terminated: boolean): { parsed: ReturnType<t
  */
 export class LedgerParser {
   private readonly index = new EntryIndex();
-  private readonly reader = new ChainReader(this.index);
+  private readonly reader: ChainReader;
   private torn: ParsedLedger['torn'];
   /** The last complete line seen, checked when the next one arrives (or at the end, as the last line). */
   private pending: Line | undefined;
   /** A line not yet ended: its bytes (none kept once past the limit), where it starts in the file. */
   private carry: { parts: Buffer[]; bytes: number; start: number; tooLong?: { allNul: boolean } } | undefined;
   private offset = 0;
+
+  /**
+   * `checkOnly`: check every line but keep no entry (the result's index stays empty), for `ledger
+   * verify` of a ledger of any size; `hashAt`: the seq whose hash the result reports.
+   */
+  constructor(options: { checkOnly?: boolean; hashAt?: number } = {}) {
+    this.reader = new ChainReader(options.checkOnly ? undefined : this.index, options.hashAt);
+  }
 
   feed(chunk: Buffer): void {
     let pos = 0;
@@ -155,8 +166,10 @@ export class LedgerParser {
       if (torn) this.torn = { line: this.reader.count + 1, offset: last.start };
       else this.check(last, parsed);
     }
-    const { count, firstBroken } = this.reader;
+    const { count, firstBroken, first, hashAt } = this.reader;
     const result: ParsedLedger = { index: this.index, lines: count };
+    if (first !== undefined) result.firstHash = first;
+    if (hashAt?.hash !== undefined) result.hashAt = hashAt.hash;
     if (firstBroken) result.firstBroken = { seq: firstBroken.seq, line: firstBroken.position, reason: firstBroken.reason };
     if (this.torn) result.torn = this.torn;
     return result;

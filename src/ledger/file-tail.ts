@@ -28,9 +28,9 @@ export async function readAt(fh: FileHandle, position: number, length: number): 
   return buf.subarray(0, done);
 }
 
-/** Reads and checks the whole ledger behind `fh` a chunk at a time, from its start. */
-export async function parseLedgerHandle(fh: FileHandle): Promise<ParsedLedger> {
-  const parser = new LedgerParser();
+/** Reads and checks the whole ledger behind `fh` a chunk at a time, from its start (`options`: see LedgerParser). */
+export async function parseLedgerHandle(fh: FileHandle, options?: ConstructorParameters<typeof LedgerParser>[0]): Promise<ParsedLedger> {
+  const parser = new LedgerParser(options);
   const chunk = Buffer.allocUnsafe(READ_CHUNK);
   for (let position = 0; ; ) {
     const { bytesRead } = await fh.read(chunk, 0, READ_CHUNK, position);

@@ -22,7 +22,7 @@ import { NOTHING_WRITTEN, fsRemedy } from './fs-errors.js';
 import { acquireLock } from './lock.js';
 import { formatTagRef } from './tag-ref.js';
 import { lstatNoLink, missingLedgerError, openNoFollow } from './no-follow.js';
-import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagRef } from './types.js';
+import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagRef, VerifyOptions } from './types.js';
 
 /** A signed checkpoint is a few KiB (a keyless one carries a certificate chain); anything far larger is not one. */
 const MAX_CHECKPOINT_BYTES = 1 << 20;
@@ -30,11 +30,11 @@ const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 
 export { LedgerParser, parseLedger, type ParsedLedger } from './file-parser.js';
 
-/** Reads and checks a ledger file a chunk at a time. */
-async function parseLedgerFile(path: string): Promise<ParsedLedger> {
+/** Reads and checks a ledger file a chunk at a time (`options`: see LedgerParser). */
+async function parseLedgerFile(path: string, options?: Parameters<typeof parseLedgerHandle>[1]): Promise<ParsedLedger> {
   const fh = await openNoFollow(path, 'r');
   try {
-    return await parseLedgerHandle(fh);
+    return await parseLedgerHandle(fh, options);
   } finally {
     await fh.close();
   }
@@ -212,8 +212,11 @@ export class FileLedger implements Ledger {
     }
   }
 
-  /** Reads the file, or reuses the last reading when the file has not changed since. */
-  private async load(): Promise<ParsedLedger> {
+  /**
+   * Reads the file, or reuses the last reading when the file has not changed since. With `verifyOnly`
+   * it reads afresh, checks every line and keeps no entry (nothing cached): `verify()`.
+   */
+  private async load(verifyOnly?: VerifyOptions): Promise<ParsedLedger> {
     let key: string;
     try {
       const st = await lstatNoLink(this.path);
@@ -223,10 +226,10 @@ export class FileLedger implements Ledger {
       if (e instanceof LedgerError || e instanceof UsageError) throw e;
       throw this.unavailable(`cannot read ${this.path}`, e);
     }
-    if (this.cache?.key === key) return this.cache.parsed;
+    if (!verifyOnly && this.cache?.key === key) return this.cache.parsed;
     let parsed: ParsedLedger;
     try {
-      parsed = await parseLedgerFile(this.path);
+      parsed = await parseLedgerFile(this.path, verifyOnly ? { checkOnly: true, ...(verifyOnly.hashAt !== undefined ? { hashAt: verifyOnly.hashAt } : {}) } : undefined);
     } catch (e) {
       if (errCode(e) === 'ENOENT') return this.missing();
       if (e instanceof LedgerError) throw e;
@@ -235,7 +238,7 @@ export class FileLedger implements Ledger {
     if (parsed.torn) {
       this.options.onWarning?.(`${this.path}:${parsed.torn.line}: torn last line (an interrupted write) ignored; the next append removes it`);
     }
-    this.cache = { key, parsed };
+    if (!verifyOnly) this.cache = { key, parsed };
     return parsed;
   }
 
@@ -263,12 +266,15 @@ export class FileLedger implements Ledger {
     return (await this.trusted()).tags();
   }
 
-  async verify(): Promise<ChainReport> {
-    this.cache = undefined; // verify always reads the file afresh
-    const parsed = await this.load();
+  async verify(options: VerifyOptions = {}): Promise<ChainReport> {
+    const parsed = await this.load(options); // afresh, every line checked, no entry kept
     const report: ChainReport = { ok: !parsed.firstBroken, entries: parsed.lines };
     if (parsed.firstBroken) report.firstBroken = parsed.firstBroken;
     if (parsed.torn) report.repairedTornLine = true;
+    if (options.hashAt !== undefined) {
+      if (parsed.firstHash !== undefined) report.firstHash = parsed.firstHash;
+      if (parsed.hashAt !== undefined) report.hashAt = parsed.hashAt;
+    }
     return report;
   }
 

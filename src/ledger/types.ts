@@ -109,6 +109,16 @@ export interface ChainReport {
    * truncates it away before appending. Set by `verify()` when such a line is present.
    */
   repairedTornLine?: boolean;
+  /** With `VerifyOptions.hashAt`: the hash of entry seq 1, when it verifies (a checkpoint's `ledger`). */
+  firstHash?: string;
+  /** With `VerifyOptions.hashAt`: the hash of the entry at that seq, when present and verified (a checkpoint's `hash`). */
+  hashAt?: string;
+}
+
+/** What `verify()` also reports, so a head check needs no second read (see head.ts checkReportedHead). */
+export interface VerifyOptions {
+  /** The seq whose hash `ChainReport.hashAt` reports (a checkpoint's seq). */
+  hashAt?: number;
 }
 
 export interface Ledger {
@@ -127,8 +137,11 @@ export interface Ledger {
   history(registry: string, repository: string, tag: string): Promise<LedgerEntry[]>;
   /** Every tag ever recorded, in order of first appearance. Throws LedgerError like `all()`. */
   tags(): Promise<TagRef[]>;
-  /** Recomputes every hash and prev link; reports the first broken entry instead of throwing. */
-  verify(): Promise<ChainReport>;
+  /**
+   * Recomputes every hash and prev link; reports the first broken entry instead of throwing. Reads
+   * the ledger afresh, keeping only what the report needs: memory does not grow with the ledger.
+   */
+  verify(options?: VerifyOptions): Promise<ChainReport>;
   /**
    * The newest signed checkpoint of the ledger's head (checkpoint-format.ts), as stored: the file
    * `<ledger>.checkpoint` beside a file ledger, the newest row of `kamal_gate_checkpoints` in
