@@ -11,6 +11,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = resolve(import.meta.dirname, '..');
@@ -20,6 +21,15 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const files = { 'package.json': `${JSON.stringify({ name: pkg.name, version: pkg.version })}\n` };
 for (const name of ['policies/baseline.yml', 'policies/strict.yml', 'policies/starter.yml', 'policies/schema.json', 'dist/trusted_root.json']) {
   files[name] = readFileSync(join(root, name), 'utf8');
+}
+// The shipped policies also as tsc's build (dist/policy/parse.js) compiles them, under the name a run
+// shows them by: a run under one then parses nothing (src/policy/load.ts). They name no file, so the
+// folder they are compiled in is not in them; a build where it is would embed this machine's path.
+const { parsePolicy } = await import(pathToFileURL(join(root, 'dist', 'policy', 'parse.js')).href);
+for (const name of ['baseline', 'strict']) {
+  const compiled = JSON.stringify(parsePolicy(files[`policies/${name}.yml`], `built-in policies/${name}.yml`, { dir: join(root, 'policies'), exists: () => false }));
+  if (compiled.includes(root)) throw new Error(`policies/${name}.yml compiles to something naming ${root}: it cannot be embedded precompiled`);
+  files[`policies/${name}.compiled.json`] = compiled;
 }
 
 /** Replaces src/embedded.ts with the files' text, BUNDLED = true and, for the binary, STANDALONE = true. */

@@ -16,7 +16,7 @@
  */
 import { UsageError } from '../errors.js';
 import { PREDICATE_TYPES } from '../policy/compile.js';
-import { GITHUB_NAME, WORKFLOW_HELP } from '../policy/schema.js';
+import { GITHUB_NAME, WORKFLOW_HELP } from '../policy/github-names.js';
 import type { AttestationsRequirement, GithubClaims, Origin } from '../policy/types.js';
 import { GITHUB, PREDICATE } from '../signatures/constants.js';
 import { COMMAND_LINE_ORIGIN } from './signers.js';

@@ -10,7 +10,8 @@
 export { decide } from './decide.js';
 export { durationProblem, expiryInstant, isExpired, parseDuration } from './duration.js';
 export { globMatch, globProblem, type GlobKind } from './glob.js';
-export { embeddedPolicy, loadPolicy, parsePolicy, PROJECT_POLICY, shippedPolicyPath, type ParseOptions } from './load.js';
+export { embeddedPolicy, loadPolicy, PROJECT_POLICY, shippedPolicyPath } from './load.js';
+export { parsePolicy, type ParseOptions } from './parse.js';
 export { exceptionCoversImage, exceptionCoversRule, exceptionsFor, matchRule, requirementsFor, type ImageRef } from './match.js';
 export { describeGroup, renderCheck, renderExplain } from './render.js';
 export { EXCEPTION_EXPIRED, FAILING_SEVERITIES, groupOf, RULE_PREFIXES, TAG_MOVES } from './rules.js';

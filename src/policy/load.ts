@@ -7,15 +7,10 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUNDLED, EMBEDDED } from '../embedded.js';
-import { PolicyError, type PolicyProblem } from '../errors.js';
+import { PolicyError } from '../errors.js';
 import { FILE_LIMITS, readUserText } from '../user-file.js';
-import { compilePolicy } from './compile.js';
-import { locateProblems, schemaProblems } from './issues.js';
-import { policySchema } from './schema.js';
-import { semanticProblems } from './semantics.js';
 import { PROJECT_POLICY } from './project.js';
 import type { LoadedPolicy, Policy } from './types.js';
-import { readPolicyTree } from './yaml.js';
 
 export { PROJECT_POLICY } from './project.js';
 
@@ -32,30 +27,21 @@ export function embeddedPolicy(path: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A shipped policy as the single-file build carries it: already parsed, checked and compiled when
+ * the build was made (scripts/bundle.mjs, from the same text), so a run under it loads neither the
+ * YAML parser for it nor zod. Anywhere else undefined, and the text is parsed.
+ */
+function precompiled(path: string): Policy | undefined {
+  for (const name of ['baseline', 'strict'] as const) {
+    const json = path === shippedPolicyPath(`${name}.yml`) ? EMBEDDED[`policies/${name}.compiled.json`] : undefined;
+    if (json !== undefined) return JSON.parse(json) as Policy;
+  }
+  return undefined;
+}
+
 /** `--policy NAME` for the shipped policies. */
 const SHIPPED_NAMES: Record<string, 'baseline.yml' | 'strict.yml'> = { baseline: 'baseline.yml', strict: 'strict.yml' };
-
-export interface ParseOptions {
-  /** The folder relative paths (key files) are resolved against; default: the policy file's. */
-  dir?: string;
-  /** Whether a key file exists; default: the file system. */
-  exists?: (absolutePath: string) => boolean;
-}
-
-/**
- * Parses and checks a policy. `file` is the name used in messages and source locations. Throws one
- * PolicyError listing every problem.
- */
-export function parsePolicy(text: string, file: string, opts: ParseOptions = {}): Policy {
-  const dir = opts.dir ?? dirname(resolve(file));
-  const { tree, data: read, problems } = readPolicyTree(text, file);
-  if (problems.length) throw invalid(file, problems);
-  const data = read ?? {};
-  const parsed = policySchema.safeParse(data);
-  const raw = [...(parsed.success ? [] : schemaProblems(parsed.error.issues, data)), ...semanticProblems(data, { dir, exists: opts.exists ?? existsSync })];
-  if (raw.length || !parsed.success) throw invalid(file, locateProblems(tree, raw));
-  return compilePolicy(parsed.data, tree, dir);
-}
 
 export async function loadPolicy(opts: { path?: string; cwd: string }): Promise<LoadedPolicy> {
   let path: string;
@@ -93,17 +79,11 @@ export async function loadPolicy(opts: { path?: string; cwd: string }): Promise<
     const hint = code === 'ENOENT' ? ' (`kamal-gate policy init` writes a starter)' : '';
     throw new PolicyError('cannot read the policy', [{ file: shown, message: `${why}${hint}` }], { cause: e });
   }
-  return { policy: parsePolicy(text, shown, { dir: dirname(path) }), origin, path };
+  return { policy: precompiled(path) ?? (await import('./parse.js')).parsePolicy(text, shown, { dir: dirname(path) }), origin, path };
 }
 
 /** A path as shown to the user: relative to the working folder when inside it. */
 function display(path: string, cwd: string): string {
   const rel = relative(cwd, path);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
-}
-
-function invalid(file: string, problems: PolicyProblem[]): PolicyError {
-  const sorted = [...problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
-  const n = sorted.length;
-  return new PolicyError(`invalid policy ${file}: ${n} problem${n === 1 ? '' : 's'}; fix ${n === 1 ? 'it' : 'them'} (nothing is checked under a policy that does not load)`, sorted);
 }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { parseReference } from '../registry/reference.js';
 import { DURATION_PATTERN, durationProblem } from './duration.js';
 import { globProblem, type GlobKind } from './glob.js';
+import { GITHUB_NAME, WORKFLOW_HELP } from './github-names.js';
 
 // zod's parsers as written, not compiled to code with new Function on first use: a policy is parsed
 // once per run, and compiling cost more than it saved (first parse of policies/strict.yml about 7 ms
@@ -67,15 +68,6 @@ function reference(description: string, opts: { repositoryOnly: boolean }) {
 }
 
 const path = (description: string) => z.string().min(1).describe(description);
-
-/** GitHub names as gh attestation verify takes them (--owner, --repo, --signer-workflow); shared with the command line's flags. */
-export const GITHUB_NAME = {
-  owner: /^[A-Za-z0-9_.-]+$/,
-  repository: /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/,
-  /** owner/name/.github/workflows/file.yml, optionally after github.com/, without @ref. */
-  workflow: /^(?:github\.com\/)?[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/\.github\/workflows\/[^@\s]+$/,
-} as const;
-export const WORKFLOW_HELP = 'expected owner/name/.github/workflows/file.yml (optionally after github.com/, without @ref: any ref of that file matches)';
 
 const githubBase = {
   repository: z

@@ -130,3 +130,29 @@ describe('the process ends when its output is out, and not before', () => {
     expect(doc.tags.at(-1)?.ref).toBe('ghcr.io/acme/app:v2999');
   });
 });
+
+describe("the single-file build's shipped policies, compiled when it was built", () => {
+  /** One command's stdout from a whole process of `entry`. */
+  async function stdoutOf(entry: string, args: string[]): Promise<string> {
+    return new Promise((done, fail) => {
+      const child = spawn(process.execPath, [entry, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('error', fail);
+      child.on('close', (code) => (code === 0 ? done(out) : fail(new Error(`${args.join(' ')} exited ${code}`))));
+    });
+  }
+
+  it('are the policies the files say: policy explain gives what parsing them now gives, for every role', async () => {
+    const root = resolve(import.meta.dirname, '..', '..');
+    for (const policy of ['baseline', 'strict']) {
+      for (const image of [['ghcr.io/acme/app:v1'], ['docker.io/library/postgres:16', '--role', 'accessory'], ['basecamp/kamal-proxy:v0.9', '--role', 'proxy']]) {
+        const args = ['policy', 'explain', ...image, '--policy', policy, '--format', 'json'];
+        // dist/cli.js parses policies/<name>.yml now; the bundle shows it by its built-in name.
+        const parsed = (await stdoutOf(join(root, 'dist', 'cli.js'), args)).replaceAll(join(root, 'policies') + '/', 'built-in policies/');
+        const bundled = await stdoutOf(join(root, 'bin', 'kamal-gate.mjs'), args);
+        expect(bundled, `${policy} ${image.join(' ')}`).toBe(parsed);
+      }
+    }
+  });
+});

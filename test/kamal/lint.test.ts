@@ -5,7 +5,7 @@ import { loadConfig, readDeployPlan } from '../../src/kamal/index.js';
 import { lintApp, lintConfig } from '../../src/kamal/lint/index.js';
 import { secretValueKind } from '../../src/kamal/lint/secret-values.js';
 import { isLiteralDotenvValue } from '../../src/kamal/lint/tracked-secrets.js';
-import { parsePolicy } from '../../src/policy/load.js';
+import { parsePolicy } from '../../src/policy/parse.js';
 import type { Finding } from '../../src/types.js';
 import { LINT_HEAD as HEAD, LINT_REGISTRY as REGISTRY, project } from './helpers.js';
 
