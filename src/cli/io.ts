@@ -4,6 +4,7 @@
  * to run the CLI in-process (`runCli` in test/helpers/cli.ts). Commands read these, never `process.*`.
  */
 import module from 'node:module';
+import { isatty } from 'node:tty';
 import { setFlagsFromString } from 'node:v8';
 import { Readable } from 'node:stream';
 
@@ -56,8 +57,9 @@ export function processIo(): Io {
     cwd: process.cwd(),
     isTty: Boolean(process.stderr.isTTY),
     outIsTty: Boolean(process.stdout.isTTY),
+    // process.stdin is made (a stream on fd 0, ~3 ms) only when a command reads it.
     stdin: {
-      isTTY: Boolean(process.stdin.isTTY),
+      isTTY: isatty(0),
       chunks: () => process.stdin as AsyncIterable<Buffer>,
     },
     onSignal: (signals, handler) => {
