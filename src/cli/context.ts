@@ -11,6 +11,7 @@ import { ContentCache, DEFAULT_CACHE_MAX_BYTES, defaultContentCacheDir } from '.
 import { RegistryClient } from '../registry/client.js';
 import { ChainedCredentials, DockerConfigCredentials, StaticCredentials, basicCredential, normalizeRegistryName } from '../registry/credentials.js';
 import { parsePlatform } from '../registry/manifest.js';
+import type { HttpOptions } from '../registry/http.js';
 import { parseReference } from '../registry/reference.js';
 import type { DeployPlan, Platform, RegistryCredential, Target } from '../types.js';
 import type { Io } from './io.js';
@@ -157,7 +158,8 @@ function openContentCache(opts: RegistryOptions, env: NodeJS.ProcessEnv, warn: (
   return new ContentCache(opts.cacheDir ?? defaultContentCacheDir(env), { maxBytes, onWarning: warn });
 }
 
-export async function makeClient(opts: RegistryOptions, targets: Target[], io: Io): Promise<RegistryClient> {
+/** `http`: the command's own transport settings (drift: connections per registry); --timeout wins. */
+export async function makeClient(opts: RegistryOptions, targets: Target[], io: Io, http: Partial<HttpOptions> = {}): Promise<RegistryClient> {
   const env = io.env;
   const warn = (m: string): void => io.err(`warning: ${m}\n`);
   const sources = [];
@@ -197,7 +199,7 @@ export async function makeClient(opts: RegistryOptions, targets: Target[], io: I
   return new RegistryClient({
     credentials: new ChainedCredentials(sources),
     insecureRegistries: (opts.insecureRegistry ?? []).map(normalizeRegistryName),
-    http: timeoutMs ? { timeoutMs } : {},
+    http: timeoutMs ? { ...http, timeoutMs } : http,
     cache: openContentCache(opts, env, warn),
   });
 }

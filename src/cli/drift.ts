@@ -1,4 +1,4 @@
-import { DRIFT_KINDS, runDrift, type DriftItem } from '../drift/run.js';
+import { DEFAULT_DRIFT_CONCURRENCY, DRIFT_KINDS, runDrift, type DriftItem } from '../drift/run.js';
 import { parseShard, type Shard } from '../drift/shard.js';
 import { DriftMetrics, driftRounds, parseInterval, serveMetrics, webhookUrl, type RoundOutcome } from '../drift/watch.js';
 import { UsageError } from '../errors.js';
@@ -148,7 +148,7 @@ function hostsRound(config: LoadedConfig, ledger: Ledger, io: Io, progress: bool
  * finish, then exits 0.
  */
 export async function driftCommand(opts: DriftOptions, io: Io, isTty: boolean): Promise<number> {
-  let concurrency = 32;
+  let concurrency = DEFAULT_DRIFT_CONCURRENCY;
   if (opts.concurrency !== undefined) {
     concurrency = Number(opts.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new UsageError('--concurrency takes a whole number from 1 to 256');
@@ -177,7 +177,8 @@ export async function driftCommand(opts: DriftOptions, io: Io, isTty: boolean): 
   const stopper = new AbortController();
   const unsubscribe = opts.watch ? io.onSignal(['SIGTERM', 'SIGINT'], () => stopper.abort()) : undefined;
   try {
-    const client = await makeClient(opts, targets, io);
+    // --concurrency bounds each registry twice over: tags in flight, and connections (one request each).
+    const client = await makeClient(opts, targets, io, { connectionsPerOrigin: concurrency });
     try {
       return await driftRounds(() => round(ledger, client, opts, io, ctx), {
         watch: opts.watch ?? false,

@@ -151,7 +151,7 @@ const OPTIONS = {
   predicateType: { flags: '--predicate-type <uri>', help: 'the attestation predicate type (gh --predicate-type; default https://slsa.dev/provenance/v1)', kind: 'string' },
   denySelfHostedRunners: { flags: '--deny-self-hosted-runners', help: 'the attestation must come from a GitHub-hosted runner (gh --deny-self-hosted-runners)', kind: 'flag' },
   // drift.
-  concurrency: { flags: '--concurrency <n>', help: 'tags checked at once (connections per registry stay bounded)', kind: 'string' },
+  concurrency: { flags: '--concurrency <n>', help: 'tags checked at once per registry, over as many connections (default 16)', kind: 'string' },
   watch: { flags: '--watch', help: 'run until stopped (SIGTERM finishes the round in flight and exits 0)', kind: 'flag' },
   interval: { flags: '--interval <duration>', help: 'with --watch: time between rounds (30s, 15m, 1h; default 15m)', kind: 'string' },
   metrics: { flags: '--metrics <host:port>', help: 'with --watch: serve Prometheus metrics at http://HOST:PORT/metrics', kind: 'string' },

@@ -1,13 +1,15 @@
 /**
  * One drift round: every tag in the ledger (or in this runner's shard) re-resolved at its registry
- * (one request per tag) and compared with the digest the ledger approved for it. Built for cron:
- * bounded concurrency, one batch of ledger entries for what changed, nothing appended when nothing did.
+ * (one request per tag) and compared with the digest the ledger approved for it. Built for cron: the
+ * ledger read once, a bounded number of tags in flight per registry (registries worked in parallel, a
+ * slow one never holding up the others), one batch of ledger entries for what changed, nothing
+ * appended when nothing did.
  */
 import { isKamalGateError, NotFoundError } from '../errors.js';
-import { expectedDigest, observe, observeBase, readTag, type ObserveOptions } from '../ledger/observe.js';
-import type { ClassificationKind } from '../ledger/state.js';
+import { expectedDigest, observe, observeBase, type ObserveOptions, type TagRecord } from '../ledger/observe.js';
+import { tagKind, tagState, type ClassificationKind } from '../ledger/state.js';
 import { formatTagRef } from '../ledger/tag-ref.js';
-import type { Ledger, LedgerSource, NewEntry, TagRef } from '../ledger/types.js';
+import type { Ledger, LedgerEntry, LedgerSource, NewEntry, TagRef } from '../ledger/types.js';
 import { mapConcurrent } from '../map-concurrent.js';
 import type { RegistryClient } from '../registry/client.js';
 import { inShard, type Shard } from './shard.js';
@@ -38,7 +40,11 @@ export interface DriftResult {
 
 export const DRIFT_KINDS = new Set<ClassificationKind>(['overwritten', 'rolled_back', 'deleted']);
 
+/** Tags checked at once per registry when the caller does not say (bench/drift.ts tunes it). */
+export const DEFAULT_DRIFT_CONCURRENCY = 16;
+
 export interface RunDriftOptions {
+  /** Tags checked at once per registry (`kamal-gate drift` gives the client as many connections per registry). */
   concurrency?: number;
   source?: LedgerSource;
   actor?: string;
@@ -47,9 +53,9 @@ export interface RunDriftOptions {
 }
 
 /** One tag: what it points to now, against the ledger, and the entry that records it. */
-async function checkTag(ledger: Ledger, client: RegistryClient, tag: TagRef, opts: ObserveOptions): Promise<{ item: DriftItem; entry: NewEntry | null }> {
+async function checkTag(client: RegistryClient, t: TagRecord, opts: ObserveOptions): Promise<{ item: DriftItem; entry: NewEntry | null }> {
+  const tag = t.tag;
   const item: DriftItem = { tag, ref: formatTagRef(tag) };
-  const t = await readTag(ledger, tag);
   const base = t.kind === 'base';
   // `ledger forget`: no longer tracked.
   if (t.state.forgotten && !base) return { item: { ...item, kind: undefined, forgotten: true }, entry: null };
@@ -79,12 +85,46 @@ async function checkTag(ledger: Ledger, client: RegistryClient, tag: TagRef, opt
   return { item, entry };
 }
 
+/**
+ * Every tag of the ledger with its history, from one reading of it (`all()`), grouped as
+ * `Ledger.history()` groups them (config approvals are not tags) and in order of first appearance as
+ * `Ledger.tags()` lists them. One reading instead of one per tag: a file ledger stats its file on
+ * every read, a PostgreSQL ledger asks for new rows.
+ */
+export async function ledgerTags(ledger: Ledger): Promise<TagRecord[]> {
+  const byTag = new Map<string, { tag: TagRef; history: LedgerEntry[] }>();
+  for (const e of await ledger.all()) {
+    if (e.event === 'config-approved') continue;
+    const key = `${e.registry}\0${e.repository}\0${e.tag}`;
+    const seen = byTag.get(key);
+    if (seen) seen.history.push(e);
+    else byTag.set(key, { tag: { registry: e.registry, repository: e.repository, tag: e.tag }, history: [e] });
+  }
+  return [...byTag.values()].map(({ tag, history }) => ({ tag, history, state: tagState(history), kind: tagKind(history) }));
+}
+
 export async function runDrift(ledger: Ledger, client: RegistryClient, opts: RunDriftOptions = {}): Promise<DriftResult> {
-  const all = await ledger.tags();
-  const tags = opts.shard ? all.filter((t) => inShard(t, opts.shard!)) : all;
+  const all = await ledgerTags(ledger);
+  const tags = opts.shard ? all.filter((t) => inShard(t.tag, opts.shard!)) : all;
   // One token for many repositories of a registry, where its token service allows it.
-  client.expectRepositories(tags.map((t) => ({ registry: t.registry, repository: t.repository })));
+  client.expectRepositories(tags.map((t) => ({ registry: t.tag.registry, repository: t.tag.repository })));
   const observeOpts: ObserveOptions = { source: opts.source ?? 'drift', ...(opts.actor ? { actor: opts.actor } : {}) };
-  const checked = await mapConcurrent(tags, opts.concurrency ?? 32, (tag) => checkTag(ledger, client, tag, observeOpts), opts.onProgress);
+  // Each registry its own queue with its own bound, all registries at once; results in ledger order.
+  const byRegistry = new Map<string, number[]>();
+  tags.forEach((t, i) => {
+    const list = byRegistry.get(t.tag.registry);
+    if (list) list.push(i);
+    else byRegistry.set(t.tag.registry, [i]);
+  });
+  const checked: Array<{ item: DriftItem; entry: NewEntry | null }> = new Array(tags.length);
+  let done = 0;
+  await Promise.all(
+    [...byRegistry.values()].map((indices) =>
+      mapConcurrent(indices, opts.concurrency ?? DEFAULT_DRIFT_CONCURRENCY, async (i) => {
+        checked[i] = await checkTag(client, tags[i]!, observeOpts);
+        opts.onProgress?.(++done, tags.length);
+      }),
+    ),
+  );
   return { items: checked.map((c) => c.item), entries: checked.map((c) => c.entry).filter((e): e is NewEntry => e !== null) };
 }

@@ -101,7 +101,7 @@ export class RegistryApi {
         this.solo.add(`${repo.registry}/${repo.repository}`);
         scope = `repository:${repo.repository}:pull`;
       }
-      auth = await this.auth.onUnauthorized(ep, scope, res, auth !== undefined);
+      auth = await this.auth.onUnauthorized(ep, scope, res, auth !== undefined, auth);
     }
   }
 }

@@ -64,9 +64,12 @@ export class Authenticator {
   /**
    * A 401 came back: learns the scheme from the challenge and returns the header to retry with.
    * `fresh` asks for a new token even when a cached one has not expired (the registry called it
-   * invalid or short of scope); a refused Basic or static credential is final.
+   * invalid or short of scope); a refused Basic or static credential is final. `refused` is the
+   * Authorization header the registry refused: when the cached token is already another one (a
+   * request in flight beside this one renewed it), that one is used, so the requests refused
+   * together renew the token once.
    */
-  async onUnauthorized(ep: Endpoint, scope: string, res: HttpResponse, fresh: boolean): Promise<string> {
+  async onUnauthorized(ep: Endpoint, scope: string, res: HttpResponse, fresh: boolean, refused?: string): Promise<string> {
     const challenges = parseChallenges(res.headers['www-authenticate']);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
@@ -83,7 +86,7 @@ export class Authenticator {
       // The challenge names what this request needs; a wider scope asked for (several repositories
       // in one token) is kept when it includes that.
       const wanted = challengeScope(bearer);
-      const t = await this.token(ep, st, wanted && !covers(scope, wanted) ? wanted : scope, cred, fresh);
+      const t = await this.token(ep, st, wanted && !covers(scope, wanted) ? wanted : scope, cred, fresh, refused);
       return `Bearer ${t.token}`;
     }
     if (basic) {
@@ -115,10 +118,11 @@ export class Authenticator {
     return why === undefined ? undefined : `${registry} requires credentials, and the Kamal config's are incomplete: ${why}`;
   }
 
-  private async token(ep: Endpoint, st: RegistryAuthState, scope: string, cred: Credential | undefined, fresh: boolean): Promise<CachedToken> {
+  private async token(ep: Endpoint, st: RegistryAuthState, scope: string, cred: Credential | undefined, fresh: boolean, refused?: string): Promise<CachedToken> {
     const key = tokenKey(st, scope, cred);
     const cached = this.tokens.get(key);
-    if (cached && !fresh && cached.expiresAt > this.now()) return cached;
+    const renewed = fresh && refused !== undefined && cached !== undefined && `Bearer ${cached.token}` !== refused;
+    if (cached && (!fresh || renewed) && cached.expiresAt > this.now()) return cached;
     if (fresh) this.tokens.delete(key);
     let p = this.inflight.get(key);
     if (!p) {
