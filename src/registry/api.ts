@@ -31,6 +31,8 @@ export class RegistryApi {
    * the shared token turned out not to cover gets its own token (`solo`).
    */
   private readonly expected = new Map<string, Set<string>>();
+  /** Each registry's expected repositories in order, made once (not on every request of a drift over thousands). */
+  private readonly sortedExpected = new Map<string, string[]>();
   private readonly solo = new Set<string>();
 
   constructor(
@@ -47,6 +49,7 @@ export class RegistryApi {
       let set = this.expected.get(r.registry);
       if (!set) this.expected.set(r.registry, (set = new Set()));
       set.add(r.repository);
+      this.sortedExpected.delete(r.registry);
     }
   }
 
@@ -57,7 +60,8 @@ export class RegistryApi {
     if (!set?.has(repo.repository) || this.solo.has(`${repo.registry}/${repo.repository}`)) return own;
     // The same scope set every time (solo repositories included), so the shared token stays one;
     // a long list (a drift ledger) is split into fixed groups, so the token request stays short.
-    const sorted = [...set].sort();
+    let sorted = this.sortedExpected.get(repo.registry);
+    if (!sorted) this.sortedExpected.set(repo.registry, (sorted = [...set].sort()));
     const at = sorted.indexOf(repo.repository);
     const start = at - (at % MAX_SCOPES_PER_TOKEN);
     return sorted
