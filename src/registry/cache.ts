@@ -158,14 +158,7 @@ export class ContentCache {
     if (!root) return;
     try {
       this.size ??= this.scan(root);
-      const tmp = join(root, 'tmp', `${randomBytes(8).toString('hex')}.${process.pid}`);
-      const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o644);
-      try {
-        await fh.writeFile(bytes);
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, join(root, rel));
+      await writeReplacing(root, rel, bytes, 0o644);
     } catch (e) {
       this.disable(e);
       return;
@@ -201,14 +194,7 @@ export class ContentCache {
     const root = await this.root();
     if (!root) return;
     try {
-      const tmp = join(root, 'tmp', `${randomBytes(8).toString('hex')}.${process.pid}`);
-      const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
-      try {
-        await fh.writeFile(bytes);
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, join(root, 'memo', name));
+      await writeReplacing(root, join('memo', name), bytes, 0o600);
     } catch (e) {
       this.disable(e);
     }
@@ -312,4 +298,19 @@ function hashesTo(bytes: Uint8Array, digest: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Writes `bytes` to `rel` under the cache root, replacing what is there at once: a new file of its
+ * own in tmp/ (never one that exists, never through a link), then renamed over the name.
+ */
+async function writeReplacing(root: string, rel: string, bytes: Uint8Array, mode: number): Promise<void> {
+  const tmp = join(root, 'tmp', `${randomBytes(8).toString('hex')}.${process.pid}`);
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, mode);
+  try {
+    await fh.writeFile(bytes);
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, join(root, rel));
 }

@@ -167,3 +167,14 @@ async function waitForConnections(url: string, timeoutMs: number, serverLog: () 
   }
   throw new Error(`PostgreSQL did not accept connections within ${timeoutMs / 1000} s: ${String(last)}\n--- server log ---\n${await serverLog()}`);
 }
+
+/** One statement on a database of a test server, on a connection of its own: the rows it returns. */
+export async function sql<T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}

@@ -8,13 +8,12 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
 import { loadCheckpointSigner } from '../../src/ledger/checkpoint-sign.js';
 import { checkHead, signHead, verifyWithHead } from '../../src/ledger/head.js';
 import { entryHash, openLedger, type Ledger, type LedgerEntry, type NewEntry } from '../../src/ledger/index.js';
-import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
+import { sql, startPostgres, type PostgresServer } from '../helpers/postgres.js';
 
 const SIGNED = 20;
 const TOTAL = 30;
@@ -126,16 +125,6 @@ const file: Backend = {
     await writeFile(`${path}.checkpoint`, flipSignature(await readFile(`${path}.checkpoint`, 'utf8')));
   },
 };
-
-async function sql<T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 const postgres: Backend = {
   name: 'PostgreSQL',

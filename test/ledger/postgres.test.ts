@@ -4,11 +4,10 @@
  * tampering with rows.
  */
 import { createServer } from 'node:net';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerError, LedgerUnavailableError, UsageError } from '../../src/errors.js';
 import { PostgresLedger, SCHEMA_VERSION, openLedger, type Ledger, type NewEntry } from '../../src/ledger/index.js';
-import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
+import { sql, startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { buildLedgerModule, runChildren, type BuiltModule } from './children.js';
 
 let server: PostgresServer;
@@ -29,16 +28,6 @@ async function open(url: string, options = {}): Promise<Ledger> {
   const ledger = await openLedger(url, options);
   opened.push(ledger);
   return ledger;
-}
-
-async function sql<T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 const entry = (n: number): NewEntry => ({
