@@ -141,11 +141,13 @@ export interface VerifyRun {
   bytes: number;
 }
 
-/** One `kamal-gate verify --format json --stats` of the app, a whole process as CI runs it. */
+/** One `kamal-gate verify --format json --stats` of the app, a whole process as CI runs it, with `cacheHome` as its content cache. */
 export async function verifyOnce(app: BenchApp, cacheHome: string): Promise<VerifyRun> {
   const r = await mustRun('kamal-gate verify', NODE, [CLI, 'verify', '--version', 'v1', '--format', 'json', '--stats'], {
     cwd: app.dir,
-    env: { ...app.env, XDG_CACHE_HOME: cacheHome },
+    // The content cache is the one named (fresh for a cold run); $XDG_CACHE_HOME stays the app's, so
+    // Node's compile cache (bin/kamal-gate.mjs keeps it there) is warm, as on any machine after its first run.
+    env: { ...app.env, KAMAL_GATE_CACHE_DIR: cacheHome },
   });
   const doc = JSON.parse(r.stdout) as { exitCode: number; images: unknown[]; stats?: Record<string, RegistryStats> };
   if (!doc.stats) throw new Error('kamal-gate verify --stats printed no stats');

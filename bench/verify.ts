@@ -1,7 +1,7 @@
 /**
  * `kamal-gate verify` of a Kamal app (1 app image + 4 accessories + kamal-proxy, bench/app.ts) under
- * policies/strict.yml, as whole processes: with a cold cache (a fresh, empty $XDG_CACHE_HOME each
- * run) and a warm one (the same $XDG_CACHE_HOME again, images unchanged). Requests and bytes come
+ * policies/strict.yml, as whole processes: with a cold cache (a fresh, empty content cache each
+ * run) and a warm one (the same content cache again, images unchanged). Requests and bytes come
  * from the tool's own --stats; "per image" divides by the images the deploy pulls. Issue 20's
  * target: warm, ≤ 1.5 requests per image, beside the cold run's figure measured in the same run
  * (a warm run still asks every tag a pass rests on: the image tags, the base image's tag, and the

@@ -4,7 +4,7 @@
  * but a postgres:// ledger loads pg. Checked by tracing the modules the real CLI process resolves.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -154,5 +154,41 @@ describe("the single-file build's shipped policies, compiled when it was built",
         expect(bundled, `${policy} ${image.join(' ')}`).toBe(parsed);
       }
     }
+  });
+});
+
+describe("the package's command keeps Node's compile cache where only this user can write", () => {
+  const bin = resolve(import.meta.dirname, '..', '..', 'bin', 'kamal-gate.mjs');
+  async function helpWith(xdg: string): Promise<void> {
+    const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: xdg };
+    delete env['NODE_COMPILE_CACHE'];
+    delete env['NODE_DISABLE_COMPILE_CACHE'];
+    const code = await new Promise<number | null>((done, fail) => {
+      const child = spawn(process.execPath, [bin, '--help'], { cwd: dir, env, stdio: 'ignore' });
+      child.on('error', fail);
+      child.on('close', done);
+    });
+    expect(code).toBe(0);
+  }
+  const files = (d: string): string[] =>
+    existsSync(d)
+      ? readdirSync(d, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => e.name)
+      : [];
+
+  it('in $XDG_CACHE_HOME/kamal-gate/node-compile-cache, made with mode 700', async () => {
+    const xdg = join(dir, 'xdg-own');
+    await helpWith(xdg);
+    expect(files(join(xdg, 'kamal-gate', 'node-compile-cache')).length).toBeGreaterThan(0);
+    expect(statSync(join(xdg, 'kamal-gate', 'node-compile-cache')).mode & 0o777).toBe(0o700);
+  });
+
+  it('nowhere when the folder is writable by others (who could plant code Node would run)', async () => {
+    const xdg = join(dir, 'xdg-shared');
+    mkdirSync(join(xdg, 'kamal-gate'), { recursive: true });
+    chmodSync(join(xdg, 'kamal-gate'), 0o777);
+    await helpWith(xdg);
+    expect(files(join(xdg, 'kamal-gate'))).toEqual([]);
   });
 });
