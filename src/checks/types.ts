@@ -2,7 +2,8 @@
  * The one shape of a check: `(image, context) => findings`, with the ledger entries and the base
  * summary a check produces beside its findings. src/checks/index.ts lists every check; verify.ts
  * runs the list: the target checks first, over every target in turn, then the image checks, images
- * concurrently and each image's checks in list order.
+ * concurrently and an image's checks at once (they wait on different servers), their outputs taken
+ * in list order. Image checks therefore never depend on one another.
  */
 import type { HostsRun } from '../hosts/verify-hosts.js';
 import type { EffectiveDeploy } from '../kamal/effective.js';
@@ -81,7 +82,8 @@ export interface TargetCheck {
 
 /**
  * A check of each resolved image the hosts pull (not Kamal's `latest` alias, the app image again).
- * An image check that throws makes its image an error (could not verify) and ends the image's checks.
+ * An image check that throws makes its image an error (could not verify), and the outputs of the
+ * checks after it in the list are dropped, as if they had not run.
  */
 export interface ImageCheck {
   /** Names the check in the error of an image it could not check. */
