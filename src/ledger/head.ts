@@ -26,7 +26,7 @@ import { LedgerError } from '../errors.js';
 // checkpoint-format loads @sigstore/bundle: imported only when there is a checkpoint to read or sign,
 // so a ledger without checkpoints costs nothing at start-up.
 import type { CheckpointSigner, CheckpointTrust, SignedCheckpoint } from './checkpoint-format.js';
-import type { ChainReport, Ledger, LedgerEntry } from './types.js';
+import type { ChainReport, Ledger } from './types.js';
 
 export interface HeadStatus {
   /** The newest checkpoint, checked against the ledger and against its own signature. */
@@ -131,11 +131,7 @@ async function checkAgainst(ledger: Ledger, cp: SignedCheckpoint, chain: ChainHe
   return { checkpoint: cp, signer: v.signer, entries: chain.entries, unsigned: chain.entries - cp.seq };
 }
 
-/** Why the entries do not match the checkpoint, naming the sequence; undefined when they do. */
-export function headMismatch(cp: SignedCheckpoint, entries: readonly LedgerEntry[]): string | undefined {
-  return mismatchOf(cp, { entries: entries.length, first: entries[0]?.hash, at: entries[cp.seq - 1]?.hash });
-}
-
+/** Why the chain does not match the checkpoint, naming the sequence; undefined when it does. */
 function mismatchOf(cp: SignedCheckpoint, chain: ChainHead): string | undefined {
   if (chain.entries === 0 || chain.first === undefined) return `the ledger is empty, but its checkpoint signed entry seq ${cp.seq}: every entry was removed`;
   if (chain.first !== cp.ledger) return `entry seq 1 is not the one the checkpoint names (another ledger, or its first entry was rewritten)`;
