@@ -63,12 +63,7 @@ export async function ledgerShowCommand(ref: string | undefined, opts: LedgerFla
       }
       return 0;
     }
-    const tags = await ledger.tags();
-    const summary: LedgerTagRow[] = [];
-    for (const t of tags) {
-      const state = tagState(await ledger.history(t.registry, t.repository, t.tag));
-      summary.push(ledgerTagRow(t, state));
-    }
+    const summary: LedgerTagRow[] = (await ledger.histories()).map(({ tag, history }) => ledgerTagRow(tag, tagState(history)));
     if (opts.format === 'json') io.out(JSON.stringify(ledgerTagsReport(ledger.location, summary), null, 2) + '\n');
     else {
       const rows = summary.map((s) => [s.ref, s.approved ?? '-', s.current === s.approved ? '' : s.current === null ? 'deleted' : `now ${s.current}`, `${s.lastEvent} ${s.lastTime}`]);

@@ -6,10 +6,10 @@
  * appended when nothing did.
  */
 import { isKamalGateError, NotFoundError } from '../errors.js';
-import { expectedDigest, observe, observeBase, type ObserveOptions, type TagRecord } from '../ledger/observe.js';
-import { tagKind, tagState, type ClassificationKind } from '../ledger/state.js';
+import { expectedDigest, observe, observeBase, tagRecord, type ObserveOptions, type TagRecord } from '../ledger/observe.js';
+import type { ClassificationKind } from '../ledger/state.js';
 import { formatTagRef } from '../ledger/tag-ref.js';
-import type { Ledger, LedgerEntry, LedgerSource, NewEntry, TagRef } from '../ledger/types.js';
+import type { Ledger, LedgerSource, NewEntry, TagRef } from '../ledger/types.js';
 import { mapConcurrent } from '../map-concurrent.js';
 import type { RegistryClient } from '../registry/client.js';
 import { inShard, type Shard } from './shard.js';
@@ -85,22 +85,9 @@ async function checkTag(client: RegistryClient, t: TagRecord, opts: ObserveOptio
   return { item, entry };
 }
 
-/**
- * Every tag of the ledger with its history, from one reading of it (`all()`), grouped as
- * `Ledger.history()` groups them (config approvals are not tags) and in order of first appearance as
- * `Ledger.tags()` lists them. One reading instead of one per tag: a file ledger stats its file on
- * every read, a PostgreSQL ledger asks for new rows.
- */
+/** Every tag of the ledger as a record, from one reading of it (not a read per tag). */
 export async function ledgerTags(ledger: Ledger): Promise<TagRecord[]> {
-  const byTag = new Map<string, { tag: TagRef; history: LedgerEntry[] }>();
-  for (const e of await ledger.all()) {
-    if (e.event === 'config-approved') continue;
-    const key = `${e.registry}\0${e.repository}\0${e.tag}`;
-    const seen = byTag.get(key);
-    if (seen) seen.history.push(e);
-    else byTag.set(key, { tag: { registry: e.registry, repository: e.repository, tag: e.tag }, history: [e] });
-  }
-  return [...byTag.values()].map(({ tag, history }) => ({ tag, history, state: tagState(history), kind: tagKind(history) }));
+  return (await ledger.histories()).map(({ tag, history }) => tagRecord(tag, history));
 }
 
 export async function runDrift(ledger: Ledger, client: RegistryClient, opts: RunDriftOptions = {}): Promise<DriftResult> {

@@ -4,7 +4,8 @@
  * answer from.
  */
 import { GENESIS_HASH, validatedEntryHash } from './hash.js';
-import { LEDGER_EVENTS, LEDGER_ROLES, LEDGER_SOURCES, type LedgerEntry, type NewEntry, type TagRef } from './types.js';
+import { tagRefOf } from './tag-ref.js';
+import { LEDGER_EVENTS, LEDGER_ROLES, LEDGER_SOURCES, type LedgerEntry, type NewEntry, type TagHistory, type TagRef } from './types.js';
 
 /** The last entry of a ledger, as far as a writer needs it. */
 export interface ChainTip {
@@ -297,10 +298,20 @@ export class EntryIndex {
 
   /** In order of first appearance. */
   tags(): TagRef[] {
-    const firsts: LedgerEntry[] = [];
+    return this.lists().map((list) => tagRefOf(list[0]!));
+  }
+
+  /** Every tag with its entries (a copy), in order of first appearance: tags() and history() at once. */
+  histories(): TagHistory[] {
+    return this.lists().map((list) => ({ tag: tagRefOf(list[0]!), history: [...list] }));
+  }
+
+  /** Each tag's entries, ordered by the tag's first appearance. */
+  private lists(): LedgerEntry[][] {
+    const lists: LedgerEntry[][] = [];
     for (const repos of this.byTag.values()) {
-      for (const tags of repos.values()) for (const list of tags.values()) firsts.push(list[0]!);
+      for (const tags of repos.values()) for (const list of tags.values()) lists.push(list);
     }
-    return firsts.sort((a, b) => a.seq - b.seq).map((e) => ({ registry: e.registry, repository: e.repository, tag: e.tag }));
+    return lists.sort((a, b) => a[0]!.seq - b[0]!.seq);
   }
 }

@@ -22,7 +22,7 @@ import { NOTHING_WRITTEN, fsRemedy } from './fs-errors.js';
 import { acquireLock } from './lock.js';
 import { formatTagRef } from './tag-ref.js';
 import { lstatNoLink, missingLedgerError, openNoFollow } from './no-follow.js';
-import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagRef, VerifyOptions } from './types.js';
+import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagHistory, TagRef, VerifyOptions } from './types.js';
 
 /** A signed checkpoint is a few KiB (a keyless one carries a certificate chain); anything far larger is not one. */
 const MAX_CHECKPOINT_BYTES = 1 << 20;
@@ -264,6 +264,10 @@ export class FileLedger implements Ledger {
 
   async tags(): Promise<TagRef[]> {
     return (await this.trusted()).tags();
+  }
+
+  async histories(): Promise<TagHistory[]> {
+    return (await this.trusted()).histories();
   }
 
   async verify(options: VerifyOptions = {}): Promise<ChainReport> {

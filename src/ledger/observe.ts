@@ -22,7 +22,11 @@ export interface TagRecord {
 
 /** Looks the tag up in the ledger. Throws LedgerError when the ledger does not verify. */
 export async function readTag(ledger: Ledger, tag: TagRef): Promise<TagRecord> {
-  const history = await ledger.history(tag.registry, tag.repository, tag.tag);
+  return tagRecord(tag, await ledger.history(tag.registry, tag.repository, tag.tag));
+}
+
+/** A tag's record from its history (readTag, or Ledger.histories() for every tag at once). */
+export function tagRecord(tag: TagRef, history: LedgerEntry[]): TagRecord {
   return { tag, history, state: tagState(history), kind: tagKind(history) };
 }
 

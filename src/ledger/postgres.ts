@@ -16,7 +16,7 @@ import { LedgerError, LedgerUnavailableError, UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { ChainReader, EntryIndex, assertNewEntry, chainBatch, checkStored, type ChainTip } from './chain.js';
 import { MIGRATIONS, READ_COLUMNS, SCHEMA_VERSION, insertStatement, rowToEntry, type Row } from './postgres-schema.js';
-import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagRef, VerifyOptions } from './types.js';
+import type { ChainReport, Ledger, LedgerEntry, LedgerOptions, NewEntry, TagHistory, TagRef, VerifyOptions } from './types.js';
 
 export { SCHEMA_VERSION } from './postgres-schema.js';
 
@@ -263,6 +263,10 @@ export class PostgresLedger implements Ledger {
 
   async tags(): Promise<TagRef[]> {
     return (await this.refresh()).tags();
+  }
+
+  async histories(): Promise<TagHistory[]> {
+    return (await this.refresh()).histories();
   }
 
   async verify(options: VerifyOptions = {}): Promise<ChainReport> {

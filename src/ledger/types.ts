@@ -115,10 +115,16 @@ export interface ChainReport {
   hashAt?: string;
 }
 
-/** What `verify()` also reports, so a head check needs no second read (see head.ts checkReportedHead). */
+/** What `verify()` also reports, so a head check needs no second read (head.ts verifyWithHead). */
 export interface VerifyOptions {
   /** The seq whose hash `ChainReport.hashAt` reports (a checkpoint's seq). */
   hashAt?: number;
+}
+
+/** One tag and its entries, oldest first. */
+export interface TagHistory {
+  tag: TagRef;
+  history: LedgerEntry[];
 }
 
 export interface Ledger {
@@ -137,6 +143,8 @@ export interface Ledger {
   history(registry: string, repository: string, tag: string): Promise<LedgerEntry[]>;
   /** Every tag ever recorded, in order of first appearance. Throws LedgerError like `all()`. */
   tags(): Promise<TagRef[]>;
+  /** Every tag with its history, in order of first appearance: `tags()` and each `history()` from one reading. */
+  histories(): Promise<TagHistory[]>;
   /**
    * Recomputes every hash and prev link; reports the first broken entry instead of throwing. Reads
    * the ledger afresh, keeping only what the report needs: memory does not grow with the ledger.
