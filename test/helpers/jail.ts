@@ -99,30 +99,7 @@ export class Jail {
       const rw = join(probeDir, 'rw');
       mkdirSync(rw, { recursive: true });
       const mounts = writableMounts();
-      const r = spawnSync(
-        'unshare',
-        [
-          '--mount',
-          '--propagation',
-          'private',
-          '--',
-          '/bin/sh',
-          '-c',
-          JAIL_SCRIPT,
-          'jail',
-          '1',
-          rw,
-          String(mounts.length),
-          ...mounts,
-          '/bin/sh',
-          '-c',
-          'touch "$1/ok" && ! touch "$2/no" 2>/dev/null',
-          'probe',
-          rw,
-          probeDir,
-        ],
-        { encoding: 'utf8' },
-      );
+      const r = spawnSync('unshare', mountJailArgs([rw], mounts, '/bin/sh', ['-c', 'touch "$1/ok" && ! touch "$2/no" 2>/dev/null', 'probe', rw, probeDir]), { encoding: 'utf8' });
       const worked = r.status === 0 && lstatSync(join(rw, 'ok'), { throwIfNoEntry: false }) !== undefined && lstatSync(join(probeDir, 'no'), { throwIfNoEntry: false }) === undefined;
       rmSync(rw, { recursive: true, force: true });
       if (worked) return new Jail('mount', real, mounts);
@@ -156,25 +133,7 @@ export class Jail {
   /** The argv that runs `command args` in the jail. */
   argv(command: string, args: string[]): [string, string[]] {
     if (this.mode === 'mount') {
-      return [
-        'unshare',
-        [
-          '--mount',
-          '--propagation',
-          'private',
-          '--',
-          '/bin/sh',
-          '-c',
-          JAIL_SCRIPT,
-          'jail',
-          String(this.writable.length),
-          ...this.writable,
-          String(this.readOnlyMounts.length),
-          ...this.readOnlyMounts,
-          command,
-          ...args,
-        ],
-      ];
+      return ['unshare', mountJailArgs(this.writable, this.readOnlyMounts, command, args)];
     }
     return ['setpriv', [`--reuid=${JAIL_UID}`, `--regid=${JAIL_UID}`, '--clear-groups', '--', command, ...args]];
   }
@@ -261,4 +220,9 @@ export function diffScans(before: Map<string, Entry>, after: Map<string, Entry>)
   }
   for (const path of before.keys()) if (!after.has(path)) out.push(`removed ${path}`);
   return out;
+}
+
+/** unshare's arguments that run `command args` in a private mount namespace where only `writable` can be written (JAIL_SCRIPT). */
+function mountJailArgs(writable: string[], readOnlyMounts: string[], command: string, args: string[]): string[] {
+  return ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', JAIL_SCRIPT, 'jail', String(writable.length), ...writable, String(readOnlyMounts.length), ...readOnlyMounts, command, ...args];
 }
