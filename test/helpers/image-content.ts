@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import type { Descriptor, Platform } from '../../src/registry/oci.js';
 
 export const MediaType = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -25,20 +26,7 @@ export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.ociManifest, Media
 
 type ImageFormat = 'oci' | 'docker';
 
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  platform?: Platform;
-  annotations?: Record<string, string>;
-  artifactType?: string;
-}
+export type { Descriptor, Platform };
 
 /** A layer: its compressed blob (what the registry stores) and the diff_id (sha256 of the uncompressed bytes). */
 interface Layer {
